@@ -1,0 +1,187 @@
+/*
+ * adagrad.h: SIMD-accelerated, bit-reproducible AdaGrad optimizer kernels.
+ *
+ * The public C API. It compiles as C99 and as C++.
+ *
+ * Contract for every step function below:
+ *  - Per element, in exactly this order (the order of the seed NumPy notebook):
+ *      1. g = -g                          if maximize != 0
+ *         g = g + (weight_decay * w)      if weight_decay != 0
+ *      2. G = G + g * g
+ *      3. d = sqrt(G) + eps               (ADAGRAD_EPS_OUTSIDE_SQRT)
+ *         d = sqrt(G + eps)               (ADAGRAD_EPS_INSIDE_SQRT)
+ *      4. w = w - (lr_t * g) / d
+ *    where lr_t = lr / (1 + (step - 1) * lr_decay) is computed in double and
+ *    then, like every hyperparameter, rounded once to the element type.
+ *    Each operation is one IEEE-754 operation in the element type: no fused
+ *    multiply-add, no reciprocal or square-root approximations. The result is
+ *    therefore bitwise identical on every ISA (scalar, SSE2, AVX, AVX-512F,
+ *    NEON64), for every length and alignment, and the double step reproduces
+ *    NumPy bit for bit.
+ *  - n == 0 is a valid no-op; the buffer pointers may then be NULL (the
+ *    parameters are still validated).
+ *  - w, g and G must not overlap each other (not even partially), and each
+ *    must be aligned to its element size (no further alignment is needed).
+ *  - Checks run in this order, the first failure is returned: the ISA (for
+ *    the _isa variants), the parameters, the size, the pointers, the
+ *    alignment, the overlap.
+ *  - All validation happens before the first write: when a function returns
+ *    anything other than ADAGRAD_OK, not one byte of w, g or G has changed.
+ *  - NaN and infinity inside the data are not errors: they propagate as
+ *    IEEE-754 says, identically on every path.
+ *  - The functions never allocate, print, abort or throw, keep no mutable
+ *    global state besides the once-resolved ISA choice (resolved
+ *    thread-safely at first use), and are safe to call concurrently on
+ *    disjoint buffers.
+ *  - The caller's floating-point environment (rounding mode, FTZ/DAZ) is
+ *    used as is and never changed; every path honours it identically.
+ */
+#ifndef ADAGRAD_ADAGRAD_H_
+#define ADAGRAD_ADAGRAD_H_
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define ADAGRAD_VERSION_MAJOR 0
+#define ADAGRAD_VERSION_MINOR 1
+#define ADAGRAD_VERSION_PATCH 0
+
+/* ADAGRAD_API marks the exported functions. The library is built with hidden
+ * visibility; define ADAGRAD_STATIC_DEFINE when linking a static build. */
+#if defined(ADAGRAD_STATIC_DEFINE)
+#define ADAGRAD_API
+#elif defined(_WIN32)
+#if defined(ADAGRAD_BUILDING_LIBRARY)
+#define ADAGRAD_API __declspec(dllexport)
+#else
+#define ADAGRAD_API __declspec(dllimport)
+#endif
+#elif defined(__GNUC__)
+#define ADAGRAD_API __attribute__((visibility("default")))
+#else
+#define ADAGRAD_API
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Result of every call that can fail. The numeric values are stable. */
+typedef enum adagrad_status {
+  ADAGRAD_OK = 0,
+  /* A buffer pointer is NULL while n > 0. */
+  ADAGRAD_ERROR_NULL_POINTER = 1,
+  /* A buffer is not aligned to its element size (4 bytes for float, 8 for
+   * double). */
+  ADAGRAD_ERROR_MISALIGNED = 2,
+  /* Two of w, g and G share at least one byte. */
+  ADAGRAD_ERROR_OVERLAP = 3,
+  /* params is NULL, or lr, eps, weight_decay or lr_decay is NaN, infinite,
+   * negative or not representable as a finite value of the element type; or
+   * step is 0 while lr_decay != 0; or eps_mode is unknown. */
+  ADAGRAD_ERROR_INVALID_PARAMS = 4,
+  /* n elements of this type do not fit in the address space. */
+  ADAGRAD_ERROR_SIZE_OVERFLOW = 5,
+  /* The requested ISA is unknown, not built into this library, or not
+   * usable on this CPU and operating system. */
+  ADAGRAD_ERROR_UNSUPPORTED_ISA = 6,
+  /* Arrays passed to a wrapper that takes sizes (C++ spans, Python arrays)
+   * have different lengths. The C functions never return it. */
+  ADAGRAD_ERROR_SIZE_MISMATCH = 7
+} adagrad_status;
+
+/* Where eps enters the denominator. */
+typedef enum adagrad_eps_mode {
+  /* sqrt(G) + eps: the seed notebook, PyTorch, TensorFlow ApplyAdagradV2. */
+  ADAGRAD_EPS_OUTSIDE_SQRT = 0,
+  /* sqrt(G + eps): Keras 3, optax. */
+  ADAGRAD_EPS_INSIDE_SQRT = 1
+} adagrad_eps_mode;
+
+/* Instruction sets a step can run on. The numeric values are stable; an ISA
+ * of the other CPU architecture is simply never supported. */
+typedef enum adagrad_isa {
+  ADAGRAD_ISA_SCALAR = 0,  /* plain C++ reference, every CPU */
+  ADAGRAD_ISA_SSE2 = 1,    /* x86-64, 128-bit */
+  ADAGRAD_ISA_AVX = 2,     /* x86-64, 256-bit */
+  ADAGRAD_ISA_AVX512F = 3, /* x86-64, 512-bit */
+  ADAGRAD_ISA_NEON64 = 4   /* aarch64, 128-bit */
+} adagrad_isa;
+
+/* Hyperparameters of one step. Start from adagrad_params_default(). */
+typedef struct adagrad_params {
+  /* Learning rate; finite, >= 0. Default 0.01. */
+  double lr;
+  /* Added to the denominator; finite, >= 0. Default 1e-8. */
+  double eps;
+  /* L2 coefficient: g += weight_decay * w before accumulating; finite, >= 0.
+   * Default 0 (the term is then skipped, not multiplied by zero). */
+  double weight_decay;
+  /* lr_t = lr / (1 + (step - 1) * lr_decay), as torch.optim.Adagrad;
+   * finite, >= 0. Default 0 (lr_t = lr). */
+  double lr_decay;
+  /* 1-based index of this step; read only when lr_decay != 0, and must then
+   * be >= 1. Default 1. */
+  uint64_t step;
+  /* Nonzero: ascend (the gradient is negated first). Default 0. */
+  int maximize;
+  /* Where eps enters the denominator. Default ADAGRAD_EPS_OUTSIDE_SQRT. */
+  adagrad_eps_mode eps_mode;
+} adagrad_params;
+
+/* lr 0.01, eps 1e-8, weight_decay 0, lr_decay 0, step 1, maximize 0,
+ * eps_mode ADAGRAD_EPS_OUTSIDE_SQRT: the seed notebook's defaults. */
+ADAGRAD_API adagrad_params adagrad_params_default(void);
+
+/* One AdaGrad step on n floats, on the best ISA of this CPU (or the one forced
+ * by the environment variable ADAGRAD_ISA, see adagrad_active_isa()).
+ *   w: weights, updated in place (n floats)
+ *   g: gradient, read only (n floats)
+ *   G: accumulated squared gradients, updated in place (n floats)
+ *   n: number of elements
+ *   p: hyperparameters, read only */
+ADAGRAD_API adagrad_status adagrad_step(float* w, const float* g, float* G,
+                                        size_t n, const adagrad_params* p);
+
+/* The same step on doubles; reproduces the seed NumPy code bit for bit. */
+ADAGRAD_API adagrad_status adagrad_step_f64(double* w, const double* g,
+                                            double* G, size_t n,
+                                            const adagrad_params* p);
+
+/* The same steps on an explicitly chosen ISA (for tests, benchmarks and
+ * callers that pin a path). Returns ADAGRAD_ERROR_UNSUPPORTED_ISA, before
+ * anything else is checked or written, when isa is unknown, not built into
+ * this library or not usable on this CPU. */
+ADAGRAD_API adagrad_status adagrad_step_isa(adagrad_isa isa, float* w,
+                                            const float* g, float* G, size_t n,
+                                            const adagrad_params* p);
+ADAGRAD_API adagrad_status adagrad_step_f64_isa(adagrad_isa isa, double* w,
+                                                const double* g, double* G,
+                                                size_t n,
+                                                const adagrad_params* p);
+
+/* The ISA that adagrad_step and adagrad_step_f64 run on. Resolved once, at
+ * the first call of any step or ISA function, thread-safely: the best ISA
+ * this library was built with and this CPU and OS can run, unless the
+ * environment variable ADAGRAD_ISA then names (lowercase, as
+ * adagrad_isa_name) an ISA that is usable, which is then used instead. An
+ * unknown or unusable name is ignored. The value reported is always the one
+ * that actually runs. */
+ADAGRAD_API adagrad_isa adagrad_active_isa(void);
+
+/* Nonzero when isa is built into this library and usable on this CPU. */
+ADAGRAD_API int adagrad_isa_supported(adagrad_isa isa);
+
+/* "scalar", "sse2", "avx", "avx512f", "neon64"; "unknown" for any other
+ * value. The string is static. */
+ADAGRAD_API const char* adagrad_isa_name(adagrad_isa isa);
+
+/* A static, human-readable description of a status ("unknown status" for a
+ * value outside the enum). */
+ADAGRAD_API const char* adagrad_status_string(adagrad_status status);
+
+#ifdef __cplusplus
+} /* extern "C" */
+#endif
+
+#endif /* ADAGRAD_ADAGRAD_H_ */

@@ -1,0 +1,95 @@
+// adagrad.hpp: thin, header-only C++17 wrappers over the C API of adagrad.h.
+// Nothing here throws or allocates; errors come back as adagrad_status.
+#ifndef ADAGRAD_ADAGRAD_HPP_
+#define ADAGRAD_ADAGRAD_HPP_
+
+#include <cstddef>
+#include <cstdint>
+
+#include "adagrad/adagrad.h"
+
+#if defined(__has_include)
+#if __has_include(<span>) && __cplusplus >= 202002L
+#include <span>
+#define ADAGRAD_HAS_STD_SPAN 1
+#endif
+#endif
+
+namespace adagrad {
+
+using status = adagrad_status;
+using isa = adagrad_isa;
+
+// The hyperparameters with the seed notebook's defaults (those of
+// adagrad_params_default()); see adagrad_params for each field's contract.
+struct params {
+  double lr = 0.01;
+  double eps = 1e-8;
+  double weight_decay = 0.0;
+  double lr_decay = 0.0;
+  std::uint64_t step = 1;
+  bool maximize = false;
+  adagrad_eps_mode eps_mode = ADAGRAD_EPS_OUTSIDE_SQRT;
+
+  adagrad_params to_c() const noexcept {
+    adagrad_params p;
+    p.lr = lr;
+    p.eps = eps;
+    p.weight_decay = weight_decay;
+    p.lr_decay = lr_decay;
+    p.step = step;
+    p.maximize = maximize ? 1 : 0;
+    p.eps_mode = eps_mode;
+    return p;
+  }
+};
+
+inline status step(float* w, const float* g, float* G, std::size_t n,
+                   const params& p = params{}) noexcept {
+  const adagrad_params c = p.to_c();
+  return adagrad_step(w, g, G, n, &c);
+}
+
+inline status step(double* w, const double* g, double* G, std::size_t n,
+                   const params& p = params{}) noexcept {
+  const adagrad_params c = p.to_c();
+  return adagrad_step_f64(w, g, G, n, &c);
+}
+
+// The same on an explicit ISA (ADAGRAD_ERROR_UNSUPPORTED_ISA when unusable).
+inline status step(isa target, float* w, const float* g, float* G, std::size_t n,
+                   const params& p = params{}) noexcept {
+  const adagrad_params c = p.to_c();
+  return adagrad_step_isa(target, w, g, G, n, &c);
+}
+
+inline status step(isa target, double* w, const double* g, double* G, std::size_t n,
+                   const params& p = params{}) noexcept {
+  const adagrad_params c = p.to_c();
+  return adagrad_step_f64_isa(target, w, g, G, n, &c);
+}
+
+#if defined(ADAGRAD_HAS_STD_SPAN)
+// Span overloads: ADAGRAD_ERROR_SIZE_MISMATCH, with nothing written, when the
+// three spans differ in length.
+inline status step(std::span<float> w, std::span<const float> g, std::span<float> G,
+                   const params& p = params{}) noexcept {
+  if (w.size() != g.size() || w.size() != G.size()) return ADAGRAD_ERROR_SIZE_MISMATCH;
+  return step(w.data(), g.data(), G.data(), w.size(), p);
+}
+
+inline status step(std::span<double> w, std::span<const double> g, std::span<double> G,
+                   const params& p = params{}) noexcept {
+  if (w.size() != g.size() || w.size() != G.size()) return ADAGRAD_ERROR_SIZE_MISMATCH;
+  return step(w.data(), g.data(), G.data(), w.size(), p);
+}
+#endif
+
+inline isa active_isa() noexcept { return adagrad_active_isa(); }
+inline bool isa_supported(isa target) noexcept { return adagrad_isa_supported(target) != 0; }
+inline const char* isa_name(isa target) noexcept { return adagrad_isa_name(target); }
+inline const char* status_string(status s) noexcept { return adagrad_status_string(s); }
+
+}  // namespace adagrad
+
+#endif  // ADAGRAD_ADAGRAD_HPP_

@@ -1,0 +1,47 @@
+/* The public header as a C99 translation unit: it must compile with
+ * -std=c99 -pedantic and the API must be callable from C. */
+#include <math.h>
+#include <stdio.h>
+
+#include "adagrad/adagrad.h"
+
+static int failures = 0;
+
+static void expect(int condition, const char* what) {
+  if (!condition) {
+    printf("FAILED: %s\n", what);
+    ++failures;
+  }
+}
+
+int main(void) {
+  float w[5] = {1.0f, 1.0f, 1.0f, 1.0f, 1.0f};
+  const float g[5] = {2.0f, 2.0f, 2.0f, 2.0f, 2.0f};
+  float G[5] = {0.0f, 0.0f, 0.0f, 0.0f, 0.0f};
+  double wd[3] = {1.0, 1.0, 1.0};
+  const double gd[3] = {2.0, 2.0, 2.0};
+  double Gd[3] = {0.0, 0.0, 0.0};
+  adagrad_params p = adagrad_params_default();
+  adagrad_isa isa;
+  size_t i;
+
+  p.lr = 0.5;
+  p.eps = 0.0;
+  expect(adagrad_step(w, g, G, 5, &p) == ADAGRAD_OK, "adagrad_step returns ADAGRAD_OK");
+  for (i = 0; i < 5; ++i) expect(w[i] == 0.5f && G[i] == 4.0f, "float step values");
+  expect(adagrad_step_f64(wd, gd, Gd, 3, &p) == ADAGRAD_OK, "adagrad_step_f64 returns ADAGRAD_OK");
+  for (i = 0; i < 3; ++i) expect(wd[i] == 0.5 && Gd[i] == 4.0, "double step values");
+
+  expect(adagrad_step(w, g, G, 5, NULL) == ADAGRAD_ERROR_INVALID_PARAMS, "NULL params rejected");
+  expect(adagrad_step(w, w, G, 5, &p) == ADAGRAD_ERROR_OVERLAP, "aliasing rejected");
+  expect(w[0] == 0.5f, "nothing written on error");
+  expect(adagrad_step(NULL, NULL, NULL, 0, &p) == ADAGRAD_OK, "n == 0 is a no-op");
+
+  isa = adagrad_active_isa();
+  expect(adagrad_isa_supported(isa), "active ISA is supported");
+  expect(adagrad_step_isa(ADAGRAD_ISA_SCALAR, w, g, G, 5, &p) == ADAGRAD_OK, "explicit scalar");
+  printf("C99 consumer: active ISA %s, status text \"%s\", version %d.%d.%d\n", adagrad_isa_name(isa),
+         adagrad_status_string(ADAGRAD_ERROR_OVERLAP), ADAGRAD_VERSION_MAJOR, ADAGRAD_VERSION_MINOR,
+         ADAGRAD_VERSION_PATCH);
+  return failures == 0 ? 0 : 1;
+}

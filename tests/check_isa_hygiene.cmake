@@ -1,0 +1,64 @@
+# ISA hygiene of the built objects (run by ctest as `cmake -P`).
+#
+#  ISA_OBJECTS       list of "<isa>=<obj>|<obj>..." for each per-ISA object library
+#  BASELINE_OBJECTS  "<obj>|<obj>..." compiled with the baseline flags
+#
+# 1. Every symbol a per-ISA object defines globally (strong or weak) names its
+#    ISA. An inline function not keyed on the ISA (std::sqrt, a helper) is
+#    emitted there as a weak symbol, and the linker may keep that copy for the
+#    whole program: an older CPU would then die with SIGILL in baseline code.
+# 2. The baseline objects use no AVX register (ymm/zmm): none of their code may
+#    need more than the x86-64 baseline.
+cmake_minimum_required(VERSION 3.21)
+
+set(failures 0)
+foreach(entry IN LISTS ISA_OBJECTS)
+  string(REGEX MATCH "^([a-z0-9_]+)=(.*)$" _ "${entry}")
+  set(isa "${CMAKE_MATCH_1}")
+  string(REPLACE "|" ";" objects "${CMAKE_MATCH_2}")
+  foreach(object IN LISTS objects)
+    execute_process(COMMAND ${NM} --defined-only --extern-only --demangle ${object}
+                    OUTPUT_VARIABLE symbols RESULT_VARIABLE nm_result)
+    if(NOT nm_result EQUAL 0)
+      message(SEND_ERROR "${NM} failed on ${object}")
+      math(EXPR failures "${failures} + 1")
+    endif()
+    string(REPLACE "\n" ";" lines "${symbols}")
+    set(keyed 0)
+    foreach(line IN LISTS lines)
+      if(line STREQUAL "")
+        continue()
+      endif()
+      # Keyed: the ukernel name (…__<isa>) or the xsimd architecture type.
+      if(line MATCHES "(__|xsimd::)${isa}([^a-z0-9_]|$)")
+        math(EXPR keyed "${keyed} + 1")
+      else()
+        message(SEND_ERROR "${object}: symbol not keyed on ${isa}: ${line}")
+        math(EXPR failures "${failures} + 1")
+      endif()
+    endforeach()
+    if(keyed EQUAL 0)
+      message(SEND_ERROR "${object}: defines no ${isa} symbol at all")
+      math(EXPR failures "${failures} + 1")
+    endif()
+    message(STATUS "${isa}: ${object}: ${keyed} global symbols, all keyed on ${isa}")
+  endforeach()
+endforeach()
+
+string(REPLACE "|" ";" baseline "${BASELINE_OBJECTS}")
+foreach(object IN LISTS baseline)
+  execute_process(COMMAND ${OBJDUMP} -d ${object} OUTPUT_VARIABLE listing RESULT_VARIABLE od_result)
+  if(NOT od_result EQUAL 0)
+    message(SEND_ERROR "${OBJDUMP} failed on ${object}")
+    math(EXPR failures "${failures} + 1")
+  elseif(listing MATCHES "%[yz]mm")
+    message(SEND_ERROR "${object}: baseline code uses an AVX register")
+    math(EXPR failures "${failures} + 1")
+  else()
+    message(STATUS "baseline: ${object}: no ymm/zmm register")
+  endif()
+endforeach()
+
+if(failures GREATER 0)
+  message(FATAL_ERROR "${failures} ISA hygiene problem(s)")
+endif()
