@@ -1,5 +1,6 @@
 // Dense AdaGrad step: one registration per (element type, path, n), for the
-// scalar reference and every ISA of kernels/isa_list.inc this CPU can run.
+// scalar reference and every ISA of kernels/isa_list.inc this CPU can run;
+// beside it the compute ceiling (bench/sqrt_div_ceiling.h) of each path.
 // Bytes processed are the true traffic of one step: read w, g, G and write w,
 // G, five element-sized accesses per element (20 bytes for f32, 40 for f64).
 // bench/report.py turns the JSON into the table with same-run ratios.
@@ -12,6 +13,7 @@
 #include <vector>
 
 #include "adagrad/adagrad.h"
+#include "sqrt_div_ceiling.h"
 
 namespace {
 
@@ -74,6 +76,41 @@ void dense_step(benchmark::State& state, adagrad_isa isa) {
   state.SetLabel(adagrad_isa_name(isa));
 }
 
+// The ceiling loop of one path: sqrt and division only, on L1-resident data.
+constexpr std::int64_t kCeilingLength = 1024;
+
+struct CeilingPath {
+  adagrad_isa isa;
+  adagrad_bench::f32_ceiling_fn f32;
+  adagrad_bench::f64_ceiling_fn f64;
+};
+
+const CeilingPath kCeilingPaths[] = {
+    {ADAGRAD_ISA_SCALAR, adagrad_bench::sqrt_div_ceiling_f32__scalar,
+     adagrad_bench::sqrt_div_ceiling_f64__scalar},
+#define ADAGRAD_ISA(ENUM, name, arch, usable)                       \
+  {ADAGRAD_ISA_##ENUM, adagrad_bench::sqrt_div_ceiling_f32__##name, \
+   adagrad_bench::sqrt_div_ceiling_f64__##name},
+#include "isa_list.inc"
+#undef ADAGRAD_ISA
+};
+
+template <class T, class Fn>
+void sqrt_div_ceiling(benchmark::State& state, Fn kernel, adagrad_isa isa) {
+  const auto n = static_cast<std::size_t>(state.range(0));
+  auto in = aligned_array<T>(n), out = aligned_array<T>(n);
+  fill(in.get(), n, 4, 0.5, 2.0);
+  for (auto _ : state) {
+    kernel(n, in.get(), out.get());
+    benchmark::ClobberMemory();
+  }
+  const auto elements = static_cast<std::int64_t>(state.iterations()) * state.range(0);
+  state.SetItemsProcessed(elements);
+  state.counters["ns_per_element"] = benchmark::Counter(
+      static_cast<double>(elements), benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+  state.SetLabel(adagrad_isa_name(isa));
+}
+
 void register_all() {
   std::vector<adagrad_isa> paths = {ADAGRAD_ISA_SCALAR};
   for (adagrad_isa isa : {
@@ -91,6 +128,18 @@ void register_all() {
     benchmark::RegisterBenchmark(("dense_step/f64/" + name).c_str(), dense_step<double>, isa)
         ->RangeMultiplier(4)
         ->Range(kMinLength, kMaxLength);
+  }
+  for (const CeilingPath& path : kCeilingPaths) {
+    if (!adagrad_isa_supported(path.isa)) continue;
+    const std::string name = adagrad_isa_name(path.isa);
+    benchmark::RegisterBenchmark(("sqrt_div_ceiling/f32/" + name).c_str(),
+                                 sqrt_div_ceiling<float, adagrad_bench::f32_ceiling_fn>, path.f32,
+                                 path.isa)
+        ->Arg(kCeilingLength);
+    benchmark::RegisterBenchmark(("sqrt_div_ceiling/f64/" + name).c_str(),
+                                 sqrt_div_ceiling<double, adagrad_bench::f64_ceiling_fn>, path.f64,
+                                 path.isa)
+        ->Arg(kCeilingLength);
   }
 }
 

@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <xsimd/xsimd.hpp>
 
+#include "exact_ops.hpp"
 #include "step_constants.h"
 #include "ukernels.h"
 
@@ -22,55 +23,17 @@ struct dense_step {
 
 namespace detail {
 
-// Correctly rounded square root and division. xsimd's versions are the
-// hardware instructions on x86; on neon64, xsimd 8.1 approximates float sqrt
-// and division by Newton-Raphson (up to 2 ulp off, sqrt(inf) = NaN), so the
-// overloads below call the IEEE instructions directly.
-template <class Arch, class T>
-inline xsimd::batch<T, Arch> exact_sqrt(const xsimd::batch<T, Arch>& x) {
-  return xsimd::sqrt(x);
-}
-template <class Arch, class T>
-inline xsimd::batch<T, Arch> exact_div(const xsimd::batch<T, Arch>& x,
-                                       const xsimd::batch<T, Arch>& y) {
-  return x / y;
-}
-#if XSIMD_WITH_NEON64
-inline xsimd::batch<float, xsimd::neon64> exact_sqrt(const xsimd::batch<float, xsimd::neon64>& x) {
-  return vsqrtq_f32(x);
-}
-inline xsimd::batch<double, xsimd::neon64> exact_sqrt(
-    const xsimd::batch<double, xsimd::neon64>& x) {
-  return vsqrtq_f64(x);
-}
-inline xsimd::batch<float, xsimd::neon64> exact_div(const xsimd::batch<float, xsimd::neon64>& x,
-                                                    const xsimd::batch<float, xsimd::neon64>& y) {
-  return vdivq_f32(x, y);
-}
-inline xsimd::batch<double, xsimd::neon64> exact_div(
-    const xsimd::batch<double, xsimd::neon64>& x, const xsimd::batch<double, xsimd::neon64>& y) {
-  return vdivq_f64(x, y);
-}
-#endif
-
-// Negation as the scalar `-x` does it: flip the sign bit. xsimd 8.1's
-// avx512f (and generic integer) neg computes 0 - x, which maps +0 to +0
-// instead of -0 and keeps a NaN's sign.
-template <class Arch, class T>
-inline xsimd::batch<T, Arch> exact_neg(const xsimd::batch<T, Arch>& x) {
-  return x ^ xsimd::batch<T, Arch>(T(-0.0));
-}
-
-template <class T>
-void scalar_tail(std::size_t n, T* w, const T* g, T* G, const step_constants<T>& c);
-template <>
-inline void scalar_tail<float>(std::size_t n, float* w, const float* g, float* G,
-                               const step_constants<float>& c) {
+// The tail goes to the scalar reference. Templated on Arch although it does
+// not use it: should the compiler emit it out of line, the symbol is then
+// keyed on the ISA and cannot stand in for another ISA's copy.
+template <class Arch>
+inline void reference_tail(Arch, std::size_t n, float* w, const float* g, float* G,
+                           const step_constants<float>& c) {
   adagrad_f32_ukernel__scalar(n, w, g, G, c);
 }
-template <>
-inline void scalar_tail<double>(std::size_t n, double* w, const double* g, double* G,
-                                const step_constants<double>& c) {
+template <class Arch>
+inline void reference_tail(Arch, std::size_t n, double* w, const double* g, double* G,
+                           const step_constants<double>& c) {
   adagrad_f64_ukernel__scalar(n, w, g, G, c);
 }
 
@@ -99,7 +62,7 @@ void dense_step_loop(std::size_t n, T* w, const T* g, T* G, const step_constants
   }
   // Tail via the reference: keeps rounding identical and reads nothing past n.
   if (vector_end != n) {
-    scalar_tail<T>(n - vector_end, w + vector_end, g + vector_end, G + vector_end, c);
+    reference_tail(Arch{}, n - vector_end, w + vector_end, g + vector_end, G + vector_end, c);
   }
 }
 
@@ -108,7 +71,8 @@ void dense_step_loop(std::size_t n, T* w, const T* g, T* G, const step_constants
 template <class Arch, class T>
 void dense_step::operator()(Arch, std::size_t n, T* w, const T* g, T* G,
                             const step_constants<T>& c) const {
-  const int variant = (c.maximize ? 4 : 0) | (c.apply_weight_decay ? 2 : 0) | (c.eps_inside ? 1 : 0);
+  const int variant =
+      (c.maximize ? 4 : 0) | (c.apply_weight_decay ? 2 : 0) | (c.eps_inside ? 1 : 0);
   switch (variant) {
     case 0: return detail::dense_step_loop<Arch, T, false, false, false>(n, w, g, G, c);
     case 1: return detail::dense_step_loop<Arch, T, false, false, true>(n, w, g, G, c);
@@ -122,10 +86,10 @@ void dense_step::operator()(Arch, std::size_t n, T* w, const T* g, T* G,
 }
 
 // Instantiated only in the per-ISA translation units.
-#define ADAGRAD_ISA(ENUM, name, arch, usable)                                             \
-  extern template void dense_step::operator()<arch, float>(                             \
+#define ADAGRAD_ISA(ENUM, name, arch, usable)                                               \
+  extern template void dense_step::operator()<arch, float>(                                 \
       arch, std::size_t, float*, const float*, float*, const step_constants<float>&) const; \
-  extern template void dense_step::operator()<arch, double>(                            \
+  extern template void dense_step::operator()<arch, double>(                                \
       arch, std::size_t, double*, const double*, double*, const step_constants<double>&) const;
 #include "isa_list.inc"
 #undef ADAGRAD_ISA
@@ -135,16 +99,16 @@ void dense_step::operator()(Arch, std::size_t n, T* w, const T* g, T* G,
 
 // Body of a per-ISA translation unit: instantiates the functor for one
 // (ISA, element type) and defines the ukernel adagrad_<dtype>_ukernel__<isa>.
-#define ADAGRAD_DEFINE_DENSE_UKERNEL(name, dtype, T)                                          \
-  namespace adagrad {                                                                         \
-  namespace kernels {                                                                         \
-  template void dense_step::operator()<xsimd::name, T>(                                      \
-      xsimd::name, std::size_t, T*, const T*, T*, const step_constants<T>&) const;            \
-  void adagrad_##dtype##_ukernel__##name(std::size_t n, T* w, const T* g, T* G,              \
-                                         const step_constants<T>& c) {                        \
-    dense_step{}(xsimd::name{}, n, w, g, G, c);                                               \
-  }                                                                                           \
-  }                                                                                           \
+#define ADAGRAD_DEFINE_DENSE_UKERNEL(name, dtype, T)                                               \
+  namespace adagrad {                                                                              \
+  namespace kernels {                                                                              \
+  template void dense_step::operator()<xsimd::name, T>(xsimd::name, std::size_t, T*, const T*, T*, \
+                                                       const step_constants<T>&) const;            \
+  void adagrad_##dtype##_ukernel__##name(std::size_t n, T* w, const T* g, T* G,                    \
+                                         const step_constants<T>& c) {                             \
+    dense_step{}(xsimd::name{}, n, w, g, G, c);                                                    \
+  }                                                                                                \
+  }                                                                                                \
   }
 
 #endif  // ADAGRAD_KERNELS_DENSE_STEP_HPP_

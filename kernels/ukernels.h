@@ -28,9 +28,9 @@ void adagrad_f32_ukernel__scalar(std::size_t n, float* w, const float* g, float*
 void adagrad_f64_ukernel__scalar(std::size_t n, double* w, const double* g, double* G,
                                  const step_constants<double>& c);
 
-#define ADAGRAD_ISA(ENUM, name, arch, usable)                                               \
-  void adagrad_f32_ukernel__##name(std::size_t n, float* w, const float* g, float* G,      \
-                                   const step_constants<float>& c);                         \
+#define ADAGRAD_ISA(ENUM, name, arch, usable)                                            \
+  void adagrad_f32_ukernel__##name(std::size_t n, float* w, const float* g, float* G,    \
+                                   const step_constants<float>& c);                      \
   void adagrad_f64_ukernel__##name(std::size_t n, double* w, const double* g, double* G, \
                                    const step_constants<double>& c);
 #include "isa_list.inc"

@@ -107,8 +107,7 @@ adagrad_params adagrad_params_default(void) {
   return p;
 }
 
-adagrad_status adagrad_step(float* w, const float* g, float* G, size_t n,
-                            const adagrad_params* p) {
+adagrad_status adagrad_step(float* w, const float* g, float* G, size_t n, const adagrad_params* p) {
   return adagrad::detail::step(&adagrad::detail::active_kernels(), w, g, G, n, p);
 }
 

@@ -18,7 +18,7 @@ namespace {
 constexpr isa_kernels kTable[] = {
     {ADAGRAD_ISA_SCALAR, "scalar", &kernels::adagrad_f32_ukernel__scalar,
      &kernels::adagrad_f64_ukernel__scalar},
-#define ADAGRAD_ISA(ENUM, name, arch, usable)                                 \
+#define ADAGRAD_ISA(ENUM, name, arch, usable)                        \
   {ADAGRAD_ISA_##ENUM, #name, &kernels::adagrad_f32_ukernel__##name, \
    &kernels::adagrad_f64_ukernel__##name},
 #include "isa_list.inc"

@@ -25,7 +25,8 @@ template <class T>
 class Arena {
  public:
   explicit Arena(std::size_t elements) : bytes_(elements * sizeof(T) + 64) {
-    for (std::size_t i = 0; i < bytes_.size(); ++i) bytes_[i] = static_cast<unsigned char>(i * 7 + 1);
+    for (std::size_t i = 0; i < bytes_.size(); ++i)
+      bytes_[i] = static_cast<unsigned char>(i * 7 + 1);
     // Plausible values in every aligned slot so a wrongly started step would
     // visibly change them.
     T* base = at(0);
@@ -70,8 +71,7 @@ class BadInputTest : public testing::Test {
   // fresh arena, and checks the status and that no byte changed. `make`
   // chooses the pointers from the arena.
   template <class Make>
-  void expect_rejected(adagrad_status expected, const adagrad_params* p, std::size_t n,
-                       Make make) {
+  void expect_rejected(adagrad_status expected, const adagrad_params* p, std::size_t n, Make make) {
     for (adagrad_isa isa : kAllIsas) {
       if (!adagrad_isa_supported(isa)) continue;
       Arena<T> arena(4 * kN);
@@ -105,18 +105,21 @@ TYPED_TEST(BadInputTest, NullBufferWithElements) {
   using T = TypeParam;
   const adagrad_params p = adagrad_params_default();
   const std::size_t n = this->kN;
-  this->expect_rejected(ADAGRAD_ERROR_NULL_POINTER, &p, n, [](Arena<T>& a, T** w, const T** g, T** G) {
-    BadInputTest<T>::disjoint(a, w, g, G);
-    *w = nullptr;
-  });
-  this->expect_rejected(ADAGRAD_ERROR_NULL_POINTER, &p, n, [](Arena<T>& a, T** w, const T** g, T** G) {
-    BadInputTest<T>::disjoint(a, w, g, G);
-    *g = nullptr;
-  });
-  this->expect_rejected(ADAGRAD_ERROR_NULL_POINTER, &p, n, [](Arena<T>& a, T** w, const T** g, T** G) {
-    BadInputTest<T>::disjoint(a, w, g, G);
-    *G = nullptr;
-  });
+  this->expect_rejected(ADAGRAD_ERROR_NULL_POINTER, &p, n,
+                        [](Arena<T>& a, T** w, const T** g, T** G) {
+                          BadInputTest<T>::disjoint(a, w, g, G);
+                          *w = nullptr;
+                        });
+  this->expect_rejected(ADAGRAD_ERROR_NULL_POINTER, &p, n,
+                        [](Arena<T>& a, T** w, const T** g, T** G) {
+                          BadInputTest<T>::disjoint(a, w, g, G);
+                          *g = nullptr;
+                        });
+  this->expect_rejected(ADAGRAD_ERROR_NULL_POINTER, &p, n,
+                        [](Arena<T>& a, T** w, const T** g, T** G) {
+                          BadInputTest<T>::disjoint(a, w, g, G);
+                          *G = nullptr;
+                        });
 }
 
 TYPED_TEST(BadInputTest, ZeroLengthIsANoOpEvenWithNullBuffers) {
@@ -140,18 +143,17 @@ TYPED_TEST(BadInputTest, MisalignedBuffer) {
   const adagrad_params p = adagrad_params_default();
   for (std::size_t byte = 1; byte < sizeof(T); ++byte) {
     for (int which = 0; which < 3; ++which) {
-      this->expect_rejected(ADAGRAD_ERROR_MISALIGNED, &p, this->kN - 1,
-                            [=](Arena<T>& a, T** w, const T** g, T** G) {
-                              BadInputTest<T>::disjoint(a, w, g, G);
-                              auto shift = [byte](auto* ptr) {
-                                using P = decltype(ptr);
-                                return reinterpret_cast<P>(
-                                    reinterpret_cast<std::uintptr_t>(ptr) + byte);
-                              };
-                              if (which == 0) *w = shift(*w);
-                              if (which == 1) *g = shift(*g);
-                              if (which == 2) *G = shift(*G);
-                            });
+      this->expect_rejected(
+          ADAGRAD_ERROR_MISALIGNED, &p, this->kN - 1, [=](Arena<T>& a, T** w, const T** g, T** G) {
+            BadInputTest<T>::disjoint(a, w, g, G);
+            auto shift = [byte](auto* ptr) {
+              using P = decltype(ptr);
+              return reinterpret_cast<P>(reinterpret_cast<std::uintptr_t>(ptr) + byte);
+            };
+            if (which == 0) *w = shift(*w);
+            if (which == 1) *g = shift(*g);
+            if (which == 2) *G = shift(*G);
+          });
     }
   }
 }
@@ -171,9 +173,21 @@ TYPED_TEST(BadInputTest, OverlappingBuffers) {
                               T* first = a.at(n);
                               T* second = a.at(n + shift);
                               T* apart = a.at(3 * n);
-                              if (pair == 0) { *w = first; *g = second; *G = apart; }
-                              if (pair == 1) { *w = first; *G = second; *g = apart; }
-                              if (pair == 2) { *g = first; *G = second; *w = apart; }
+                              if (pair == 0) {
+                                *w = first;
+                                *g = second;
+                                *G = apart;
+                              }
+                              if (pair == 1) {
+                                *w = first;
+                                *G = second;
+                                *g = apart;
+                              }
+                              if (pair == 2) {
+                                *g = first;
+                                *G = second;
+                                *w = apart;
+                              }
                             });
     }
   }
@@ -202,7 +216,8 @@ TYPED_TEST(BadInputTest, InvalidHyperparameters) {
   const double inf = std::numeric_limits<double>::infinity();
   // Finite in double, infinite once rounded to float.
   const double beyond_float = 1e39;
-  std::vector<double> bad = {nan, -nan, inf, -inf, -1.0, -1e-300, -std::numeric_limits<double>::denorm_min()};
+  std::vector<double> bad = {
+      nan, -nan, inf, -inf, -1.0, -1e-300, -std::numeric_limits<double>::denorm_min()};
   if (sizeof(T) == 4) bad.push_back(beyond_float);
   double adagrad_params::*fields[] = {&adagrad_params::lr, &adagrad_params::eps,
                                       &adagrad_params::weight_decay, &adagrad_params::lr_decay};
@@ -218,10 +233,12 @@ TYPED_TEST(BadInputTest, InvalidHyperparameters) {
   adagrad_params step_zero = adagrad_params_default();
   step_zero.lr_decay = 0.1;
   step_zero.step = 0;
-  this->expect_rejected(ADAGRAD_ERROR_INVALID_PARAMS, &step_zero, this->kN, BadInputTest<T>::disjoint);
+  this->expect_rejected(ADAGRAD_ERROR_INVALID_PARAMS, &step_zero, this->kN,
+                        BadInputTest<T>::disjoint);
   adagrad_params bad_mode = adagrad_params_default();
   bad_mode.eps_mode = static_cast<adagrad_eps_mode>(2);
-  this->expect_rejected(ADAGRAD_ERROR_INVALID_PARAMS, &bad_mode, this->kN, BadInputTest<T>::disjoint);
+  this->expect_rejected(ADAGRAD_ERROR_INVALID_PARAMS, &bad_mode, this->kN,
+                        BadInputTest<T>::disjoint);
   this->expect_rejected(ADAGRAD_ERROR_INVALID_PARAMS, nullptr, this->kN, BadInputTest<T>::disjoint);
 }
 
@@ -233,9 +250,11 @@ TYPED_TEST(BadInputTest, BoundaryHyperparametersAreAccepted) {
   p.eps = 0.0;
   p.lr_decay = 0.0;
   p.step = 0;  // not read when lr_decay == 0
-  EXPECT_EQ(ADAGRAD_OK, call_default(arena.at(0), arena.at(this->kN), arena.at(2 * this->kN), this->kN, &p));
+  EXPECT_EQ(ADAGRAD_OK,
+            call_default(arena.at(0), arena.at(this->kN), arena.at(2 * this->kN), this->kN, &p));
   p.lr = static_cast<double>(std::numeric_limits<T>::max());
-  EXPECT_EQ(ADAGRAD_OK, call_default(arena.at(0), arena.at(this->kN), arena.at(2 * this->kN), this->kN, &p));
+  EXPECT_EQ(ADAGRAD_OK,
+            call_default(arena.at(0), arena.at(this->kN), arena.at(2 * this->kN), this->kN, &p));
 }
 
 TYPED_TEST(BadInputTest, UnsupportedIsaIsCheckedFirst) {
@@ -243,7 +262,8 @@ TYPED_TEST(BadInputTest, UnsupportedIsaIsCheckedFirst) {
   for (int value : {-1, 5, 1000}) {
     // Before the parameters and the pointers are looked at.
     EXPECT_EQ(ADAGRAD_ERROR_UNSUPPORTED_ISA,
-              call(static_cast<adagrad_isa>(value), static_cast<T*>(nullptr), nullptr, nullptr, 1, nullptr));
+              call(static_cast<adagrad_isa>(value), static_cast<T*>(nullptr), nullptr, nullptr, 1,
+                   nullptr));
     Arena<T> arena(3 * this->kN);
     const adagrad_params p = adagrad_params_default();
     EXPECT_EQ(ADAGRAD_ERROR_UNSUPPORTED_ISA,

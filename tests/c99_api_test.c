@@ -40,8 +40,8 @@ int main(void) {
   isa = adagrad_active_isa();
   expect(adagrad_isa_supported(isa), "active ISA is supported");
   expect(adagrad_step_isa(ADAGRAD_ISA_SCALAR, w, g, G, 5, &p) == ADAGRAD_OK, "explicit scalar");
-  printf("C99 consumer: active ISA %s, status text \"%s\", version %d.%d.%d\n", adagrad_isa_name(isa),
-         adagrad_status_string(ADAGRAD_ERROR_OVERLAP), ADAGRAD_VERSION_MAJOR, ADAGRAD_VERSION_MINOR,
-         ADAGRAD_VERSION_PATCH);
+  printf("C99 consumer: active ISA %s, status text \"%s\", version %d.%d.%d\n",
+         adagrad_isa_name(isa), adagrad_status_string(ADAGRAD_ERROR_OVERLAP), ADAGRAD_VERSION_MAJOR,
+         ADAGRAD_VERSION_MINOR, ADAGRAD_VERSION_PATCH);
   return failures == 0 ? 0 : 1;
 }

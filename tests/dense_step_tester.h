@@ -27,8 +27,8 @@ inline adagrad_status step_on(adagrad_isa isa, float* w, const float* g, float* 
                               const adagrad_params& p) {
   return adagrad_step_isa(isa, w, g, G, n, &p);
 }
-inline adagrad_status step_on(adagrad_isa isa, double* w, const double* g, double* G,
-                              std::size_t n, const adagrad_params& p) {
+inline adagrad_status step_on(adagrad_isa isa, double* w, const double* g, double* G, std::size_t n,
+                              const adagrad_params& p) {
   return adagrad_step_f64_isa(isa, w, g, G, n, &p);
 }
 
@@ -38,14 +38,30 @@ inline adagrad_status step_on(adagrad_isa isa, double* w, const double* g, doubl
 template <class T>
 std::vector<T> special_values() {
   using limits = std::numeric_limits<T>;
-  const T big = std::sqrt(limits::max()) * T(2);           // big * big overflows
-  const T tiny = std::sqrt(limits::min()) / T(4);          // tiny * tiny is subnormal
-  const T vanishing = std::sqrt(limits::denorm_min());      // square rounds to 0 or denorm_min
-  return {T(0),        -T(0),         limits::denorm_min(), -limits::denorm_min(),
-          limits::min() - limits::denorm_min(),             // largest subnormal
-          limits::min(), limits::infinity(), -limits::infinity(), limits::quiet_NaN(),
-          -limits::quiet_NaN(), limits::max(), -limits::max(), big, -big, tiny, -tiny,
-          vanishing, T(1), T(-1), T(0.5), T(3)};
+  const T big = std::sqrt(limits::max()) * T(2);        // big * big overflows
+  const T tiny = std::sqrt(limits::min()) / T(4);       // tiny * tiny is subnormal
+  const T vanishing = std::sqrt(limits::denorm_min());  // square rounds to 0 or denorm_min
+  return {T(0),
+          -T(0),
+          limits::denorm_min(),
+          -limits::denorm_min(),
+          limits::min() - limits::denorm_min(),  // largest subnormal
+          limits::min(),
+          limits::infinity(),
+          -limits::infinity(),
+          limits::quiet_NaN(),
+          -limits::quiet_NaN(),
+          limits::max(),
+          -limits::max(),
+          big,
+          -big,
+          tiny,
+          -tiny,
+          vanishing,
+          T(1),
+          T(-1),
+          T(0.5),
+          T(3)};
 }
 
 template <class T>
@@ -53,20 +69,56 @@ class DenseStepTester {
  public:
   DenseStepTester() : params_(adagrad_params_default()) {}
 
-  DenseStepTester& n(std::size_t value) { n_ = value; return *this; }
+  DenseStepTester& n(std::size_t value) {
+    n_ = value;
+    return *this;
+  }
   // Element offsets of each buffer from a 64-byte boundary.
-  DenseStepTester& misalign_w(std::size_t value) { misalign_w_ = value; return *this; }
-  DenseStepTester& misalign_g(std::size_t value) { misalign_g_ = value; return *this; }
-  DenseStepTester& misalign_G(std::size_t value) { misalign_G_ = value; return *this; }
+  DenseStepTester& misalign_w(std::size_t value) {
+    misalign_w_ = value;
+    return *this;
+  }
+  DenseStepTester& misalign_g(std::size_t value) {
+    misalign_g_ = value;
+    return *this;
+  }
+  DenseStepTester& misalign_G(std::size_t value) {
+    misalign_G_ = value;
+    return *this;
+  }
   // Consecutive steps, each with a fresh gradient (and step index).
-  DenseStepTester& steps(std::size_t value) { steps_ = value; return *this; }
-  DenseStepTester& lr(double value) { params_.lr = value; return *this; }
-  DenseStepTester& eps(double value) { params_.eps = value; return *this; }
-  DenseStepTester& weight_decay(double value) { params_.weight_decay = value; return *this; }
-  DenseStepTester& lr_decay(double value) { params_.lr_decay = value; return *this; }
-  DenseStepTester& maximize(bool value) { params_.maximize = value ? 1 : 0; return *this; }
-  DenseStepTester& eps_mode(adagrad_eps_mode value) { params_.eps_mode = value; return *this; }
-  DenseStepTester& seed(std::uint64_t value) { seed_ = value; return *this; }
+  DenseStepTester& steps(std::size_t value) {
+    steps_ = value;
+    return *this;
+  }
+  DenseStepTester& lr(double value) {
+    params_.lr = value;
+    return *this;
+  }
+  DenseStepTester& eps(double value) {
+    params_.eps = value;
+    return *this;
+  }
+  DenseStepTester& weight_decay(double value) {
+    params_.weight_decay = value;
+    return *this;
+  }
+  DenseStepTester& lr_decay(double value) {
+    params_.lr_decay = value;
+    return *this;
+  }
+  DenseStepTester& maximize(bool value) {
+    params_.maximize = value ? 1 : 0;
+    return *this;
+  }
+  DenseStepTester& eps_mode(adagrad_eps_mode value) {
+    params_.eps_mode = value;
+    return *this;
+  }
+  DenseStepTester& seed(std::uint64_t value) {
+    seed_ = value;
+    return *this;
+  }
   // Put `value` at `position` of one buffer ('w', 'g' or 'G'); the rest stays
   // random. May be called several times.
   DenseStepTester& special(char buffer, std::size_t position, T value) {
@@ -74,7 +126,10 @@ class DenseStepTester {
     return *this;
   }
   // Draw every element of every buffer from special_values().
-  DenseStepTester& all_special(bool value) { all_special_ = value; return *this; }
+  DenseStepTester& all_special(bool value) {
+    all_special_ = value;
+    return *this;
+  }
 
   void Test(adagrad_isa isa) const {
     GuardedBuffer<T> w(n_, misalign_w_), g(n_, misalign_g_), G(n_, misalign_G_);

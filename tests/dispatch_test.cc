@@ -98,12 +98,14 @@ TEST(Dispatch, RacingFirstCallsAgreeWithEachOtherAndTheReference) {
   std::vector<float> w(kRaceLength), g(kRaceLength), G(kRaceLength);
   fill_inputs(w, g, G);
   const adagrad_params p = adagrad_params_default();
-  ASSERT_EQ(ADAGRAD_OK, adagrad_step_isa(ADAGRAD_ISA_SCALAR, w.data(), g.data(), G.data(), w.size(), &p));
+  ASSERT_EQ(ADAGRAD_OK,
+            adagrad_step_isa(ADAGRAD_ISA_SCALAR, w.data(), g.data(), G.data(), w.size(), &p));
   for (int t = 0; t < kRacingThreads; ++t) {
     EXPECT_EQ(adagrad_active_isa(), g_isa_seen_by_thread[t]) << "thread " << t;
     ASSERT_EQ(w.size(), g_weights_by_thread[t].size());
     for (std::size_t i = 0; i < w.size(); ++i) {
-      ASSERT_TRUE(same_value(w[i], g_weights_by_thread[t][i])) << "thread " << t << " w[" << i << "]";
+      ASSERT_TRUE(same_value(w[i], g_weights_by_thread[t][i]))
+          << "thread " << t << " w[" << i << "]";
     }
   }
 }
@@ -120,7 +122,8 @@ TEST(Dispatch, DefaultEntryMatchesTheReference) {
     adagrad_params p = adagrad_params_default();
     p.weight_decay = 0.01;
     ASSERT_EQ(ADAGRAD_OK, adagrad_step_f64(w.data(), g.data(), G.data(), n, &p));
-    ASSERT_EQ(ADAGRAD_OK, adagrad_step_f64_isa(ADAGRAD_ISA_SCALAR, w_ref.data(), g.data(), G_ref.data(), n, &p));
+    ASSERT_EQ(ADAGRAD_OK, adagrad_step_f64_isa(ADAGRAD_ISA_SCALAR, w_ref.data(), g.data(),
+                                               G_ref.data(), n, &p));
     for (std::size_t i = 0; i < n; ++i) {
       ASSERT_EQ(to_bits(w_ref[i]), to_bits(w[i])) << "n=" << n << " i=" << i;
       ASSERT_EQ(to_bits(G_ref[i]), to_bits(G[i])) << "n=" << n << " i=" << i;

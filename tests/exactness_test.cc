@@ -33,8 +33,8 @@ std::vector<std::size_t> large_lengths() {
     lengths.insert(lengths.end(), {p - 1, p, p + 1});
   }
   // Primes between the powers of two, up to 2^20.
-  for (std::size_t prime : {307u, 401u, 509u, 769u, 1021u, 2039u, 4093u, 8191u, 16381u,
-                            65521u, 131071u, 524287u, 1048573u}) {
+  for (std::size_t prime : {307u, 401u, 509u, 769u, 1021u, 2039u, 4093u, 8191u, 16381u, 65521u,
+                            131071u, 524287u, 1048573u}) {
     lengths.push_back(prime);
   }
   return lengths;
@@ -65,8 +65,12 @@ void every_misalignment(adagrad_isa isa) {
       DenseStepTester<T>().n(n).misalign_w(m).Test(isa);
       DenseStepTester<T>().n(n).misalign_g(m).Test(isa);
       DenseStepTester<T>().n(n).misalign_G(m).Test(isa);
-      DenseStepTester<T>().n(n).misalign_w(m).misalign_g((m + 5) % kOffsets).misalign_G(
-          (m + 11) % kOffsets).Test(isa);
+      DenseStepTester<T>()
+          .n(n)
+          .misalign_w(m)
+          .misalign_g((m + 5) % kOffsets)
+          .misalign_G((m + 11) % kOffsets)
+          .Test(isa);
       if (testing::Test::HasFatalFailure()) return;
     }
   }
@@ -136,7 +140,9 @@ void special_values_at_every_lane(adagrad_isa isa) {
   }
 }
 
-TEST_P(ExactnessTest, SpecialValuesAtEveryLaneF32) { special_values_at_every_lane<float>(GetParam()); }
+TEST_P(ExactnessTest, SpecialValuesAtEveryLaneF32) {
+  special_values_at_every_lane<float>(GetParam());
+}
 TEST_P(ExactnessTest, SpecialValuesAtEveryLaneF64) {
   special_values_at_every_lane<double>(GetParam());
 }

@@ -175,9 +175,12 @@ TEST(CppWrapper, ForwardsToTheCApi) {
 #if defined(ADAGRAD_HAS_STD_SPAN)
   std::vector<float> short_g(32, 1.0f);
   const std::vector<float> w_before = w;
-  EXPECT_EQ(ADAGRAD_ERROR_SIZE_MISMATCH, adagrad::step(std::span<float>(w), std::span<const float>(short_g), std::span<float>(G), p));
+  EXPECT_EQ(
+      ADAGRAD_ERROR_SIZE_MISMATCH,
+      adagrad::step(std::span<float>(w), std::span<const float>(short_g), std::span<float>(G), p));
   EXPECT_EQ(w_before, w);
-  EXPECT_EQ(ADAGRAD_OK, adagrad::step(std::span<float>(w), std::span<const float>(g), std::span<float>(G), p));
+  EXPECT_EQ(ADAGRAD_OK,
+            adagrad::step(std::span<float>(w), std::span<const float>(g), std::span<float>(G), p));
 #endif
 }
 

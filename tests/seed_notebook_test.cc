@@ -92,7 +92,8 @@ void replay(const SeedCase& c, int isa) {
   p.lr = c.lr;
   p.eps = c.eps;
   p.weight_decay = c.weight_decay;
-  const std::string path = isa < 0 ? std::string("dispatched") : adagrad_isa_name(static_cast<adagrad_isa>(isa));
+  const std::string path =
+      isa < 0 ? std::string("dispatched") : adagrad_isa_name(static_cast<adagrad_isa>(isa));
   for (std::size_t s = 0; s < c.steps; ++s) {
     for (std::size_t i = 0; i < c.n; ++i) g[i] = from_bits<T>(static_cast<bits>(c.g[s][i]));
     ASSERT_EQ(ADAGRAD_OK, run_step(isa, w.data(), g.data(), G.data(), c.n, &p));

@@ -140,25 +140,21 @@ ADAGRAD_API adagrad_params adagrad_params_default(void);
  *   G: accumulated squared gradients, updated in place (n floats)
  *   n: number of elements
  *   p: hyperparameters, read only */
-ADAGRAD_API adagrad_status adagrad_step(float* w, const float* g, float* G,
-                                        size_t n, const adagrad_params* p);
+ADAGRAD_API adagrad_status adagrad_step(float* w, const float* g, float* G, size_t n,
+                                        const adagrad_params* p);
 
 /* The same step on doubles; reproduces the seed NumPy code bit for bit. */
-ADAGRAD_API adagrad_status adagrad_step_f64(double* w, const double* g,
-                                            double* G, size_t n,
+ADAGRAD_API adagrad_status adagrad_step_f64(double* w, const double* g, double* G, size_t n,
                                             const adagrad_params* p);
 
 /* The same steps on an explicitly chosen ISA (for tests, benchmarks and
  * callers that pin a path). Returns ADAGRAD_ERROR_UNSUPPORTED_ISA, before
  * anything else is checked or written, when isa is unknown, not built into
  * this library or not usable on this CPU. */
-ADAGRAD_API adagrad_status adagrad_step_isa(adagrad_isa isa, float* w,
-                                            const float* g, float* G, size_t n,
-                                            const adagrad_params* p);
-ADAGRAD_API adagrad_status adagrad_step_f64_isa(adagrad_isa isa, double* w,
-                                                const double* g, double* G,
-                                                size_t n,
-                                                const adagrad_params* p);
+ADAGRAD_API adagrad_status adagrad_step_isa(adagrad_isa isa, float* w, const float* g, float* G,
+                                            size_t n, const adagrad_params* p);
+ADAGRAD_API adagrad_status adagrad_step_f64_isa(adagrad_isa isa, double* w, const double* g,
+                                                double* G, size_t n, const adagrad_params* p);
 
 /* The ISA that adagrad_step and adagrad_step_f64 run on. Resolved once, at
  * the first call of any step or ISA function, thread-safely: the best ISA

@@ -1,0 +1,57 @@
+// The IEEE operations of the exact paths, for any xsimd architecture: each
+// gives, lane by lane, exactly what the scalar C++ operator gives. Used by
+// every vector kernel (and by the benchmarks' compute ceiling), so that a
+// trap of xsimd 8.1 is handled in one place.
+#ifndef ADAGRAD_KERNELS_EXACT_OPS_HPP_
+#define ADAGRAD_KERNELS_EXACT_OPS_HPP_
+
+#include <xsimd/xsimd.hpp>
+
+namespace adagrad {
+namespace kernels {
+namespace detail {
+
+// Correctly rounded square root and division. xsimd's versions are the
+// hardware instructions on x86; on neon64, xsimd 8.1 approximates float sqrt
+// and division by Newton-Raphson (up to 2 ulp off, sqrt(inf) = NaN), so the
+// overloads below call the IEEE instructions directly.
+template <class Arch, class T>
+inline xsimd::batch<T, Arch> exact_sqrt(const xsimd::batch<T, Arch>& x) {
+  return xsimd::sqrt(x);
+}
+template <class Arch, class T>
+inline xsimd::batch<T, Arch> exact_div(const xsimd::batch<T, Arch>& x,
+                                       const xsimd::batch<T, Arch>& y) {
+  return x / y;
+}
+#if XSIMD_WITH_NEON64
+inline xsimd::batch<float, xsimd::neon64> exact_sqrt(const xsimd::batch<float, xsimd::neon64>& x) {
+  return vsqrtq_f32(x);
+}
+inline xsimd::batch<double, xsimd::neon64> exact_sqrt(
+    const xsimd::batch<double, xsimd::neon64>& x) {
+  return vsqrtq_f64(x);
+}
+inline xsimd::batch<float, xsimd::neon64> exact_div(const xsimd::batch<float, xsimd::neon64>& x,
+                                                    const xsimd::batch<float, xsimd::neon64>& y) {
+  return vdivq_f32(x, y);
+}
+inline xsimd::batch<double, xsimd::neon64> exact_div(const xsimd::batch<double, xsimd::neon64>& x,
+                                                     const xsimd::batch<double, xsimd::neon64>& y) {
+  return vdivq_f64(x, y);
+}
+#endif
+
+// Negation as the scalar `-x` does it: flip the sign bit. xsimd 8.1's
+// avx512f (and generic integer) neg computes 0 - x, which maps +0 to +0
+// instead of -0 and keeps a NaN's sign.
+template <class Arch, class T>
+inline xsimd::batch<T, Arch> exact_neg(const xsimd::batch<T, Arch>& x) {
+  return x ^ xsimd::batch<T, Arch>(T(-0.0));
+}
+
+}  // namespace detail
+}  // namespace kernels
+}  // namespace adagrad
+
+#endif  // ADAGRAD_KERNELS_EXACT_OPS_HPP_
