@@ -25,10 +25,18 @@ struct FreeDeleter {
   void operator()(void* p) const { std::free(p); }
 };
 
+// Every buffer starts on its own 4 KiB page, as large tensors from an
+// allocator do, so the buffers' relative placement (which decides whether
+// loads collide with in-flight stores in the low 12 address bits, "4K
+// aliasing") is the same in every run rather than whatever malloc returned.
+constexpr std::size_t kBufferAlignment = 4096;
+
 template <class T>
 std::unique_ptr<T[], FreeDeleter> aligned_array(std::size_t n) {
-  const std::size_t bytes = (n * sizeof(T) + 63) / 64 * 64;
-  return std::unique_ptr<T[], FreeDeleter>(static_cast<T*>(std::aligned_alloc(64, bytes)));
+  const std::size_t bytes =
+      (n * sizeof(T) + kBufferAlignment - 1) / kBufferAlignment * kBufferAlignment;
+  return std::unique_ptr<T[], FreeDeleter>(
+      static_cast<T*>(std::aligned_alloc(kBufferAlignment, bytes)));
 }
 
 // Deterministic inputs in ordinary ranges (no subnormals, which would
