@@ -3,7 +3,7 @@
 # -ffp-contract=off: GCC contracts a*b + c into a fused multiply-add by
 # default whenever the target has FMA; that rounds once instead of twice and
 # the paths would drift apart. It is set for every target of this project
-# (library, tests, benchmarks), never -ffast-math or -Ofast, which would also
+# (library, tests, benchmarks), never the fast-math options, which would also
 # reassociate, drop NaN/Inf semantics and set FTZ/DAZ process-wide.
 # -fno-math-errno: std::sqrt of a negative number then stays the one sqrt
 # instruction (NaN) instead of a call that writes errno; the value is the same.
