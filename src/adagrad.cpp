@@ -2,79 +2,15 @@
 // selected ukernel. Everything is checked before the first write.
 #include "adagrad/adagrad.h"
 
-#include <cmath>
 #include <cstddef>
-#include <cstdint>
-#include <limits>
 
 #include "dispatch.h"
 #include "step_constants.h"
+#include "validate.h"
 
 namespace adagrad {
 namespace detail {
 namespace {
-
-// A hyperparameter is valid when it is finite, not negative, and not so
-// large that rounding it to the element type overflows.
-template <class T>
-bool valid_hyperparameter(double value) {
-  return std::isfinite(value) && value >= 0.0 &&
-         value <= static_cast<double>(std::numeric_limits<T>::max());
-}
-
-template <class T>
-adagrad_status make_constants(const adagrad_params* p, kernels::step_constants<T>* c) {
-  if (p == nullptr) return ADAGRAD_ERROR_INVALID_PARAMS;
-  if (!valid_hyperparameter<T>(p->lr) || !valid_hyperparameter<T>(p->eps) ||
-      !valid_hyperparameter<T>(p->weight_decay) || !valid_hyperparameter<T>(p->lr_decay)) {
-    return ADAGRAD_ERROR_INVALID_PARAMS;
-  }
-  if (p->eps_mode != ADAGRAD_EPS_OUTSIDE_SQRT && p->eps_mode != ADAGRAD_EPS_INSIDE_SQRT) {
-    return ADAGRAD_ERROR_INVALID_PARAMS;
-  }
-  if (p->lr_decay != 0.0 && p->step == 0) return ADAGRAD_ERROR_INVALID_PARAMS;
-  // torch.optim.Adagrad's clr, computed in double (Python's float) and then
-  // rounded once, as every hyperparameter is. The denominator is >= 1, so
-  // lr_t stays finite.
-  double lr_t = p->lr;
-  if (p->lr_decay != 0.0) {
-    lr_t = p->lr / (1.0 + static_cast<double>(p->step - 1) * p->lr_decay);
-  }
-  c->lr = static_cast<T>(lr_t);
-  c->eps = static_cast<T>(p->eps);
-  c->weight_decay = static_cast<T>(p->weight_decay);
-  c->apply_weight_decay = p->weight_decay != 0.0;
-  c->maximize = p->maximize != 0;
-  c->eps_inside = p->eps_mode == ADAGRAD_EPS_INSIDE_SQRT;
-  return ADAGRAD_OK;
-}
-
-// True when [a, a + bytes) and [b, b + bytes) share a byte. Written with
-// differences so that it cannot wrap around the address space.
-bool overlap(const void* a, const void* b, std::size_t bytes) {
-  const auto x = reinterpret_cast<std::uintptr_t>(a);
-  const auto y = reinterpret_cast<std::uintptr_t>(b);
-  return x < y ? y - x < bytes : x - y < bytes;
-}
-
-template <class T>
-bool aligned(const T* p) {
-  return reinterpret_cast<std::uintptr_t>(p) % alignof(T) == 0;
-}
-
-template <class T>
-adagrad_status check_buffers(const T* w, const T* g, const T* G, std::size_t n) {
-  // No object is larger than PTRDIFF_MAX bytes.
-  if (n > static_cast<std::size_t>(PTRDIFF_MAX) / sizeof(T)) return ADAGRAD_ERROR_SIZE_OVERFLOW;
-  if (n == 0) return ADAGRAD_OK;
-  if (w == nullptr || g == nullptr || G == nullptr) return ADAGRAD_ERROR_NULL_POINTER;
-  if (!aligned(w) || !aligned(g) || !aligned(G)) return ADAGRAD_ERROR_MISALIGNED;
-  const std::size_t bytes = n * sizeof(T);
-  if (overlap(w, g, bytes) || overlap(w, G, bytes) || overlap(g, G, bytes)) {
-    return ADAGRAD_ERROR_OVERLAP;
-  }
-  return ADAGRAD_OK;
-}
 
 template <class T>
 adagrad_status step(const isa_kernels* k, T* w, const T* g, T* G, std::size_t n,

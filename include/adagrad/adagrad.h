@@ -156,6 +156,55 @@ ADAGRAD_API adagrad_status adagrad_step_isa(adagrad_isa isa, float* w, const flo
 ADAGRAD_API adagrad_status adagrad_step_f64_isa(adagrad_isa isa, double* w, const double* g,
                                                 double* G, size_t n, const adagrad_params* p);
 
+/* ---- Threads and many tensors -------------------------------------------
+ *
+ * The pool is a pthreadpool_t from pthreadpool (Debian's libpthreadpool-dev),
+ * the pool XNNPACK and PyTorch use, so a framework can pass its own; this
+ * header only names `struct pthreadpool` and does not need <pthreadpool.h>.
+ * NULL (or a one-thread pool) runs on the calling thread. The library never
+ * creates a thread. Small steps (under about 64K elements in all) stay on the
+ * calling thread. Work is split into chunks whose boundaries fall on cache-line
+ * boundaries of w. Every worker runs with the caller's floating-point
+ * environment (rounding mode, FTZ/DAZ), restored afterwards, so the results
+ * are bitwise identical to adagrad_step for any number of threads. */
+struct pthreadpool;
+
+/* adagrad_step (adagrad_step_f64) spread over pool. Same contract, same
+ * statuses, same results. */
+ADAGRAD_API adagrad_status adagrad_step_parallel(struct pthreadpool* pool, float* w, const float* g,
+                                                 float* G, size_t n, const adagrad_params* p);
+ADAGRAD_API adagrad_status adagrad_step_parallel_f64(struct pthreadpool* pool, double* w,
+                                                     const double* g, double* G, size_t n,
+                                                     const adagrad_params* p);
+
+/* One parameter tensor of a model: its weights, gradient and accumulator. */
+typedef struct adagrad_tensor {
+  float* w;       /* n weights, updated in place */
+  const float* g; /* n gradient values, read only */
+  float* G;       /* n accumulated squared gradients, updated in place */
+  size_t n;       /* elements; 0 is allowed (the pointers may then be NULL) */
+} adagrad_tensor;
+
+typedef struct adagrad_tensor_f64 {
+  double* w;
+  const double* g;
+  double* G;
+  size_t n;
+} adagrad_tensor_f64;
+
+/* One step of every tensor in tensors[0 .. count), with the same
+ * hyperparameters, balanced across pool by elements (not by tensor). Each
+ * tensor is checked as adagrad_step checks its buffers, and no buffer that is
+ * written (any w or G) may share a byte with any other buffer of any tensor
+ * (gradients may be shared). Everything is validated before the first write:
+ * on any error no tensor changes. tensors may be NULL only when count == 0.
+ * The result is bitwise identical to calling adagrad_step on each tensor. */
+ADAGRAD_API adagrad_status adagrad_step_multi(const adagrad_tensor* tensors, size_t count,
+                                              const adagrad_params* p, struct pthreadpool* pool);
+ADAGRAD_API adagrad_status adagrad_step_multi_f64(const adagrad_tensor_f64* tensors, size_t count,
+                                                  const adagrad_params* p,
+                                                  struct pthreadpool* pool);
+
 /* The ISA that adagrad_step and adagrad_step_f64 run on. Resolved once, at
  * the first call of any step or ISA function, thread-safely: the best ISA
  * this library was built with and this CPU and OS can run, unless the

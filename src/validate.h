@@ -1,0 +1,83 @@
+// Validation shared by every entry point: hyperparameters (rounded to the
+// element type into the kernels' constants) and buffers. Nothing here writes
+// to a buffer; the entry points call these before the first write.
+#ifndef ADAGRAD_SRC_VALIDATE_H_
+#define ADAGRAD_SRC_VALIDATE_H_
+
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+
+#include "adagrad/adagrad.h"
+#include "step_constants.h"
+
+namespace adagrad {
+namespace detail {
+
+// A hyperparameter is valid when it is finite, not negative, and not so
+// large that rounding it to the element type overflows.
+template <class T>
+inline bool valid_hyperparameter(double value) {
+  return std::isfinite(value) && value >= 0.0 &&
+         value <= static_cast<double>(std::numeric_limits<T>::max());
+}
+
+template <class T>
+adagrad_status make_constants(const adagrad_params* p, kernels::step_constants<T>* c) {
+  if (p == nullptr) return ADAGRAD_ERROR_INVALID_PARAMS;
+  if (!valid_hyperparameter<T>(p->lr) || !valid_hyperparameter<T>(p->eps) ||
+      !valid_hyperparameter<T>(p->weight_decay) || !valid_hyperparameter<T>(p->lr_decay)) {
+    return ADAGRAD_ERROR_INVALID_PARAMS;
+  }
+  if (p->eps_mode != ADAGRAD_EPS_OUTSIDE_SQRT && p->eps_mode != ADAGRAD_EPS_INSIDE_SQRT) {
+    return ADAGRAD_ERROR_INVALID_PARAMS;
+  }
+  if (p->lr_decay != 0.0 && p->step == 0) return ADAGRAD_ERROR_INVALID_PARAMS;
+  // torch.optim.Adagrad's clr, computed in double (Python's float) and then
+  // rounded once, as every hyperparameter is. The denominator is >= 1, so
+  // lr_t stays finite.
+  double lr_t = p->lr;
+  if (p->lr_decay != 0.0) {
+    lr_t = p->lr / (1.0 + static_cast<double>(p->step - 1) * p->lr_decay);
+  }
+  c->lr = static_cast<T>(lr_t);
+  c->eps = static_cast<T>(p->eps);
+  c->weight_decay = static_cast<T>(p->weight_decay);
+  c->apply_weight_decay = p->weight_decay != 0.0;
+  c->maximize = p->maximize != 0;
+  c->eps_inside = p->eps_mode == ADAGRAD_EPS_INSIDE_SQRT;
+  return ADAGRAD_OK;
+}
+
+// True when [a, a + a_bytes) and [b, b + b_bytes) share a byte. Written with
+// differences so that it cannot wrap around the address space.
+inline bool overlap(const void* a, std::size_t a_bytes, const void* b, std::size_t b_bytes) {
+  const auto x = reinterpret_cast<std::uintptr_t>(a);
+  const auto y = reinterpret_cast<std::uintptr_t>(b);
+  return x < y ? y - x < a_bytes : x - y < b_bytes;
+}
+
+template <class T>
+inline bool aligned(const T* p) {
+  return reinterpret_cast<std::uintptr_t>(p) % alignof(T) == 0;
+}
+
+template <class T>
+adagrad_status check_buffers(const T* w, const T* g, const T* G, std::size_t n) {
+  // No object is larger than PTRDIFF_MAX bytes.
+  if (n > static_cast<std::size_t>(PTRDIFF_MAX) / sizeof(T)) return ADAGRAD_ERROR_SIZE_OVERFLOW;
+  if (n == 0) return ADAGRAD_OK;
+  if (w == nullptr || g == nullptr || G == nullptr) return ADAGRAD_ERROR_NULL_POINTER;
+  if (!aligned(w) || !aligned(g) || !aligned(G)) return ADAGRAD_ERROR_MISALIGNED;
+  const std::size_t bytes = n * sizeof(T);
+  if (overlap(w, bytes, g, bytes) || overlap(w, bytes, G, bytes) || overlap(g, bytes, G, bytes)) {
+    return ADAGRAD_ERROR_OVERLAP;
+  }
+  return ADAGRAD_OK;
+}
+
+}  // namespace detail
+}  // namespace adagrad
+
+#endif  // ADAGRAD_SRC_VALIDATE_H_

@@ -1,0 +1,244 @@
+// Steps over a pthreadpool and over many tensors: bitwise equal to the
+// single-threaded adagrad_step for any pool size and any split, under the
+// caller's rounding mode, and nothing written on any error.
+#include <gtest/gtest.h>
+#include <pthreadpool.h>
+
+#include <cfenv>
+#include <cstdint>
+#include <memory>
+#include <random>
+#include <vector>
+
+#include "adagrad/adagrad.h"
+#include "guarded_buffer.h"
+
+namespace adagrad_test {
+namespace {
+
+struct PoolDeleter {
+  void operator()(pthreadpool_t pool) const { pthreadpool_destroy(pool); }
+};
+using Pool = std::unique_ptr<struct pthreadpool, PoolDeleter>;
+
+Pool make_pool(std::size_t threads) { return Pool(pthreadpool_create(threads)); }
+
+adagrad_status single(float* w, const float* g, float* G, std::size_t n, const adagrad_params& p) {
+  return adagrad_step(w, g, G, n, &p);
+}
+adagrad_status single(double* w, const double* g, double* G, std::size_t n,
+                      const adagrad_params& p) {
+  return adagrad_step_f64(w, g, G, n, &p);
+}
+adagrad_status parallel(pthreadpool_t pool, float* w, const float* g, float* G, std::size_t n,
+                        const adagrad_params& p) {
+  return adagrad_step_parallel(pool, w, g, G, n, &p);
+}
+adagrad_status parallel(pthreadpool_t pool, double* w, const double* g, double* G, std::size_t n,
+                        const adagrad_params& p) {
+  return adagrad_step_parallel_f64(pool, w, g, G, n, &p);
+}
+
+template <class T>
+void fill(std::vector<T>& values, std::mt19937_64& rng, double low, double high) {
+  std::uniform_real_distribution<double> dist(low, high);
+  for (auto& v : values) v = static_cast<T>(dist(rng));
+}
+
+template <class T>
+void expect_same(const std::vector<T>& got, const std::vector<T>& want, const char* what) {
+  ASSERT_EQ(want.size(), got.size());
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    ASSERT_TRUE(same_value(got[i], want[i]))
+        << what << "[" << i << "]: " << hex(got[i]) << ", single-threaded " << hex(want[i]);
+  }
+}
+
+// One tensor through pools of 1 to 7 threads (more threads than cores is
+// fine) at lengths below, at and far above the threshold for splitting, with
+// w both line-aligned and not, so chunk boundaries move.
+template <class T>
+void parallel_matches_single() {
+  std::mt19937_64 rng(11);
+  adagrad_params p = adagrad_params_default();
+  p.weight_decay = 0.01;
+  for (std::size_t threads : {0u, 1u, 2u, 3u, 4u, 7u}) {
+    Pool pool = threads == 0 ? Pool() : make_pool(threads);
+    for (std::size_t n : {0u, 1u, 100u, 32767u, 65537u, 262147u, 1048589u}) {
+      for (std::size_t shift : {0u, 3u}) {
+        std::vector<T> w(n + shift), g(n + shift), G(n + shift);
+        fill(w, rng, -1, 1);
+        fill(g, rng, -1, 1);
+        fill(G, rng, 0, 2);
+        std::vector<T> w_ref = w, G_ref = G;
+        ASSERT_EQ(ADAGRAD_OK,
+                  parallel(pool.get(), w.data() + shift, g.data() + shift, G.data() + shift, n, p));
+        ASSERT_EQ(ADAGRAD_OK,
+                  single(w_ref.data() + shift, g.data() + shift, G_ref.data() + shift, n, p));
+        SCOPED_TRACE(testing::Message()
+                     << "threads=" << threads << " n=" << n << " shift=" << shift);
+        expect_same(w, w_ref, "w");
+        expect_same(G, G_ref, "G");
+        if (testing::Test::HasFatalFailure()) return;
+      }
+    }
+  }
+}
+
+TEST(Parallel, MatchesSingleThreadF32) { parallel_matches_single<float>(); }
+TEST(Parallel, MatchesSingleThreadF64) { parallel_matches_single<double>(); }
+
+// Under a directed rounding mode the workers must round as the caller does.
+TEST(Parallel, WorkersUseTheCallersRoundingMode) {
+  const std::size_t n = 1 << 20;
+  std::mt19937_64 rng(5);
+  std::vector<float> w(n), g(n), G(n);
+  fill(w, rng, -1, 1);
+  fill(g, rng, -1, 1);
+  fill(G, rng, 0, 2);
+  const adagrad_params p = adagrad_params_default();
+  Pool pool = make_pool(4);
+  std::vector<float> w_up = w, G_up = G, w_up_ref = w, G_up_ref = G, w_near = w, G_near = G;
+  ASSERT_EQ(0, std::fesetround(FE_UPWARD));
+  const adagrad_status parallel_status =
+      parallel(pool.get(), w_up.data(), g.data(), G_up.data(), n, p);
+  const adagrad_status single_status = single(w_up_ref.data(), g.data(), G_up_ref.data(), n, p);
+  ASSERT_EQ(0, std::fesetround(FE_TONEAREST));
+  ASSERT_EQ(ADAGRAD_OK, parallel_status);
+  ASSERT_EQ(ADAGRAD_OK, single_status);
+  ASSERT_EQ(ADAGRAD_OK, single(w_near.data(), g.data(), G_near.data(), n, p));
+  expect_same(w_up, w_up_ref, "w");
+  expect_same(G_up, G_up_ref, "G");
+  // The mode really changes results, so the comparison above can fail.
+  std::size_t differing = 0;
+  for (std::size_t i = 0; i < n; ++i) differing += to_bits(w_up[i]) != to_bits(w_near[i]);
+  EXPECT_GT(differing, n / 10);
+}
+
+// A model's parameter list: sizes from empty to large, one gradient buffer
+// shared by two tensors (allowed: gradients are only read).
+template <class T, class Tensor>
+void multi_matches_single(adagrad_status (*multi)(const Tensor*, std::size_t, const adagrad_params*,
+                                                  pthreadpool_t)) {
+  std::mt19937_64 rng(23);
+  const std::vector<std::size_t> sizes = {768, 0, 1, 3072, 589824, 17, 2359296, 768, 30522 * 7, 5};
+  std::vector<std::vector<T>> ws, gs, Gs;
+  for (std::size_t n : sizes) {
+    ws.emplace_back(n);
+    gs.emplace_back(n);
+    Gs.emplace_back(n);
+    fill(ws.back(), rng, -1, 1);
+    fill(gs.back(), rng, -1, 1);
+    fill(Gs.back(), rng, 0, 2);
+  }
+  adagrad_params p = adagrad_params_default();
+  p.lr_decay = 0.01;
+  p.step = 3;
+  for (std::size_t threads : {0u, 1u, 2u, 4u}) {
+    Pool pool = threads == 0 ? Pool() : make_pool(threads);
+    auto w = ws, G = Gs, w_ref = ws, G_ref = Gs;
+    std::vector<Tensor> tensors;
+    for (std::size_t t = 0; t < sizes.size(); ++t) {
+      // Tensors 0 and 7 (both 768 elements) read the same gradient.
+      const T* g = t == 7 ? gs[0].data() : gs[t].data();
+      tensors.push_back({w[t].data(), g, G[t].data(), sizes[t]});
+      ASSERT_EQ(ADAGRAD_OK, single(w_ref[t].data(), g, G_ref[t].data(), sizes[t], p));
+    }
+    ASSERT_EQ(ADAGRAD_OK, multi(tensors.data(), tensors.size(), &p, pool.get()));
+    for (std::size_t t = 0; t < sizes.size(); ++t) {
+      SCOPED_TRACE(testing::Message() << "threads=" << threads << " tensor=" << t);
+      expect_same(w[t], w_ref[t], "w");
+      expect_same(G[t], G_ref[t], "G");
+      if (testing::Test::HasFatalFailure()) return;
+    }
+  }
+}
+
+TEST(Multi, MatchesPerTensorStepsF32) {
+  multi_matches_single<float, adagrad_tensor>(adagrad_step_multi);
+}
+TEST(Multi, MatchesPerTensorStepsF64) {
+  multi_matches_single<double, adagrad_tensor_f64>(adagrad_step_multi_f64);
+}
+
+TEST(Multi, EmptyListIsANoOp) {
+  const adagrad_params p = adagrad_params_default();
+  EXPECT_EQ(ADAGRAD_OK, adagrad_step_multi(nullptr, 0, &p, nullptr));
+  EXPECT_EQ(ADAGRAD_ERROR_NULL_POINTER, adagrad_step_multi(nullptr, 1, &p, nullptr));
+  EXPECT_EQ(ADAGRAD_ERROR_INVALID_PARAMS, adagrad_step_multi(nullptr, 0, nullptr, nullptr));
+}
+
+// Four tensors of which the last is bad in one way: nothing may change in any.
+class MultiBadInput : public testing::Test {
+ protected:
+  static constexpr std::size_t kN = 40000;
+  MultiBadInput() : arena_(16 * kN) {
+    for (std::size_t i = 0; i < arena_.size(); ++i)
+      arena_[i] = 0.5f + 0.001f * static_cast<float>(i % 1000);
+    for (std::size_t t = 0; t < 4; ++t) {
+      tensors_.push_back({at(3 * t * kN), at((3 * t + 1) * kN), at((3 * t + 2) * kN), kN});
+    }
+  }
+  float* at(std::size_t i) { return arena_.data() + i; }
+  void expect(adagrad_status want, const adagrad_params* p = nullptr) {
+    const adagrad_params defaults = adagrad_params_default();
+    const std::vector<float> before = arena_;
+    Pool pool = make_pool(2);
+    for (pthreadpool_t with : {static_cast<pthreadpool_t>(nullptr), pool.get()}) {
+      EXPECT_EQ(want,
+                adagrad_step_multi(tensors_.data(), tensors_.size(), p ? p : &defaults, with));
+      EXPECT_TRUE(arena_ == before) << "a tensor changed";
+    }
+  }
+  std::vector<float> arena_;
+  std::vector<adagrad_tensor> tensors_;
+};
+
+TEST_F(MultiBadInput, NullBuffer) {
+  tensors_[3].G = nullptr;
+  expect(ADAGRAD_ERROR_NULL_POINTER);
+}
+
+TEST_F(MultiBadInput, Misaligned) {
+  tensors_[3].w = reinterpret_cast<float*>(reinterpret_cast<char*>(tensors_[3].w) + 2);
+  expect(ADAGRAD_ERROR_MISALIGNED);
+}
+
+TEST_F(MultiBadInput, WeightsOfTwoTensorsOverlap) {
+  tensors_[3].w = tensors_[0].w + kN / 2;
+  expect(ADAGRAD_ERROR_OVERLAP);
+}
+
+TEST_F(MultiBadInput, AccumulatorOverlapsAnotherTensorsGradient) {
+  tensors_[3].G = const_cast<float*>(tensors_[1].g) + 1;
+  expect(ADAGRAD_ERROR_OVERLAP);
+}
+
+TEST_F(MultiBadInput, GradientOverlapsAnotherTensorsWeights) {
+  tensors_[3].g = tensors_[2].w + kN - 1;
+  expect(ADAGRAD_ERROR_OVERLAP);
+}
+
+TEST_F(MultiBadInput, InvalidParameters) {
+  adagrad_params p = adagrad_params_default();
+  p.eps = -1;
+  expect(ADAGRAD_ERROR_INVALID_PARAMS, &p);
+}
+
+TEST(ParallelBadInput, SameStatusesAsTheSingleStep) {
+  std::vector<float> buffer(3 * 100000, 1.0f);
+  const std::vector<float> before = buffer;
+  Pool pool = make_pool(2);
+  const adagrad_params p = adagrad_params_default();
+  float* w = buffer.data();
+  EXPECT_EQ(ADAGRAD_ERROR_OVERLAP,
+            adagrad_step_parallel(pool.get(), w, w + 50000, w + 200000, 100000, &p));
+  EXPECT_EQ(ADAGRAD_ERROR_NULL_POINTER,
+            adagrad_step_parallel(pool.get(), w, nullptr, w + 200000, 100000, &p));
+  EXPECT_EQ(ADAGRAD_ERROR_INVALID_PARAMS,
+            adagrad_step_parallel(pool.get(), w, w + 100000, w + 200000, 100000, nullptr));
+  EXPECT_TRUE(buffer == before);
+}
+
+}  // namespace
+}  // namespace adagrad_test
