@@ -1,10 +1,22 @@
-// Dense AdaGrad step: one registration per (element type, path, n), for the
-// scalar reference and every ISA of kernels/isa_list.inc this CPU can run;
-// beside it the compute ceiling (bench/sqrt_div_ceiling.h) of each path.
-// Bytes processed are the true traffic of one step: read w, g, G and write w,
+// The benchmark suite behind bench/run. Every figure bench/report.py quotes is
+// a ratio of two rows of the same run:
+//
+//   dense_step/<dtype>/<path>/<n>        the step on the scalar reference and
+//                                        on every ISA this CPU can run
+//   roofline/<dtype>/<path>/<n>          the same traffic with trivial math
+//   ceiling/<dtype>/<path>/1024          one sqrt and one division per element
+//   threads/<dtype>/<threads>/<n>        adagrad_step_parallel over a pool
+//   roofline_threads/<dtype>/<threads>/<n>  the roofline spread the same way
+//   model/<dtype>/<multi|flat>/<threads> BERT-base's parameter list through
+//                                        adagrad_step_multi, against one flat
+//                                        buffer of the same total
+//   call/<dtype>/<dispatched|bare>/<n>   per-call cost: the public entry
+//                                        against the bare ukernel it reaches
+//
+// Bytes processed are the true traffic of a step: read w, g, G and write w,
 // G, five element-sized accesses per element (20 bytes for f32, 40 for f64).
-// bench/report.py turns the JSON into the table with same-run ratios.
 #include <benchmark/benchmark.h>
+#include <pthreadpool.h>
 
 #include <cstdint>
 #include <cstdlib>
@@ -12,14 +24,21 @@
 #include <string>
 #include <vector>
 
+#if defined(__x86_64__) || defined(_M_X64)
+#include <cpuinfo.h>
+#endif
+
 #include "adagrad/adagrad.h"
-#include "sqrt_div_ceiling.h"
+#include "limits.h"
+#include "step_constants.h"
+#include "ukernels.h"
 
 namespace {
 
 constexpr std::int64_t kMinLength = 256;
 constexpr std::int64_t kMaxLength = std::int64_t{1} << 24;
-constexpr int kAccessesPerElement = 5;  // loads of w, g, G; stores of w, G
+constexpr std::int64_t kCeilingLength = 1024;  // two arrays, well inside L1
+constexpr int kAccessesPerElement = 5;         // loads of w, g, G; stores of w, G
 
 struct FreeDeleter {
   void operator()(void* p) const { std::free(p); }
@@ -32,11 +51,13 @@ struct FreeDeleter {
 constexpr std::size_t kBufferAlignment = 4096;
 
 template <class T>
-std::unique_ptr<T[], FreeDeleter> aligned_array(std::size_t n) {
+using buffer = std::unique_ptr<T[], FreeDeleter>;
+
+template <class T>
+buffer<T> aligned_array(std::size_t n) {
   const std::size_t bytes =
       (n * sizeof(T) + kBufferAlignment - 1) / kBufferAlignment * kBufferAlignment;
-  return std::unique_ptr<T[], FreeDeleter>(
-      static_cast<T*>(std::aligned_alloc(kBufferAlignment, bytes)));
+  return buffer<T>(static_cast<T*>(std::aligned_alloc(kBufferAlignment, bytes)));
 }
 
 // Deterministic inputs in ordinary ranges (no subnormals, which would
@@ -51,6 +72,27 @@ void fill(T* values, std::size_t n, std::uint64_t seed, double low, double high)
   }
 }
 
+// w, g, G of one tensor, filled.
+template <class T>
+struct step_buffers {
+  explicit step_buffers(std::size_t size)
+      : n(size), w(aligned_array<T>(size)), g(aligned_array<T>(size)), G(aligned_array<T>(size)) {
+    fill(w.get(), n, 1, -1.0, 1.0);
+    fill(g.get(), n, 2, -0.1, 0.1);
+    fill(G.get(), n, 3, 0.5, 2.0);
+  }
+  std::size_t n;
+  buffer<T> w, g, G;
+};
+
+void set_traffic(benchmark::State& state, std::int64_t elements_per_iteration, std::size_t size) {
+  const auto elements = static_cast<std::int64_t>(state.iterations()) * elements_per_iteration;
+  state.SetItemsProcessed(elements);
+  state.SetBytesProcessed(elements * kAccessesPerElement * static_cast<std::int64_t>(size));
+  state.counters["ns_per_element"] = benchmark::Counter(
+      static_cast<double>(elements), benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+}
+
 adagrad_status step_on(adagrad_isa isa, float* w, const float* g, float* G, std::size_t n,
                        const adagrad_params* p) {
   return adagrad_step_isa(isa, w, g, G, n, p);
@@ -59,57 +101,56 @@ adagrad_status step_on(adagrad_isa isa, double* w, const double* g, double* G, s
                        const adagrad_params* p) {
   return adagrad_step_f64_isa(isa, w, g, G, n, p);
 }
+adagrad_status step_parallel(pthreadpool_t pool, float* w, const float* g, float* G, std::size_t n,
+                             const adagrad_params* p) {
+  return adagrad_step_parallel(pool, w, g, G, n, p);
+}
+adagrad_status step_parallel(pthreadpool_t pool, double* w, const double* g, double* G,
+                             std::size_t n, const adagrad_params* p) {
+  return adagrad_step_parallel_f64(pool, w, g, G, n, p);
+}
+
+struct PoolDeleter {
+  void operator()(pthreadpool_t pool) const { pthreadpool_destroy(pool); }
+};
+using pool_ptr = std::unique_ptr<struct pthreadpool, PoolDeleter>;
+
+// ---- the step and its two limits, per path -------------------------------
 
 template <class T>
 void dense_step(benchmark::State& state, adagrad_isa isa) {
-  const auto n = static_cast<std::size_t>(state.range(0));
-  auto w = aligned_array<T>(n), g = aligned_array<T>(n), G = aligned_array<T>(n);
-  fill(w.get(), n, 1, -1.0, 1.0);
-  fill(g.get(), n, 2, -0.1, 0.1);
-  fill(G.get(), n, 3, 0.5, 2.0);
+  step_buffers<T> b(static_cast<std::size_t>(state.range(0)));
   const adagrad_params p = adagrad_params_default();
   for (auto _ : state) {
     // The step updates w and G in place; repeating it is what training does.
-    if (step_on(isa, w.get(), g.get(), G.get(), n, &p) != ADAGRAD_OK) {
+    if (step_on(isa, b.w.get(), b.g.get(), b.G.get(), b.n, &p) != ADAGRAD_OK) {
       state.SkipWithError("step failed");
       break;
     }
     benchmark::ClobberMemory();
   }
-  const auto elements = static_cast<std::int64_t>(state.iterations()) * state.range(0);
-  state.SetItemsProcessed(elements);
-  state.SetBytesProcessed(elements * kAccessesPerElement * static_cast<std::int64_t>(sizeof(T)));
-  state.counters["ns_per_element"] = benchmark::Counter(
-      static_cast<double>(elements), benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+  set_traffic(state, state.range(0), sizeof(T));
   state.SetLabel(adagrad_isa_name(isa));
 }
 
-// The ceiling loop of one path: sqrt and division only, on L1-resident data.
-constexpr std::int64_t kCeilingLength = 1024;
+template <class T>
+void roofline(benchmark::State& state, adagrad_bench::limit_kernels<T> kernels, adagrad_isa isa) {
+  step_buffers<T> b(static_cast<std::size_t>(state.range(0)));
+  for (auto _ : state) {
+    kernels.roofline(b.n, b.w.get(), b.g.get(), b.G.get());
+    benchmark::ClobberMemory();
+  }
+  set_traffic(state, state.range(0), sizeof(T));
+  state.SetLabel(adagrad_isa_name(isa));
+}
 
-struct CeilingPath {
-  adagrad_isa isa;
-  adagrad_bench::f32_ceiling_fn f32;
-  adagrad_bench::f64_ceiling_fn f64;
-};
-
-const CeilingPath kCeilingPaths[] = {
-    {ADAGRAD_ISA_SCALAR, adagrad_bench::sqrt_div_ceiling_f32__scalar,
-     adagrad_bench::sqrt_div_ceiling_f64__scalar},
-#define ADAGRAD_ISA(ENUM, name, arch, usable)                       \
-  {ADAGRAD_ISA_##ENUM, adagrad_bench::sqrt_div_ceiling_f32__##name, \
-   adagrad_bench::sqrt_div_ceiling_f64__##name},
-#include "isa_list.inc"
-#undef ADAGRAD_ISA
-};
-
-template <class T, class Fn>
-void sqrt_div_ceiling(benchmark::State& state, Fn kernel, adagrad_isa isa) {
+template <class T>
+void ceiling(benchmark::State& state, adagrad_bench::limit_kernels<T> kernels, adagrad_isa isa) {
   const auto n = static_cast<std::size_t>(state.range(0));
-  auto in = aligned_array<T>(n), out = aligned_array<T>(n);
+  buffer<T> in = aligned_array<T>(n), out = aligned_array<T>(n);
   fill(in.get(), n, 4, 0.5, 2.0);
   for (auto _ : state) {
-    kernel(n, in.get(), out.get());
+    kernels.ceiling(n, in.get(), out.get());
     benchmark::ClobberMemory();
   }
   const auto elements = static_cast<std::int64_t>(state.iterations()) * state.range(0);
@@ -119,45 +160,258 @@ void sqrt_div_ceiling(benchmark::State& state, Fn kernel, adagrad_isa isa) {
   state.SetLabel(adagrad_isa_name(isa));
 }
 
-void register_all() {
-  std::vector<adagrad_isa> paths = {ADAGRAD_ISA_SCALAR};
-  for (adagrad_isa isa : {
-#define ADAGRAD_ISA(ENUM, name, arch, usable) ADAGRAD_ISA_##ENUM,
+struct path {
+  adagrad_isa isa;
+  adagrad_bench::limit_kernels<float> f32;
+  adagrad_bench::limit_kernels<double> f64;
+  adagrad::kernels::f32_ukernel_fn f32_ukernel;
+  adagrad::kernels::f64_ukernel_fn f64_ukernel;
+};
+
+const path kPaths[] = {
+    {ADAGRAD_ISA_SCALAR,
+     {adagrad_bench::roofline_f32__scalar, adagrad_bench::ceiling_f32__scalar},
+     {adagrad_bench::roofline_f64__scalar, adagrad_bench::ceiling_f64__scalar},
+     adagrad::kernels::adagrad_f32_ukernel__scalar,
+     adagrad::kernels::adagrad_f64_ukernel__scalar},
+#define ADAGRAD_ISA(ENUM, name, arch, usable)                                 \
+  {ADAGRAD_ISA_##ENUM,                                                        \
+   {adagrad_bench::roofline_f32__##name, adagrad_bench::ceiling_f32__##name}, \
+   {adagrad_bench::roofline_f64__##name, adagrad_bench::ceiling_f64__##name}, \
+   adagrad::kernels::adagrad_f32_ukernel__##name,                             \
+   adagrad::kernels::adagrad_f64_ukernel__##name},
 #include "isa_list.inc"
 #undef ADAGRAD_ISA
-       }) {
-    if (adagrad_isa_supported(isa)) paths.push_back(isa);
+};
+
+const path& active_path() {
+  for (const path& p : kPaths) {
+    if (p.isa == adagrad_active_isa()) return p;
   }
-  for (adagrad_isa isa : paths) {
-    const std::string name = adagrad_isa_name(isa);
-    benchmark::RegisterBenchmark(("dense_step/f32/" + name).c_str(), dense_step<float>, isa)
+  return kPaths[0];
+}
+
+const adagrad_bench::limit_kernels<float>& limits_of(const path& p, float*) { return p.f32; }
+const adagrad_bench::limit_kernels<double>& limits_of(const path& p, double*) { return p.f64; }
+
+// ---- threads --------------------------------------------------------------
+
+template <class T>
+void threads(benchmark::State& state) {
+  step_buffers<T> b(static_cast<std::size_t>(state.range(0)));
+  pool_ptr pool(pthreadpool_create(static_cast<std::size_t>(state.range(1))));
+  const adagrad_params p = adagrad_params_default();
+  for (auto _ : state) {
+    if (step_parallel(pool.get(), b.w.get(), b.g.get(), b.G.get(), b.n, &p) != ADAGRAD_OK) {
+      state.SkipWithError("step failed");
+      break;
+    }
+    benchmark::ClobberMemory();
+  }
+  set_traffic(state, state.range(0), sizeof(T));
+  state.SetLabel(adagrad_isa_name(adagrad_active_isa()));
+}
+
+// The roofline of the active ISA split over the same pool in the same way
+// (a few cache-line-aligned chunks per thread).
+template <class T>
+void roofline_threads(benchmark::State& state) {
+  step_buffers<T> b(static_cast<std::size_t>(state.range(0)));
+  const std::size_t thread_count = static_cast<std::size_t>(state.range(1));
+  pool_ptr pool(pthreadpool_create(thread_count));
+  struct job {
+    step_buffers<T>* b;
+    void (*kernel)(std::size_t, T*, const T*, T*);
+  } j{&b, limits_of(active_path(), static_cast<T*>(nullptr)).roofline};
+  const std::size_t lines = b.n * sizeof(T) / 64;
+  const std::size_t tile = (lines + thread_count * 4 - 1) / (thread_count * 4) * (64 / sizeof(T));
+  for (auto _ : state) {
+    pthreadpool_parallelize_1d_tile_1d(
+        pool.get(),
+        [](void* context, std::size_t start, std::size_t count) {
+          auto* jj = static_cast<job*>(context);
+          jj->kernel(count, jj->b->w.get() + start, jj->b->g.get() + start, jj->b->G.get() + start);
+        },
+        &j, b.n, tile, 0);
+    benchmark::ClobberMemory();
+  }
+  set_traffic(state, state.range(0), sizeof(T));
+  state.SetLabel(adagrad_isa_name(adagrad_active_isa()));
+}
+
+// ---- a whole model ----------------------------------------------------------
+
+// BERT-base (uncased): embeddings, 12 encoder layers, pooler. 199 tensors,
+// from 2 x 768 to 30522 x 768, 109.5 million parameters.
+std::vector<std::size_t> bert_base_shapes() {
+  const std::size_t hidden = 768, intermediate = 3072;
+  std::vector<std::size_t> sizes = {30522 * hidden, 512 * hidden, 2 * hidden, hidden, hidden};
+  for (int layer = 0; layer < 12; ++layer) {
+    for (int projection = 0; projection < 4; ++projection) {  // query, key, value, output
+      sizes.push_back(hidden * hidden);
+      sizes.push_back(hidden);
+    }
+    sizes.insert(sizes.end(), {hidden, hidden});  // attention LayerNorm
+    sizes.insert(sizes.end(), {hidden * intermediate, intermediate, intermediate * hidden, hidden});
+    sizes.insert(sizes.end(), {hidden, hidden});  // output LayerNorm
+  }
+  sizes.insert(sizes.end(), {hidden * hidden, hidden});  // pooler
+  return sizes;
+}
+
+template <class T>
+struct tensor_type;
+template <>
+struct tensor_type<float> {
+  using type = adagrad_tensor;
+  static constexpr auto multi = adagrad_step_multi;
+};
+template <>
+struct tensor_type<double> {
+  using type = adagrad_tensor_f64;
+  static constexpr auto multi = adagrad_step_multi_f64;
+};
+
+template <class T>
+void model(benchmark::State& state, bool flat) {
+  const std::vector<std::size_t> shapes = bert_base_shapes();
+  std::size_t total = 0;
+  for (std::size_t n : shapes) total += n;
+  pool_ptr pool(pthreadpool_create(static_cast<std::size_t>(state.range(0))));
+  const adagrad_params p = adagrad_params_default();
+  std::vector<step_buffers<T>> parameters;
+  std::vector<typename tensor_type<T>::type> tensors;
+  if (flat) {
+    parameters.emplace_back(total);
+  } else {
+    for (std::size_t n : shapes) parameters.emplace_back(n);
+  }
+  for (auto& b : parameters) tensors.push_back({b.w.get(), b.g.get(), b.G.get(), b.n});
+  for (auto _ : state) {
+    if (tensor_type<T>::multi(tensors.data(), tensors.size(), &p, pool.get()) != ADAGRAD_OK) {
+      state.SkipWithError("step failed");
+      break;
+    }
+    benchmark::ClobberMemory();
+  }
+  set_traffic(state, static_cast<std::int64_t>(total), sizeof(T));
+  state.counters["tensors"] = static_cast<double>(tensors.size());
+}
+
+// ---- per-call overhead ------------------------------------------------------
+
+template <class T>
+void call_dispatched(benchmark::State& state) {
+  step_buffers<T> b(static_cast<std::size_t>(state.range(0)));
+  const adagrad_params p = adagrad_params_default();
+  for (auto _ : state) {
+    adagrad_status status;
+    if constexpr (sizeof(T) == 4) {
+      status = adagrad_step(b.w.get(), b.g.get(), b.G.get(), b.n, &p);
+    } else {
+      status = adagrad_step_f64(b.w.get(), b.g.get(), b.G.get(), b.n, &p);
+    }
+    benchmark::DoNotOptimize(status);
+    benchmark::ClobberMemory();
+  }
+  set_traffic(state, state.range(0), sizeof(T));
+  state.SetLabel(adagrad_isa_name(adagrad_active_isa()));
+}
+
+// The ukernel the dispatched entry ends in, called directly with constants
+// made once: what the call would cost without validation and dispatch.
+template <class T>
+void call_bare(benchmark::State& state) {
+  step_buffers<T> b(static_cast<std::size_t>(state.range(0)));
+  const adagrad::kernels::step_constants<T> c = {T(0.01), T(1e-8), T(0), false, false, false};
+  const path& active = active_path();
+  auto* ukernel = [&] {
+    if constexpr (sizeof(T) == 4) {
+      return active.f32_ukernel;
+    } else {
+      return active.f64_ukernel;
+    }
+  }();
+  benchmark::DoNotOptimize(ukernel);
+  for (auto _ : state) {
+    ukernel(b.n, b.w.get(), b.g.get(), b.G.get(), c);
+    benchmark::ClobberMemory();
+  }
+  set_traffic(state, state.range(0), sizeof(T));
+  state.SetLabel(adagrad_isa_name(adagrad_active_isa()));
+}
+
+// ---- registration -----------------------------------------------------------
+
+template <class T>
+void register_type(const std::string& dtype) {
+  for (const path& p : kPaths) {
+    if (!adagrad_isa_supported(p.isa)) continue;
+    const std::string isa = adagrad_isa_name(p.isa);
+    const auto& limits = limits_of(p, static_cast<T*>(nullptr));
+    benchmark::RegisterBenchmark(("dense_step/" + dtype + "/" + isa).c_str(), dense_step<T>, p.isa)
         ->RangeMultiplier(4)
         ->Range(kMinLength, kMaxLength);
-    benchmark::RegisterBenchmark(("dense_step/f64/" + name).c_str(), dense_step<double>, isa)
+    benchmark::RegisterBenchmark(("roofline/" + dtype + "/" + isa).c_str(), roofline<T>, limits,
+                                 p.isa)
         ->RangeMultiplier(4)
         ->Range(kMinLength, kMaxLength);
-  }
-  for (const CeilingPath& path : kCeilingPaths) {
-    if (!adagrad_isa_supported(path.isa)) continue;
-    const std::string name = adagrad_isa_name(path.isa);
-    benchmark::RegisterBenchmark(("sqrt_div_ceiling/f32/" + name).c_str(),
-                                 sqrt_div_ceiling<float, adagrad_bench::f32_ceiling_fn>, path.f32,
-                                 path.isa)
-        ->Arg(kCeilingLength);
-    benchmark::RegisterBenchmark(("sqrt_div_ceiling/f64/" + name).c_str(),
-                                 sqrt_div_ceiling<double, adagrad_bench::f64_ceiling_fn>, path.f64,
-                                 path.isa)
+    benchmark::RegisterBenchmark(("ceiling/" + dtype + "/" + isa).c_str(), ceiling<T>, limits,
+                                 p.isa)
         ->Arg(kCeilingLength);
   }
+  for (std::int64_t thread_count : {1, 2}) {
+    for (std::int64_t n : {std::int64_t{1} << 16, std::int64_t{1} << 20, std::int64_t{1} << 22,
+                           std::int64_t{1} << 24}) {
+      benchmark::RegisterBenchmark(("threads/" + dtype).c_str(), threads<T>)
+          ->Args({n, thread_count})
+          ->ArgNames({"", "threads"})
+          ->UseRealTime();
+      benchmark::RegisterBenchmark(("roofline_threads/" + dtype).c_str(), roofline_threads<T>)
+          ->Args({n, thread_count})
+          ->ArgNames({"", "threads"})
+          ->UseRealTime();
+    }
+  }
+  for (bool flat : {false, true}) {
+    benchmark::RegisterBenchmark(("model/" + dtype + (flat ? "/flat" : "/multi")).c_str(), model<T>,
+                                 flat)
+        ->Arg(1)
+        ->Arg(2)
+        ->ArgName("threads")
+        ->UseRealTime()
+        ->Unit(benchmark::kMillisecond);
+  }
+  for (std::int64_t n : {1, 4, 16, 64, 256}) {
+    benchmark::RegisterBenchmark(("call/" + dtype + "/dispatched").c_str(), call_dispatched<T>)
+        ->Arg(n);
+    benchmark::RegisterBenchmark(("call/" + dtype + "/bare").c_str(), call_bare<T>)->Arg(n);
+  }
+}
+
+void add_cache_context() {
+#if defined(__x86_64__) || defined(_M_X64)
+  if (!cpuinfo_initialize()) return;
+  const struct cpuinfo_cache* caches[] = {cpuinfo_get_l1d_cache(0), cpuinfo_get_l2_cache(0),
+                                          cpuinfo_get_l3_cache(0)};
+  const char* names[] = {"cpuinfo_l1d_bytes", "cpuinfo_l2_bytes", "cpuinfo_l3_bytes"};
+  for (int level = 0; level < 3; ++level) {
+    if (caches[level] != nullptr) {
+      benchmark::AddCustomContext(names[level], std::to_string(caches[level]->size));
+    }
+  }
+#endif
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  register_all();
+  register_type<float>("f32");
+  register_type<double>("f64");
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   benchmark::AddCustomContext("adagrad_active_isa", adagrad_isa_name(adagrad_active_isa()));
+  add_cache_context();
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
   return 0;

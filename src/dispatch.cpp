@@ -11,11 +11,8 @@
 
 namespace adagrad {
 namespace detail {
-namespace {
 
-// Index 0 is the scalar reference; then kernels/isa_list.inc in order of
-// preference.
-constexpr isa_kernels kTable[] = {
+const isa_kernels kIsaTable[] = {
     {ADAGRAD_ISA_SCALAR, "scalar", &kernels::adagrad_f32_ukernel__scalar,
      &kernels::adagrad_f64_ukernel__scalar},
 #define ADAGRAD_ISA(ENUM, name, arch, usable)                        \
@@ -24,21 +21,20 @@ constexpr isa_kernels kTable[] = {
 #include "isa_list.inc"
 #undef ADAGRAD_ISA
 };
-constexpr unsigned kTableSize = sizeof(kTable) / sizeof(kTable[0]);
-static_assert(kTableSize <= 16, "the resolved state packs one usable bit per table entry");
 
-// Everything dispatch needs, packed in one word so that one atomic load
-// answers every call: bit 31 says it is resolved, bits 0..15 which table
-// entries are usable, bits 16..23 the index of the active entry.
-constexpr std::uint32_t kResolved = 1u << 31;
-std::atomic<std::uint32_t> g_state{0};
+std::atomic<std::uint32_t> g_dispatch_state{0};
+
+namespace {
+
+constexpr unsigned kTableSize = sizeof(kIsaTable) / sizeof(kIsaTable[0]);
+static_assert(kTableSize <= 16, "the resolved state packs one usable bit per table entry");
 
 bool cpu_can_run(unsigned index) {
   if (index == 0) return true;
 #if defined(__x86_64__) || defined(_M_X64)
   // cpuinfo_initialize is idempotent and thread-safe (pthread_once). When it
   // fails every cpuinfo_has_* is false and only the baseline remains.
-  if (!cpuinfo_initialize()) return kTable[index].isa == ADAGRAD_ISA_SSE2;
+  if (!cpuinfo_initialize()) return kIsaTable[index].isa == ADAGRAD_ISA_SSE2;
 #endif
   unsigned i = 1;
 #define ADAGRAD_ISA(ENUM, name, arch, usable) \
@@ -61,31 +57,26 @@ std::uint32_t compute_state() {
   // else is ignored, and adagrad_active_isa() reports what really runs.
   if (const char* forced = std::getenv("ADAGRAD_ISA")) {
     for (unsigned i = 0; i < kTableSize; ++i) {
-      if ((usable_mask >> i & 1u) && std::strcmp(forced, kTable[i].name) == 0) active = i;
+      if ((usable_mask >> i & 1u) && std::strcmp(forced, kIsaTable[i].name) == 0) active = i;
     }
   }
-  return kResolved | (active << 16) | usable_mask;
-}
-
-// All racing first callers compute the same value, so a plain store is
-// enough: no lock, and after the first call one acquire load.
-std::uint32_t state() {
-  std::uint32_t s = g_state.load(std::memory_order_acquire);
-  if (!(s & kResolved)) {
-    s = compute_state();
-    g_state.store(s, std::memory_order_release);
-  }
-  return s;
+  return kDispatchResolved | (active << 16) | usable_mask;
 }
 
 }  // namespace
 
-const isa_kernels& active_kernels() { return kTable[(state() >> 16) & 0xffu]; }
+// All racing first callers compute the same value, so a plain store is
+// enough: no lock, and after the first call one acquire load.
+std::uint32_t resolve_dispatch_state() {
+  const std::uint32_t s = compute_state();
+  g_dispatch_state.store(s, std::memory_order_release);
+  return s;
+}
 
 const isa_kernels* usable_kernels(adagrad_isa isa) {
-  const std::uint32_t s = state();
+  const std::uint32_t s = dispatch_state();
   for (unsigned i = 0; i < kTableSize; ++i) {
-    if (kTable[i].isa == isa) return (s >> i & 1u) ? &kTable[i] : nullptr;
+    if (kIsaTable[i].isa == isa) return (s >> i & 1u) ? &kIsaTable[i] : nullptr;
   }
   return nullptr;
 }

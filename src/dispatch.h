@@ -3,6 +3,9 @@
 #ifndef ADAGRAD_SRC_DISPATCH_H_
 #define ADAGRAD_SRC_DISPATCH_H_
 
+#include <atomic>
+#include <cstdint>
+
 #include "adagrad/adagrad.h"
 #include "ukernels.h"
 
@@ -19,8 +22,28 @@ struct isa_kernels {
 inline kernels::f32_ukernel_fn ukernel_of(const isa_kernels& k, const float*) { return k.f32; }
 inline kernels::f64_ukernel_fn ukernel_of(const isa_kernels& k, const double*) { return k.f64; }
 
-// The kernels adagrad_step runs: resolved once, thread-safely.
-const isa_kernels& active_kernels();
+// Index 0 is the scalar reference; then kernels/isa_list.inc in order of
+// preference.
+extern const isa_kernels kIsaTable[];
+
+// Everything dispatch needs, packed in one word so that one atomic load
+// answers every call: bit 31 says it is resolved, bits 0..15 which table
+// entries are usable, bits 16..23 the index of the active entry.
+constexpr std::uint32_t kDispatchResolved = 1u << 31;
+extern std::atomic<std::uint32_t> g_dispatch_state;
+
+// Detects the CPU, reads ADAGRAD_ISA, stores and returns the state. Racing
+// first callers compute the same value, so no lock is needed.
+std::uint32_t resolve_dispatch_state();
+
+inline std::uint32_t dispatch_state() {
+  const std::uint32_t state = g_dispatch_state.load(std::memory_order_acquire);
+  return (state & kDispatchResolved) ? state : resolve_dispatch_state();
+}
+
+// The kernels adagrad_step runs: resolved once, thread-safely; afterwards one
+// atomic load, inlined into every entry point.
+inline const isa_kernels& active_kernels() { return kIsaTable[(dispatch_state() >> 16) & 0xffu]; }
 
 // The kernels of isa, or nullptr when isa is unknown, not built into this
 // library or not usable on this CPU.

@@ -16,24 +16,23 @@ namespace adagrad {
 namespace detail {
 
 // A hyperparameter is valid when it is finite, not negative, and not so
-// large that rounding it to the element type overflows.
+// large that rounding it to the element type overflows. NaN fails both
+// comparisons, +inf the second: no separate isfinite.
 template <class T>
 inline bool valid_hyperparameter(double value) {
-  return std::isfinite(value) && value >= 0.0 &&
-         value <= static_cast<double>(std::numeric_limits<T>::max());
+  return (value >= 0.0) & (value <= static_cast<double>(std::numeric_limits<T>::max()));
 }
 
 template <class T>
 adagrad_status make_constants(const adagrad_params* p, kernels::step_constants<T>* c) {
   if (p == nullptr) return ADAGRAD_ERROR_INVALID_PARAMS;
-  if (!valid_hyperparameter<T>(p->lr) || !valid_hyperparameter<T>(p->eps) ||
-      !valid_hyperparameter<T>(p->weight_decay) || !valid_hyperparameter<T>(p->lr_decay)) {
-    return ADAGRAD_ERROR_INVALID_PARAMS;
-  }
-  if (p->eps_mode != ADAGRAD_EPS_OUTSIDE_SQRT && p->eps_mode != ADAGRAD_EPS_INSIDE_SQRT) {
-    return ADAGRAD_ERROR_INVALID_PARAMS;
-  }
-  if (p->lr_decay != 0.0 && p->step == 0) return ADAGRAD_ERROR_INVALID_PARAMS;
+  // One branch for all of it: this runs on every call, also for n = 16.
+  const bool valid =
+      valid_hyperparameter<T>(p->lr) & valid_hyperparameter<T>(p->eps) &
+      valid_hyperparameter<T>(p->weight_decay) & valid_hyperparameter<T>(p->lr_decay) &
+      (p->eps_mode == ADAGRAD_EPS_OUTSIDE_SQRT || p->eps_mode == ADAGRAD_EPS_INSIDE_SQRT) &
+      !(p->lr_decay != 0.0 && p->step == 0);
+  if (!valid) return ADAGRAD_ERROR_INVALID_PARAMS;
   // torch.optim.Adagrad's clr, computed in double (Python's float) and then
   // rounded once, as every hyperparameter is. The denominator is >= 1, so
   // lr_t stays finite.
@@ -59,17 +58,14 @@ inline bool overlap(const void* a, std::size_t a_bytes, const void* b, std::size
 }
 
 template <class T>
-inline bool aligned(const T* p) {
-  return reinterpret_cast<std::uintptr_t>(p) % alignof(T) == 0;
-}
-
-template <class T>
 adagrad_status check_buffers(const T* w, const T* g, const T* G, std::size_t n) {
   // No object is larger than PTRDIFF_MAX bytes.
   if (n > static_cast<std::size_t>(PTRDIFF_MAX) / sizeof(T)) return ADAGRAD_ERROR_SIZE_OVERFLOW;
   if (n == 0) return ADAGRAD_OK;
-  if (w == nullptr || g == nullptr || G == nullptr) return ADAGRAD_ERROR_NULL_POINTER;
-  if (!aligned(w) || !aligned(g) || !aligned(G)) return ADAGRAD_ERROR_MISALIGNED;
+  if ((w == nullptr) | (g == nullptr) | (G == nullptr)) return ADAGRAD_ERROR_NULL_POINTER;
+  const auto addresses = reinterpret_cast<std::uintptr_t>(w) | reinterpret_cast<std::uintptr_t>(g) |
+                         reinterpret_cast<std::uintptr_t>(G);
+  if (addresses % alignof(T) != 0) return ADAGRAD_ERROR_MISALIGNED;
   const std::size_t bytes = n * sizeof(T);
   if (overlap(w, bytes, g, bytes) || overlap(w, bytes, G, bytes) || overlap(g, bytes, G, bytes)) {
     return ADAGRAD_ERROR_OVERLAP;

@@ -1,0 +1,5 @@
+// The roofline and ceiling kernels at avx width. Compiled with the avx
+// flags alone.
+#include "limits.hpp"
+
+ADAGRAD_BENCH_DEFINE_LIMITS(avx)

@@ -1,0 +1,5 @@
+// The roofline and ceiling kernels at neon64 width. Compiled with the neon64
+// flags alone.
+#include "limits.hpp"
+
+ADAGRAD_BENCH_DEFINE_LIMITS(neon64)
