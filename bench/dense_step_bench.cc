@@ -380,6 +380,9 @@ void register_type(const std::string& dtype) {
         ->Arg(2)
         ->ArgName("threads")
         ->UseRealTime()
+        // One step takes 50 to 250 ms: a longer minimum keeps several steps
+        // in every repetition.
+        ->MinTime(1.0)
         ->Unit(benchmark::kMillisecond);
   }
   for (std::int64_t n : {1, 4, 16, 64, 256}) {

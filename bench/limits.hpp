@@ -9,15 +9,21 @@
 
 #include "exact_ops.hpp"
 #include "limits.h"
+#include "prefetch.hpp"
 
 namespace adagrad_bench {
 
-// Same loads and stores as the step, trivial arithmetic. n is a multiple of
-// the widest vector in the benchmark (256 and up).
+// Same loads and stores as the step, and the same prefetching, with trivial
+// arithmetic. n is a multiple of the widest vector in the benchmark (256 and
+// up).
 template <class Arch, class T>
 void roofline(std::size_t n, T* w, const T* g, T* G) {
   using batch = xsimd::batch<T, Arch>;
+  namespace kd = adagrad::kernels::detail;
   for (std::size_t i = 0; i < n; i += batch::size) {
+    kd::prefetch_ahead(Arch{}, g + i, false);
+    kd::prefetch_ahead(Arch{}, w + i, true);
+    kd::prefetch_ahead(Arch{}, G + i, true);
     const batch grad = batch::load_unaligned(g + i);
     (batch::load_unaligned(w + i) + grad).store_unaligned(w + i);
     (batch::load_unaligned(G + i) + grad).store_unaligned(G + i);

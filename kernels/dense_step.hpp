@@ -9,6 +9,7 @@
 #include <xsimd/xsimd.hpp>
 
 #include "exact_ops.hpp"
+#include "prefetch.hpp"
 #include "step_constants.h"
 #include "ukernels.h"
 
@@ -49,6 +50,9 @@ void dense_step_loop(std::size_t n, T* w, const T* g, T* G, const step_constants
   const batch weight_decay(c.weight_decay);
   const std::size_t vector_end = n - n % width;
   for (std::size_t i = 0; i < vector_end; i += width) {
+    prefetch_ahead(Arch{}, g + i, false);
+    prefetch_ahead(Arch{}, w + i, true);
+    prefetch_ahead(Arch{}, G + i, true);
     batch grad = batch::load_unaligned(g + i);
     batch weight = batch::load_unaligned(w + i);
     batch sum_sq = batch::load_unaligned(G + i);

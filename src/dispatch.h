@@ -9,6 +9,15 @@
 #include "adagrad/adagrad.h"
 #include "ukernels.h"
 
+// Internal symbols of the shared library: hidden, so that the entry points
+// reach them directly rather than through the GOT (-fvisibility=hidden alone
+// does not tell the compiler that about declarations).
+#if defined(__GNUC__)
+#define ADAGRAD_INTERNAL __attribute__((visibility("hidden")))
+#else
+#define ADAGRAD_INTERNAL
+#endif
+
 namespace adagrad {
 namespace detail {
 
@@ -24,17 +33,17 @@ inline kernels::f64_ukernel_fn ukernel_of(const isa_kernels& k, const double*) {
 
 // Index 0 is the scalar reference; then kernels/isa_list.inc in order of
 // preference.
-extern const isa_kernels kIsaTable[];
+ADAGRAD_INTERNAL extern const isa_kernels kIsaTable[];
 
 // Everything dispatch needs, packed in one word so that one atomic load
 // answers every call: bit 31 says it is resolved, bits 0..15 which table
 // entries are usable, bits 16..23 the index of the active entry.
 constexpr std::uint32_t kDispatchResolved = 1u << 31;
-extern std::atomic<std::uint32_t> g_dispatch_state;
+ADAGRAD_INTERNAL extern std::atomic<std::uint32_t> g_dispatch_state;
 
 // Detects the CPU, reads ADAGRAD_ISA, stores and returns the state. Racing
 // first callers compute the same value, so no lock is needed.
-std::uint32_t resolve_dispatch_state();
+ADAGRAD_INTERNAL std::uint32_t resolve_dispatch_state();
 
 inline std::uint32_t dispatch_state() {
   const std::uint32_t state = g_dispatch_state.load(std::memory_order_acquire);

@@ -9,6 +9,10 @@
 #include <cstdint>
 #include <limits>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include "adagrad/adagrad.h"
 #include "step_constants.h"
 
@@ -23,13 +27,35 @@ inline bool valid_hyperparameter(double value) {
   return (value >= 0.0) & (value <= static_cast<double>(std::numeric_limits<T>::max()));
 }
 
+// lr, eps, weight_decay and lr_decay all valid: two compares per pair of
+// doubles with SSE2 on x86-64 (part of its baseline); this runs on every
+// call, also for n = 16.
+template <class T>
+inline bool valid_hyperparameters(const adagrad_params& p) {
+#if defined(__SSE2__)
+  static_assert(offsetof(adagrad_params, eps) == offsetof(adagrad_params, lr) + 8 &&
+                    offsetof(adagrad_params, weight_decay) == offsetof(adagrad_params, lr) + 16 &&
+                    offsetof(adagrad_params, lr_decay) == offsetof(adagrad_params, lr) + 24,
+                "the four rates are consecutive doubles");
+  const __m128d zero = _mm_setzero_pd();
+  const __m128d max = _mm_set1_pd(static_cast<double>(std::numeric_limits<T>::max()));
+  const __m128d lr_eps = _mm_loadu_pd(&p.lr);
+  const __m128d decays = _mm_loadu_pd(&p.weight_decay);
+  // Ordered compares: NaN fails both, +inf the second.
+  const __m128d ok = _mm_and_pd(_mm_and_pd(_mm_cmpge_pd(lr_eps, zero), _mm_cmple_pd(lr_eps, max)),
+                                _mm_and_pd(_mm_cmpge_pd(decays, zero), _mm_cmple_pd(decays, max)));
+  return _mm_movemask_pd(ok) == 3;
+#else
+  return valid_hyperparameter<T>(p.lr) & valid_hyperparameter<T>(p.eps) &
+         valid_hyperparameter<T>(p.weight_decay) & valid_hyperparameter<T>(p.lr_decay);
+#endif
+}
+
 template <class T>
 adagrad_status make_constants(const adagrad_params* p, kernels::step_constants<T>* c) {
   if (p == nullptr) return ADAGRAD_ERROR_INVALID_PARAMS;
-  // One branch for all of it: this runs on every call, also for n = 16.
   const bool valid =
-      valid_hyperparameter<T>(p->lr) & valid_hyperparameter<T>(p->eps) &
-      valid_hyperparameter<T>(p->weight_decay) & valid_hyperparameter<T>(p->lr_decay) &
+      valid_hyperparameters<T>(*p) &
       (p->eps_mode == ADAGRAD_EPS_OUTSIDE_SQRT || p->eps_mode == ADAGRAD_EPS_INSIDE_SQRT) &
       !(p->lr_decay != 0.0 && p->step == 0);
   if (!valid) return ADAGRAD_ERROR_INVALID_PARAMS;
@@ -57,8 +83,9 @@ inline bool overlap(const void* a, std::size_t a_bytes, const void* b, std::size
   return x < y ? y - x < a_bytes : x - y < b_bytes;
 }
 
+// The detailed check, in the documented order of statuses.
 template <class T>
-adagrad_status check_buffers(const T* w, const T* g, const T* G, std::size_t n) {
+adagrad_status classify_buffers(const T* w, const T* g, const T* G, std::size_t n) {
   // No object is larger than PTRDIFF_MAX bytes.
   if (n > static_cast<std::size_t>(PTRDIFF_MAX) / sizeof(T)) return ADAGRAD_ERROR_SIZE_OVERFLOW;
   if (n == 0) return ADAGRAD_OK;
@@ -71,6 +98,25 @@ adagrad_status check_buffers(const T* w, const T* g, const T* G, std::size_t n) 
     return ADAGRAD_ERROR_OVERLAP;
   }
   return ADAGRAD_OK;
+}
+
+// Every call runs this, also for n = 16, so the common case is one test of
+// straight-line arithmetic; only a failure pays for finding out which status
+// (classify_buffers). Two ranges of `bytes` bytes at x and y overlap exactly
+// when the wrapped difference x - y lies in (-bytes, bytes), that is when
+// x - y + (bytes - 1) < 2 * bytes - 1 in unsigned arithmetic.
+template <class T>
+inline adagrad_status check_buffers(const T* w, const T* g, const T* G, std::size_t n) {
+  const auto a = reinterpret_cast<std::uintptr_t>(w);
+  const auto b = reinterpret_cast<std::uintptr_t>(g);
+  const auto c = reinterpret_cast<std::uintptr_t>(G);
+  const std::uintptr_t bytes = n * sizeof(T);
+  const std::uintptr_t window = 2 * bytes - 1;
+  const bool fine = (n - 1 < static_cast<std::size_t>(PTRDIFF_MAX) / sizeof(T)) &  // 0 < n <= max
+                    (a != 0) & (b != 0) & (c != 0) & ((a | b | c) % alignof(T) == 0) &
+                    (a - b + (bytes - 1) >= window) & (a - c + (bytes - 1) >= window) &
+                    (b - c + (bytes - 1) >= window);
+  return fine ? ADAGRAD_OK : classify_buffers(w, g, G, n);
 }
 
 }  // namespace detail

@@ -2,10 +2,12 @@
 // w, g or G changed. Also the fixed names, defaults and status strings.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -313,6 +315,59 @@ TEST(Api, StatusStringsAreDistinct) {
     seen.push_back(text);
   }
   EXPECT_STREQ("unknown status", adagrad_status_string(static_cast<adagrad_status>(-3)));
+}
+
+}  // namespace
+}  // namespace adagrad_test
+
+namespace adagrad_test {
+namespace {
+
+// Random placements of w, g and G in one arena, some overlapping, some
+// misaligned: the status must be what plain interval arithmetic says, and an
+// error must leave the arena untouched.
+TEST(Api, RandomPlacementsGetTheRightStatus) {
+  constexpr std::size_t kArenaBytes = 4096;
+  std::vector<unsigned char> arena(kArenaBytes + 64);
+  auto* base = arena.data() + (64 - reinterpret_cast<std::uintptr_t>(arena.data()) % 64) % 64;
+  std::mt19937_64 rng(99);
+  const adagrad_params p = adagrad_params_default();
+  std::size_t seen[8] = {};
+  for (int trial = 0; trial < 20000; ++trial) {
+    const std::size_t n = std::uniform_int_distribution<std::size_t>(1, 200)(rng);
+    const std::size_t bytes = n * sizeof(float);
+    std::uniform_int_distribution<std::size_t> offset(0, kArenaBytes - bytes);
+    // Mostly aligned offsets, sometimes not.
+    auto place = [&] {
+      std::size_t o = offset(rng);
+      if (rng() % 8 != 0) o -= o % 4;
+      return o;
+    };
+    const std::size_t ow = place(), og = place(), oG = place();
+    auto overlaps = [bytes](std::size_t x, std::size_t y) {
+      return x < y + bytes && y < x + bytes;
+    };
+    adagrad_status want = ADAGRAD_OK;
+    if ((ow | og | oG) % 4 != 0) {
+      want = ADAGRAD_ERROR_MISALIGNED;
+    } else if (overlaps(ow, og) || overlaps(ow, oG) || overlaps(og, oG)) {
+      want = ADAGRAD_ERROR_OVERLAP;
+    }
+    for (std::size_t i = 0; i < kArenaBytes; ++i) base[i] = 0x3c;  // 0x3c3c3c3c: 0.0115
+    const std::vector<unsigned char> before(base, base + kArenaBytes);
+    const adagrad_status got =
+        adagrad_step(reinterpret_cast<float*>(base + ow), reinterpret_cast<const float*>(base + og),
+                     reinterpret_cast<float*>(base + oG), n, &p);
+    ASSERT_EQ(want, got) << "n=" << n << " w@" << ow << " g@" << og << " G@" << oG;
+    if (got != ADAGRAD_OK) {
+      ASSERT_TRUE(std::equal(before.begin(), before.end(), base)) << "written on error";
+    }
+    ++seen[got];
+  }
+  // The sweep reached every outcome it is meant to check.
+  EXPECT_GT(seen[ADAGRAD_OK], 100u);
+  EXPECT_GT(seen[ADAGRAD_ERROR_OVERLAP], 100u);
+  EXPECT_GT(seen[ADAGRAD_ERROR_MISALIGNED], 100u);
 }
 
 }  // namespace

@@ -37,6 +37,21 @@ int main(void) {
   expect(w[0] == 0.5f, "nothing written on error");
   expect(adagrad_step(NULL, NULL, NULL, 0, &p) == ADAGRAD_OK, "n == 0 is a no-op");
 
+  {
+    adagrad_tensor tensors[2];
+    tensors[0].w = w;
+    tensors[0].g = g;
+    tensors[0].G = G;
+    tensors[0].n = 2;
+    tensors[1].w = w + 2;
+    tensors[1].g = g + 2;
+    tensors[1].G = G + 2;
+    tensors[1].n = 3;
+    expect(adagrad_step_parallel(NULL, w, g, G, 5, &p) == ADAGRAD_OK, "parallel on the caller");
+    expect(adagrad_step_multi(tensors, 2, &p, NULL) == ADAGRAD_OK, "two tensors");
+    expect(adagrad_step_parallel_f64(NULL, wd, gd, Gd, 3, &p) == ADAGRAD_OK, "parallel f64");
+  }
+
   isa = adagrad_active_isa();
   expect(adagrad_isa_supported(isa), "active ISA is supported");
   expect(adagrad_step_isa(ADAGRAD_ISA_SCALAR, w, g, G, 5, &p) == ADAGRAD_OK, "explicit scalar");

@@ -170,6 +170,15 @@ TEST(CppWrapper, ForwardsToTheCApi) {
   for (double x : wd) EXPECT_EQ(0.5, x);
   EXPECT_EQ(ADAGRAD_ERROR_INVALID_PARAMS,
             adagrad::step(w.data(), g.data(), G.data(), w.size(), adagrad::params{-1.0}));
+  std::vector<float> w2 = w, G2 = G, w3 = w, G3 = G;
+  ASSERT_EQ(ADAGRAD_OK, adagrad::step(w.data(), g.data(), G.data(), w.size(), p));
+  ASSERT_EQ(ADAGRAD_OK,
+            adagrad::step_parallel(nullptr, w2.data(), g.data(), G2.data(), w.size(), p));
+  const adagrad_tensor tensor = {w3.data(), g.data(), G3.data(), w3.size()};
+  ASSERT_EQ(ADAGRAD_OK, adagrad::step_multi(&tensor, 1, p));
+  EXPECT_EQ(w, w2);
+  EXPECT_EQ(w, w3);
+  EXPECT_EQ(G, G3);
   EXPECT_STREQ("scalar", adagrad::isa_name(ADAGRAD_ISA_SCALAR));
   EXPECT_TRUE(adagrad::isa_supported(adagrad::active_isa()));
 #if defined(ADAGRAD_HAS_STD_SPAN)

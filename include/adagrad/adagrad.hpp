@@ -69,6 +69,32 @@ inline status step(isa target, double* w, const double* g, double* G, std::size_
   return adagrad_step_f64_isa(target, w, g, G, n, &c);
 }
 
+// Spread over a pthreadpool (nullptr: the calling thread).
+inline status step_parallel(struct pthreadpool* pool, float* w, const float* g, float* G,
+                            std::size_t n, const params& p = params{}) noexcept {
+  const adagrad_params c = p.to_c();
+  return adagrad_step_parallel(pool, w, g, G, n, &c);
+}
+
+inline status step_parallel(struct pthreadpool* pool, double* w, const double* g, double* G,
+                            std::size_t n, const params& p = params{}) noexcept {
+  const adagrad_params c = p.to_c();
+  return adagrad_step_parallel_f64(pool, w, g, G, n, &c);
+}
+
+// Every tensor of a model in one call, balanced across the pool.
+inline status step_multi(const adagrad_tensor* tensors, std::size_t count,
+                         const params& p = params{}, struct pthreadpool* pool = nullptr) noexcept {
+  const adagrad_params c = p.to_c();
+  return adagrad_step_multi(tensors, count, &c, pool);
+}
+
+inline status step_multi(const adagrad_tensor_f64* tensors, std::size_t count,
+                         const params& p = params{}, struct pthreadpool* pool = nullptr) noexcept {
+  const adagrad_params c = p.to_c();
+  return adagrad_step_multi_f64(tensors, count, &c, pool);
+}
+
 #if defined(ADAGRAD_HAS_STD_SPAN)
 // Span overloads: ADAGRAD_ERROR_SIZE_MISMATCH, with nothing written, when the
 // three spans differ in length.
