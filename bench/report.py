@@ -33,7 +33,11 @@ def medians(results):
             continue
         if "error_occurred" in b:
             continue
-        rows[b.get("run_name", b["name"])] = b
+        # Per-benchmark settings (".../min_time:1.000/...") are not part of
+        # the name the tables look up.
+        name = "/".join(part for part in b.get("run_name", b["name"]).split("/")
+                        if not part.startswith("min_time:"))
+        rows[name] = b
     return rows
 
 
