@@ -65,20 +65,9 @@ IMPLEMENTATIONS = ["adagrad", "numpy_seed", "torch_foreach_false", "torch_foreac
 NUMPY_DTYPES = {"f32": np.float32, "f64": np.float64}
 
 
-class AdaGrad:
-    def __init__(self, lr=0.01, eps=1e-8, weight_decay=0.0):
-        self.lr = lr
-        self.eps = eps
-        self.weight_decay = weight_decay
-        self.G = {}
-    def step(self, params, grads):
-        param_id = id(params)
-        if param_id not in self.G:
-            self.G[param_id] = np.zeros_like(params)
-        if self.weight_decay > 0:
-            grads = grads + self.weight_decay * params
-        self.G[param_id] = self.G[param_id] + (grads ** 2)
-        params[:] = params - self.lr * grads / (np.sqrt(self.G[param_id]) + self.eps)
+# The seed notebook's AdaGrad class, kept in one place: tests/seed_reference.py.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
+from seed_reference import AdaGrad  # noqa: E402
 
 
 class AdagradParams(ctypes.Structure):
