@@ -334,7 +334,7 @@ void call_bare(benchmark::State& state) {
   }();
   benchmark::DoNotOptimize(ukernel);
   for (auto _ : state) {
-    ukernel(b.n, b.w.get(), b.g.get(), b.G.get(), c);
+    benchmark::DoNotOptimize(ukernel(b.n, b.w.get(), b.g.get(), b.G.get(), c));
     benchmark::ClobberMemory();
   }
   set_traffic(state, state.range(0), sizeof(T));

@@ -28,14 +28,16 @@ void reference_dense_step(std::size_t n, T* w, const T* g, T* G, const step_cons
 
 }  // namespace
 
-void adagrad_f32_ukernel__scalar(std::size_t n, float* w, const float* g, float* G,
-                                 const step_constants<float>& c) {
+adagrad_status adagrad_f32_ukernel__scalar(std::size_t n, float* w, const float* g, float* G,
+                                           step_constants<float> c) {
   reference_dense_step(n, w, g, G, c);
+  return ADAGRAD_OK;
 }
 
-void adagrad_f64_ukernel__scalar(std::size_t n, double* w, const double* g, double* G,
-                                 const step_constants<double>& c) {
+adagrad_status adagrad_f64_ukernel__scalar(std::size_t n, double* w, const double* g, double* G,
+                                           step_constants<double> c) {
   reference_dense_step(n, w, g, G, c);
+  return ADAGRAD_OK;
 }
 
 }  // namespace kernels

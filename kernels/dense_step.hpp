@@ -108,9 +108,10 @@ void dense_step::operator()(Arch, std::size_t n, T* w, const T* g, T* G,
   namespace kernels {                                                                              \
   template void dense_step::operator()<xsimd::name, T>(xsimd::name, std::size_t, T*, const T*, T*, \
                                                        const step_constants<T>&) const;            \
-  void adagrad_##dtype##_ukernel__##name(std::size_t n, T* w, const T* g, T* G,                    \
-                                         const step_constants<T>& c) {                             \
+  adagrad_status adagrad_##dtype##_ukernel__##name(std::size_t n, T* w, const T* g, T* G,          \
+                                                   step_constants<T> c) {                          \
     dense_step{}(xsimd::name{}, n, w, g, G, c);                                                    \
+    return ADAGRAD_OK;                                                                             \
   }                                                                                                \
   }                                                                                                \
   }

@@ -3,6 +3,7 @@
 #include "adagrad/adagrad.h"
 
 #include <cstddef>
+#include <cstdint>
 
 #include "dispatch.h"
 #include "step_constants.h"
@@ -19,10 +20,11 @@ adagrad_status step(const isa_kernels* k, T* w, const T* g, T* G, std::size_t n,
   kernels::step_constants<T> c;
   adagrad_status status = make_constants(p, &c);
   if (status != ADAGRAD_OK) return status;
+  if (n == 0) return classify_buffers(w, g, G, n);
   status = check_buffers(w, g, G, n);
-  if (status != ADAGRAD_OK || n == 0) return status;
-  ukernel_of(*k, g)(n, w, g, G, c);
-  return ADAGRAD_OK;
+  if (status != ADAGRAD_OK) return status;
+  // A tail call: nothing of this frame is needed afterwards.
+  return ukernel_of(*k, g)(n, w, g, G, c);
 }
 
 }  // namespace
@@ -44,12 +46,12 @@ adagrad_params adagrad_params_default(void) {
 }
 
 adagrad_status adagrad_step(float* w, const float* g, float* G, size_t n, const adagrad_params* p) {
-  return adagrad::detail::step(&adagrad::detail::active_kernels(), w, g, G, n, p);
+  return adagrad::detail::step(&adagrad::detail::step_kernels(), w, g, G, n, p);
 }
 
 adagrad_status adagrad_step_f64(double* w, const double* g, double* G, size_t n,
                                 const adagrad_params* p) {
-  return adagrad::detail::step(&adagrad::detail::active_kernels(), w, g, G, n, p);
+  return adagrad::detail::step(&adagrad::detail::step_kernels(), w, g, G, n, p);
 }
 
 adagrad_status adagrad_step_isa(adagrad_isa isa, float* w, const float* g, float* G, size_t n,

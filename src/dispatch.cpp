@@ -12,6 +12,24 @@
 namespace adagrad {
 namespace detail {
 
+namespace {
+
+// The ukernels of the last table entry, which the state points at until the
+// first step: they resolve the ISA, then run the step on the one chosen. So
+// the entry points need no "resolved yet?" test of their own, and later calls
+// never come here again.
+adagrad_status resolve_then_step_f32(std::size_t n, float* w, const float* g, float* G,
+                                     kernels::step_constants<float> c) {
+  return kIsaTable[(resolve_dispatch_state() >> 16) & 0xffu].f32(n, w, g, G, c);
+}
+
+adagrad_status resolve_then_step_f64(std::size_t n, double* w, const double* g, double* G,
+                                     kernels::step_constants<double> c) {
+  return kIsaTable[(resolve_dispatch_state() >> 16) & 0xffu].f64(n, w, g, G, c);
+}
+
+}  // namespace
+
 const isa_kernels kIsaTable[] = {
     {ADAGRAD_ISA_SCALAR, "scalar", &kernels::adagrad_f32_ukernel__scalar,
      &kernels::adagrad_f64_ukernel__scalar},
@@ -20,14 +38,21 @@ const isa_kernels kIsaTable[] = {
    &kernels::adagrad_f64_ukernel__##name},
 #include "isa_list.inc"
 #undef ADAGRAD_ISA
+    {ADAGRAD_ISA_SCALAR, "unresolved", &resolve_then_step_f32, &resolve_then_step_f64},
 };
-
-std::atomic<std::uint32_t> g_dispatch_state{0};
 
 namespace {
 
-constexpr unsigned kTableSize = sizeof(kIsaTable) / sizeof(kIsaTable[0]);
+// The real ISAs; the resolver entry is the one after them.
+constexpr unsigned kTableSize = sizeof(kIsaTable) / sizeof(kIsaTable[0]) - 1;
+constexpr unsigned kResolverIndex = kTableSize;
 static_assert(kTableSize <= 16, "the resolved state packs one usable bit per table entry");
+
+}  // namespace
+
+std::atomic<std::uint32_t> g_dispatch_state{kResolverIndex << 16};
+
+namespace {
 
 bool cpu_can_run(unsigned index) {
   if (index == 0) return true;

@@ -32,12 +32,14 @@ inline kernels::f32_ukernel_fn ukernel_of(const isa_kernels& k, const float*) { 
 inline kernels::f64_ukernel_fn ukernel_of(const isa_kernels& k, const double*) { return k.f64; }
 
 // Index 0 is the scalar reference; then kernels/isa_list.inc in order of
-// preference.
+// preference; last, a resolver entry whose ukernels resolve the ISA on the
+// first step and then run it.
 ADAGRAD_INTERNAL extern const isa_kernels kIsaTable[];
 
 // Everything dispatch needs, packed in one word so that one atomic load
 // answers every call: bit 31 says it is resolved, bits 0..15 which table
-// entries are usable, bits 16..23 the index of the active entry.
+// entries are usable, bits 16..23 the index of the active entry. Before
+// resolution the active index is the resolver's.
 constexpr std::uint32_t kDispatchResolved = 1u << 31;
 ADAGRAD_INTERNAL extern std::atomic<std::uint32_t> g_dispatch_state;
 
@@ -45,13 +47,19 @@ ADAGRAD_INTERNAL extern std::atomic<std::uint32_t> g_dispatch_state;
 // first callers compute the same value, so no lock is needed.
 ADAGRAD_INTERNAL std::uint32_t resolve_dispatch_state();
 
+// The state, resolved (for the queries that read the usable mask).
 inline std::uint32_t dispatch_state() {
   const std::uint32_t state = g_dispatch_state.load(std::memory_order_acquire);
   return (state & kDispatchResolved) ? state : resolve_dispatch_state();
 }
 
-// The kernels adagrad_step runs: resolved once, thread-safely; afterwards one
-// atomic load, inlined into every entry point.
+// The kernels adagrad_step runs: one atomic load, no test; before the first
+// step they are the resolver's, which resolve and forward.
+inline const isa_kernels& step_kernels() {
+  return kIsaTable[(g_dispatch_state.load(std::memory_order_acquire) >> 16) & 0xffu];
+}
+
+// The kernels that really run (resolving first if needed).
 inline const isa_kernels& active_kernels() { return kIsaTable[(dispatch_state() >> 16) & 0xffu]; }
 
 // The kernels of isa, or nullptr when isa is unknown, not built into this

@@ -51,7 +51,7 @@ struct step_job {
   std::size_t count;
   std::size_t total;  // elements in all tensors
   std::size_t elements_per_task;
-  void (*ukernel)(std::size_t, T*, const T*, T*, const kernels::step_constants<T>&);
+  adagrad_status (*ukernel)(std::size_t, T*, const T*, T*, kernels::step_constants<T>);
   kernels::step_constants<T> constants;
   std::fenv_t caller_environment;
 
@@ -154,7 +154,7 @@ adagrad_status step_tensors(const typename tensor_of<T>::type* tensors, std::siz
   if (status != ADAGRAD_OK) return status;
   job.tensors = tensors;
   job.count = count;
-  job.ukernel = ukernel_of(active_kernels(), static_cast<const T*>(nullptr));
+  job.ukernel = ukernel_of(step_kernels(), static_cast<const T*>(nullptr));
 
   std::size_t threads = 1;
 #if ADAGRAD_HAVE_PTHREADPOOL
