@@ -7,14 +7,17 @@
  *  - Per element, in exactly this order (the order of the seed NumPy notebook):
  *      1. g = -g                          if maximize != 0
  *         g = g + (weight_decay * w)      if weight_decay != 0
- *      2. G = G + g * g
+ *                                         (fma mode: g = fma(weight_decay, w, g))
+ *      2. G = G + g * g                   (fma mode: G = fma(g, g, G))
  *      3. d = sqrt(G) + eps               (ADAGRAD_EPS_OUTSIDE_SQRT)
  *         d = sqrt(G + eps)               (ADAGRAD_EPS_INSIDE_SQRT)
  *      4. w = w - (lr_t * g) / d
  *    where lr_t = lr / (1 + (step - 1) * lr_decay) is computed in double and
  *    then, like every hyperparameter, rounded once to the element type.
  *    Each operation is one IEEE-754 operation in the element type: no fused
- *    multiply-add, no reciprocal or square-root approximations. The result is
+ *    multiply-add (except the two of fma mode, which every path then performs
+ *    as one correctly rounded fused operation), no reciprocal or square-root
+ *    approximations. The result is
  *    therefore bitwise identical on every ISA (scalar, SSE2, AVX, AVX-512F,
  *    NEON64), for every length and alignment, and the double step reproduces
  *    NumPy bit for bit.
@@ -105,7 +108,8 @@ typedef enum adagrad_isa {
   ADAGRAD_ISA_SSE2 = 1,    /* x86-64, 128-bit */
   ADAGRAD_ISA_AVX = 2,     /* x86-64, 256-bit */
   ADAGRAD_ISA_AVX512F = 3, /* x86-64, 512-bit */
-  ADAGRAD_ISA_NEON64 = 4   /* aarch64, 128-bit */
+  ADAGRAD_ISA_NEON64 = 4,  /* aarch64, 128-bit */
+  ADAGRAD_ISA_AVX2 = 5     /* x86-64, 256-bit with FMA3 (the fused mode's 256-bit path) */
 } adagrad_isa;
 
 /* Hyperparameters of one step. Start from adagrad_params_default(). */
@@ -127,11 +131,47 @@ typedef struct adagrad_params {
   int maximize;
   /* Where eps enters the denominator. Default ADAGRAD_EPS_OUTSIDE_SQRT. */
   adagrad_eps_mode eps_mode;
+  /* Nonzero: fma mode. G + g * g and g + weight_decay * w become fused
+   * multiply-adds (one rounding each), as PyTorch's CPU kernels compute them
+   * when its build contracts them; every path still gives the same bits (ISAs
+   * without FMA run the scalar reference, which uses fma()). Default 0. */
+  int fma;
 } adagrad_params;
 
 /* lr 0.01, eps 1e-8, weight_decay 0, lr_decay 0, step 1, maximize 0,
- * eps_mode ADAGRAD_EPS_OUTSIDE_SQRT: the seed notebook's defaults. */
+ * eps_mode ADAGRAD_EPS_OUTSIDE_SQRT, fma 0: the seed notebook's defaults. */
 ADAGRAD_API adagrad_params adagrad_params_default(void);
+
+/* Frameworks' AdaGrad defaults. */
+typedef enum adagrad_preset {
+  /* The seed notebook: lr 0.01, eps 1e-8 outside the root, accumulator 0. */
+  ADAGRAD_PRESET_SEED = 0,
+  /* torch.optim.Adagrad: lr 0.01, eps 1e-10 outside the root, accumulator 0
+   * (initial_accumulator_value), lr_decay 0. fma stays 0: whether PyTorch's
+   * kernels fuse depends on its build (the Python optimizer probes it). */
+  ADAGRAD_PRESET_PYTORCH = 1,
+  /* Keras 3 (keras.optimizers.Adagrad) and optax.adagrad: eps 1e-7 inside the
+   * root, accumulator 0.1, lr 0.001 (Keras's default; optax has none). */
+  ADAGRAD_PRESET_KERAS = 2,
+  /* TensorFlow's ApplyAdagradV2 (tf.keras.optimizers.legacy.Adagrad in TF 2):
+   * lr 0.001, eps 1e-7 outside the root, accumulator 0.1. */
+  ADAGRAD_PRESET_TENSORFLOW = 3
+} adagrad_preset;
+
+/* The hyperparameters of a preset; an unknown preset gives the seed's. */
+ADAGRAD_API adagrad_params adagrad_params_preset(adagrad_preset preset);
+
+/* The value a preset's framework starts the accumulator G at (0 for the seed
+ * and PyTorch, 0.1 for Keras, optax and TensorFlow); -1 for an unknown
+ * preset. Fill G with it through adagrad_state_init. */
+ADAGRAD_API double adagrad_preset_initial_accumulator(adagrad_preset preset);
+
+/* Sets G[0 .. n) to value rounded to the element type. value must be finite
+ * and >= 0 (ADAGRAD_ERROR_INVALID_PARAMS otherwise); G NULL with n > 0,
+ * misaligned G and size overflow get their usual statuses. Nothing is written
+ * on error. */
+ADAGRAD_API adagrad_status adagrad_state_init(float* G, size_t n, double value);
+ADAGRAD_API adagrad_status adagrad_state_init_f64(double* G, size_t n, double value);
 
 /* One AdaGrad step on n floats, on the best ISA of this CPU (or the one forced
  * by the environment variable ADAGRAD_ISA, see adagrad_active_isa()).
@@ -217,8 +257,8 @@ ADAGRAD_API adagrad_isa adagrad_active_isa(void);
 /* Nonzero when isa is built into this library and usable on this CPU. */
 ADAGRAD_API int adagrad_isa_supported(adagrad_isa isa);
 
-/* "scalar", "sse2", "avx", "avx512f", "neon64"; "unknown" for any other
- * value. The string is static. */
+/* "scalar", "sse2", "avx", "avx512f", "neon64", "avx2"; "unknown" for any
+ * other value. The string is static. */
 ADAGRAD_API const char* adagrad_isa_name(adagrad_isa isa);
 
 /* A static, human-readable description of a status ("unknown status" for a
