@@ -2,4 +2,4 @@
 // nothing but this instantiation (see kernels/dense_step.hpp).
 #include "dense_step.hpp"
 
-ADAGRAD_DEFINE_DENSE_UKERNEL(avx, f32, float)
+ADAGRAD_DEFINE_DENSE_UKERNEL(avx, xsimd::avx, f32, float)

@@ -2,4 +2,4 @@
 // nothing but this instantiation (see kernels/dense_step.hpp).
 #include "dense_step.hpp"
 
-ADAGRAD_DEFINE_DENSE_UKERNEL(neon64, f32, float)
+ADAGRAD_DEFINE_DENSE_UKERNEL(neon64, xsimd::neon64, f32, float)

@@ -2,4 +2,4 @@
 // nothing but this instantiation (see kernels/dense_step.hpp).
 #include "dense_step.hpp"
 
-ADAGRAD_DEFINE_DENSE_UKERNEL(avx512f, f64, double)
+ADAGRAD_DEFINE_DENSE_UKERNEL(avx512f, xsimd::avx512f, f64, double)

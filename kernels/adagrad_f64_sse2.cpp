@@ -2,4 +2,4 @@
 // nothing but this instantiation (see kernels/dense_step.hpp).
 #include "dense_step.hpp"
 
-ADAGRAD_DEFINE_DENSE_UKERNEL(sse2, f64, double)
+ADAGRAD_DEFINE_DENSE_UKERNEL(sse2, xsimd::sse2, f64, double)

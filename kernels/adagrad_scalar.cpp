@@ -18,8 +18,10 @@ void reference_dense_step(std::size_t n, T* w, const T* g, T* G, const step_cons
   for (std::size_t i = 0; i < n; ++i) {
     T grad = g[i];
     if (c.maximize) grad = -grad;
-    if (c.apply_weight_decay) grad = grad + c.weight_decay * w[i];
-    const T sum_sq = G[i] + grad * grad;
+    if (c.apply_weight_decay) {
+      grad = c.fma ? std::fma(c.weight_decay, w[i], grad) : grad + c.weight_decay * w[i];
+    }
+    const T sum_sq = c.fma ? std::fma(grad, grad, G[i]) : G[i] + grad * grad;
     const T denom = c.eps_inside ? std::sqrt(sum_sq + c.eps) : std::sqrt(sum_sq) + c.eps;
     w[i] = w[i] - (c.lr * grad) / denom;
     G[i] = sum_sq;

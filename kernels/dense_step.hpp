@@ -38,10 +38,10 @@ inline void reference_tail(Arch, std::size_t n, double* w, const double* g, doub
   adagrad_f64_ukernel__scalar(n, w, g, G, c);
 }
 
-// The loop, specialised on the three switches so the body carries no
+// The loop, specialised on the four switches so the body carries no
 // branches. Unaligned loads and stores: callers need only element alignment
 // (xsimd 8.1's plain load/store demand vector alignment and would fault).
-template <class Arch, class T, bool Maximize, bool WeightDecay, bool EpsInside>
+template <class Arch, class T, bool Maximize, bool WeightDecay, bool EpsInside, bool Fma>
 void dense_step_loop(std::size_t n, T* w, const T* g, T* G, const step_constants<T>& c) {
   using batch = xsimd::batch<T, Arch>;
   constexpr std::size_t width = batch::size;
@@ -56,9 +56,14 @@ void dense_step_loop(std::size_t n, T* w, const T* g, T* G, const step_constants
     batch grad = batch::load_unaligned(g + i);
     batch weight = batch::load_unaligned(w + i);
     batch sum_sq = batch::load_unaligned(G + i);
-    if (Maximize) grad = exact_neg(grad);
-    if (WeightDecay) grad = grad + weight_decay * weight;
-    sum_sq = sum_sq + grad * grad;
+    if constexpr (Maximize) grad = exact_neg(grad);
+    if constexpr (Fma) {
+      if constexpr (WeightDecay) grad = exact_fma(weight_decay, weight, grad);
+      sum_sq = exact_fma(grad, grad, sum_sq);
+    } else {
+      if constexpr (WeightDecay) grad = grad + weight_decay * weight;
+      sum_sq = sum_sq + grad * grad;
+    }
     const batch denom = EpsInside ? exact_sqrt(sum_sq + eps) : exact_sqrt(sum_sq) + eps;
     weight = weight - exact_div(lr * grad, denom);
     sum_sq.store_unaligned(G + i);
@@ -70,22 +75,34 @@ void dense_step_loop(std::size_t n, T* w, const T* g, T* G, const step_constants
   }
 }
 
+template <class Arch, class T, bool Fma>
+void dense_step_variant(std::size_t n, T* w, const T* g, T* G, const step_constants<T>& c) {
+  const int variant =
+      (c.maximize ? 4 : 0) | (c.apply_weight_decay ? 2 : 0) | (c.eps_inside ? 1 : 0);
+  switch (variant) {
+    case 0: return dense_step_loop<Arch, T, false, false, false, Fma>(n, w, g, G, c);
+    case 1: return dense_step_loop<Arch, T, false, false, true, Fma>(n, w, g, G, c);
+    case 2: return dense_step_loop<Arch, T, false, true, false, Fma>(n, w, g, G, c);
+    case 3: return dense_step_loop<Arch, T, false, true, true, Fma>(n, w, g, G, c);
+    case 4: return dense_step_loop<Arch, T, true, false, false, Fma>(n, w, g, G, c);
+    case 5: return dense_step_loop<Arch, T, true, false, true, Fma>(n, w, g, G, c);
+    case 6: return dense_step_loop<Arch, T, true, true, false, Fma>(n, w, g, G, c);
+    default: return dense_step_loop<Arch, T, true, true, true, Fma>(n, w, g, G, c);
+  }
+}
+
 }  // namespace detail
 
 template <class Arch, class T>
 void dense_step::operator()(Arch, std::size_t n, T* w, const T* g, T* G,
                             const step_constants<T>& c) const {
-  const int variant =
-      (c.maximize ? 4 : 0) | (c.apply_weight_decay ? 2 : 0) | (c.eps_inside ? 1 : 0);
-  switch (variant) {
-    case 0: return detail::dense_step_loop<Arch, T, false, false, false>(n, w, g, G, c);
-    case 1: return detail::dense_step_loop<Arch, T, false, false, true>(n, w, g, G, c);
-    case 2: return detail::dense_step_loop<Arch, T, false, true, false>(n, w, g, G, c);
-    case 3: return detail::dense_step_loop<Arch, T, false, true, true>(n, w, g, G, c);
-    case 4: return detail::dense_step_loop<Arch, T, true, false, false>(n, w, g, G, c);
-    case 5: return detail::dense_step_loop<Arch, T, true, false, true>(n, w, g, G, c);
-    case 6: return detail::dense_step_loop<Arch, T, true, true, false>(n, w, g, G, c);
-    default: return detail::dense_step_loop<Arch, T, true, true, true>(n, w, g, G, c);
+  if (!c.fma) return detail::dense_step_variant<Arch, T, false>(n, w, g, G, c);
+  // fma mode: in the vector loop where the ISA fuses in hardware, else all
+  // of it in the reference (std::fma), which gives the same bits.
+  if constexpr (detail::has_exact_fma<Arch>::value) {
+    return detail::dense_step_variant<Arch, T, true>(n, w, g, G, c);
+  } else {
+    detail::reference_tail(Arch{}, n, w, g, G, c);
   }
 }
 
@@ -103,17 +120,17 @@ void dense_step::operator()(Arch, std::size_t n, T* w, const T* g, T* G,
 
 // Body of a per-ISA translation unit: instantiates the functor for one
 // (ISA, element type) and defines the ukernel adagrad_<dtype>_ukernel__<isa>.
-#define ADAGRAD_DEFINE_DENSE_UKERNEL(name, dtype, T)                                               \
-  namespace adagrad {                                                                              \
-  namespace kernels {                                                                              \
-  template void dense_step::operator()<xsimd::name, T>(xsimd::name, std::size_t, T*, const T*, T*, \
-                                                       const step_constants<T>&) const;            \
-  adagrad_status adagrad_##dtype##_ukernel__##name(std::size_t n, T* w, const T* g, T* G,          \
-                                                   step_constants<T> c) {                          \
-    dense_step{}(xsimd::name{}, n, w, g, G, c);                                                    \
-    return ADAGRAD_OK;                                                                             \
-  }                                                                                                \
-  }                                                                                                \
+#define ADAGRAD_DEFINE_DENSE_UKERNEL(name, arch, dtype, T)                                \
+  namespace adagrad {                                                                     \
+  namespace kernels {                                                                     \
+  template void dense_step::operator()<arch, T>(arch, std::size_t, T*, const T*, T*,      \
+                                                const step_constants<T>&) const;          \
+  adagrad_status adagrad_##dtype##_ukernel__##name(std::size_t n, T* w, const T* g, T* G, \
+                                                   step_constants<T> c) {                 \
+    dense_step{}(arch{}, n, w, g, G, c);                                                  \
+    return ADAGRAD_OK;                                                                    \
+  }                                                                                       \
+  }                                                                                       \
   }
 
 #endif  // ADAGRAD_KERNELS_DENSE_STEP_HPP_

@@ -5,6 +5,7 @@
 #ifndef ADAGRAD_KERNELS_EXACT_OPS_HPP_
 #define ADAGRAD_KERNELS_EXACT_OPS_HPP_
 
+#include <type_traits>
 #include <xsimd/xsimd.hpp>
 
 namespace adagrad {
@@ -49,6 +50,60 @@ template <class Arch, class T>
 inline xsimd::batch<T, Arch> exact_neg(const xsimd::batch<T, Arch>& x) {
   return x ^ xsimd::batch<T, Arch>(T(-0.0));
 }
+
+// Fused multiply-add x * y + z with one rounding, for fma mode, on the ISAs
+// that have it in hardware (has_exact_fma). Written with intrinsics: xsimd
+// 8.1 has no avx512f fma and falls back to its generic x * y + z, which
+// rounds twice. Other ISAs never instantiate exact_fma: in fma mode they run
+// the scalar reference, which calls std::fma.
+template <class Arch>
+struct has_exact_fma : std::false_type {};
+
+#if XSIMD_WITH_AVX512F
+template <>
+struct has_exact_fma<xsimd::avx512f> : std::true_type {};
+inline xsimd::batch<float, xsimd::avx512f> exact_fma(const xsimd::batch<float, xsimd::avx512f>& x,
+                                                     const xsimd::batch<float, xsimd::avx512f>& y,
+                                                     const xsimd::batch<float, xsimd::avx512f>& z) {
+  return _mm512_fmadd_ps(x, y, z);
+}
+inline xsimd::batch<double, xsimd::avx512f> exact_fma(
+    const xsimd::batch<double, xsimd::avx512f>& x, const xsimd::batch<double, xsimd::avx512f>& y,
+    const xsimd::batch<double, xsimd::avx512f>& z) {
+  return _mm512_fmadd_pd(x, y, z);
+}
+#endif
+
+#if XSIMD_WITH_FMA3_AVX2
+using avx2_fma = xsimd::fma3<xsimd::avx2>;
+template <>
+struct has_exact_fma<avx2_fma> : std::true_type {};
+inline xsimd::batch<float, avx2_fma> exact_fma(const xsimd::batch<float, avx2_fma>& x,
+                                               const xsimd::batch<float, avx2_fma>& y,
+                                               const xsimd::batch<float, avx2_fma>& z) {
+  return _mm256_fmadd_ps(x, y, z);
+}
+inline xsimd::batch<double, avx2_fma> exact_fma(const xsimd::batch<double, avx2_fma>& x,
+                                                const xsimd::batch<double, avx2_fma>& y,
+                                                const xsimd::batch<double, avx2_fma>& z) {
+  return _mm256_fmadd_pd(x, y, z);
+}
+#endif
+
+#if XSIMD_WITH_NEON64
+template <>
+struct has_exact_fma<xsimd::neon64> : std::true_type {};
+inline xsimd::batch<float, xsimd::neon64> exact_fma(const xsimd::batch<float, xsimd::neon64>& x,
+                                                    const xsimd::batch<float, xsimd::neon64>& y,
+                                                    const xsimd::batch<float, xsimd::neon64>& z) {
+  return vfmaq_f32(z, x, y);
+}
+inline xsimd::batch<double, xsimd::neon64> exact_fma(const xsimd::batch<double, xsimd::neon64>& x,
+                                                     const xsimd::batch<double, xsimd::neon64>& y,
+                                                     const xsimd::batch<double, xsimd::neon64>& z) {
+  return vfmaq_f64(z, x, y);
+}
+#endif
 
 }  // namespace detail
 }  // namespace kernels

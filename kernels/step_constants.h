@@ -16,6 +16,7 @@ struct step_constants {
   bool apply_weight_decay;
   bool maximize;    // negate the gradient first
   bool eps_inside;  // sqrt(G + eps) instead of sqrt(G) + eps
+  bool fma;         // fused multiply-adds for the decay term and G + g * g
 };
 
 }  // namespace kernels

@@ -27,6 +27,18 @@ adagrad_status step(const isa_kernels* k, T* w, const T* g, T* G, std::size_t n,
   return ukernel_of(*k, g)(n, w, g, G, c);
 }
 
+template <class T>
+adagrad_status state_init(T* G, std::size_t n, double value) {
+  if (!valid_hyperparameter<T>(value)) return ADAGRAD_ERROR_INVALID_PARAMS;
+  if (n > static_cast<std::size_t>(PTRDIFF_MAX) / sizeof(T)) return ADAGRAD_ERROR_SIZE_OVERFLOW;
+  if (n == 0) return ADAGRAD_OK;
+  if (G == nullptr) return ADAGRAD_ERROR_NULL_POINTER;
+  if (reinterpret_cast<std::uintptr_t>(G) % alignof(T) != 0) return ADAGRAD_ERROR_MISALIGNED;
+  const T rounded = static_cast<T>(value);
+  for (std::size_t i = 0; i < n; ++i) G[i] = rounded;
+  return ADAGRAD_OK;
+}
+
 }  // namespace
 }  // namespace detail
 }  // namespace adagrad
@@ -42,7 +54,44 @@ adagrad_params adagrad_params_default(void) {
   p.step = 1;
   p.maximize = 0;
   p.eps_mode = ADAGRAD_EPS_OUTSIDE_SQRT;
+  p.fma = 0;
   return p;
+}
+
+adagrad_params adagrad_params_preset(adagrad_preset preset) {
+  adagrad_params p = adagrad_params_default();
+  switch (preset) {
+    case ADAGRAD_PRESET_SEED: break;
+    case ADAGRAD_PRESET_PYTORCH: p.eps = 1e-10; break;
+    case ADAGRAD_PRESET_KERAS:
+      p.lr = 0.001;
+      p.eps = 1e-7;
+      p.eps_mode = ADAGRAD_EPS_INSIDE_SQRT;
+      break;
+    case ADAGRAD_PRESET_TENSORFLOW:
+      p.lr = 0.001;
+      p.eps = 1e-7;
+      break;
+  }
+  return p;
+}
+
+double adagrad_preset_initial_accumulator(adagrad_preset preset) {
+  switch (preset) {
+    case ADAGRAD_PRESET_SEED:
+    case ADAGRAD_PRESET_PYTORCH: return 0.0;
+    case ADAGRAD_PRESET_KERAS:
+    case ADAGRAD_PRESET_TENSORFLOW: return 0.1;
+  }
+  return -1.0;
+}
+
+adagrad_status adagrad_state_init(float* G, size_t n, double value) {
+  return adagrad::detail::state_init(G, n, value);
+}
+
+adagrad_status adagrad_state_init_f64(double* G, size_t n, double value) {
+  return adagrad::detail::state_init(G, n, value);
 }
 
 adagrad_status adagrad_step(float* w, const float* g, float* G, size_t n, const adagrad_params* p) {

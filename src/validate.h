@@ -72,6 +72,7 @@ adagrad_status make_constants(const adagrad_params* p, kernels::step_constants<T
   c->apply_weight_decay = p->weight_decay != 0.0;
   c->maximize = p->maximize != 0;
   c->eps_inside = p->eps_mode == ADAGRAD_EPS_INSIDE_SQRT;
+  c->fma = p->fma != 0;
   return ADAGRAD_OK;
 }
 

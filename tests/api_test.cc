@@ -18,8 +18,8 @@ namespace adagrad_test {
 namespace {
 
 // Every ISA value the public enum has, plus one past the end.
-const adagrad_isa kAllIsas[] = {ADAGRAD_ISA_SCALAR, ADAGRAD_ISA_SSE2, ADAGRAD_ISA_AVX,
-                                ADAGRAD_ISA_AVX512F, ADAGRAD_ISA_NEON64};
+const adagrad_isa kAllIsas[] = {ADAGRAD_ISA_SCALAR,  ADAGRAD_ISA_SSE2,   ADAGRAD_ISA_AVX,
+                                ADAGRAD_ISA_AVX512F, ADAGRAD_ISA_NEON64, ADAGRAD_ISA_AVX2};
 
 // One arena holding w, g and G back to back (so overlaps can be made), a
 // snapshot of its bytes, and the check that nothing changed.
@@ -261,7 +261,7 @@ TYPED_TEST(BadInputTest, BoundaryHyperparametersAreAccepted) {
 
 TYPED_TEST(BadInputTest, UnsupportedIsaIsCheckedFirst) {
   using T = TypeParam;
-  for (int value : {-1, 5, 1000}) {
+  for (int value : {-1, 6, 1000}) {
     // Before the parameters and the pointers are looked at.
     EXPECT_EQ(ADAGRAD_ERROR_UNSUPPORTED_ISA,
               call(static_cast<adagrad_isa>(value), static_cast<T*>(nullptr), nullptr, nullptr, 1,
@@ -284,6 +284,47 @@ TYPED_TEST(BadInputTest, UnsupportedIsaIsCheckedFirst) {
   }
 }
 
+TEST(Api, Presets) {
+  const adagrad_params seed = adagrad_params_preset(ADAGRAD_PRESET_SEED);
+  EXPECT_EQ(0.01, seed.lr);
+  EXPECT_EQ(1e-8, seed.eps);
+  const adagrad_params torch = adagrad_params_preset(ADAGRAD_PRESET_PYTORCH);
+  EXPECT_EQ(0.01, torch.lr);
+  EXPECT_EQ(1e-10, torch.eps);
+  EXPECT_EQ(ADAGRAD_EPS_OUTSIDE_SQRT, torch.eps_mode);
+  const adagrad_params keras = adagrad_params_preset(ADAGRAD_PRESET_KERAS);
+  EXPECT_EQ(0.001, keras.lr);
+  EXPECT_EQ(1e-7, keras.eps);
+  EXPECT_EQ(ADAGRAD_EPS_INSIDE_SQRT, keras.eps_mode);
+  const adagrad_params tf = adagrad_params_preset(ADAGRAD_PRESET_TENSORFLOW);
+  EXPECT_EQ(0.001, tf.lr);
+  EXPECT_EQ(1e-7, tf.eps);
+  EXPECT_EQ(ADAGRAD_EPS_OUTSIDE_SQRT, tf.eps_mode);
+  EXPECT_EQ(0.0, adagrad_preset_initial_accumulator(ADAGRAD_PRESET_PYTORCH));
+  EXPECT_EQ(0.1, adagrad_preset_initial_accumulator(ADAGRAD_PRESET_KERAS));
+  EXPECT_EQ(0.1, adagrad_preset_initial_accumulator(ADAGRAD_PRESET_TENSORFLOW));
+  EXPECT_EQ(-1.0, adagrad_preset_initial_accumulator(static_cast<adagrad_preset>(9)));
+}
+
+TEST(Api, StateInit) {
+  std::vector<float> G(37, -1.0f);
+  ASSERT_EQ(ADAGRAD_OK, adagrad_state_init(G.data(), G.size(), 0.1));
+  for (float x : G) EXPECT_EQ(0.1f, x);
+  std::vector<double> Gd(5, -1.0);
+  ASSERT_EQ(ADAGRAD_OK, adagrad_state_init_f64(Gd.data(), Gd.size(), 0.1));
+  for (double x : Gd) EXPECT_EQ(0.1, x);
+  const std::vector<float> before = G;
+  EXPECT_EQ(ADAGRAD_ERROR_INVALID_PARAMS, adagrad_state_init(G.data(), G.size(), -0.5));
+  EXPECT_EQ(ADAGRAD_ERROR_INVALID_PARAMS,
+            adagrad_state_init(G.data(), G.size(), std::numeric_limits<double>::quiet_NaN()));
+  EXPECT_EQ(ADAGRAD_ERROR_NULL_POINTER, adagrad_state_init(nullptr, 3, 0.1));
+  EXPECT_EQ(
+      ADAGRAD_ERROR_MISALIGNED,
+      adagrad_state_init(reinterpret_cast<float*>(reinterpret_cast<char*>(G.data()) + 1), 3, 0.1));
+  EXPECT_EQ(ADAGRAD_OK, adagrad_state_init(nullptr, 0, 0.1));
+  EXPECT_EQ(before, G);
+}
+
 TEST(Api, DefaultsAreTheSeedNotebooks) {
   const adagrad_params p = adagrad_params_default();
   EXPECT_EQ(0.01, p.lr);
@@ -293,6 +334,7 @@ TEST(Api, DefaultsAreTheSeedNotebooks) {
   EXPECT_EQ(1u, p.step);
   EXPECT_EQ(0, p.maximize);
   EXPECT_EQ(ADAGRAD_EPS_OUTSIDE_SQRT, p.eps_mode);
+  EXPECT_EQ(0, p.fma);
 }
 
 TEST(Api, IsaNames) {
@@ -301,6 +343,7 @@ TEST(Api, IsaNames) {
   EXPECT_STREQ("avx", adagrad_isa_name(ADAGRAD_ISA_AVX));
   EXPECT_STREQ("avx512f", adagrad_isa_name(ADAGRAD_ISA_AVX512F));
   EXPECT_STREQ("neon64", adagrad_isa_name(ADAGRAD_ISA_NEON64));
+  EXPECT_STREQ("avx2", adagrad_isa_name(ADAGRAD_ISA_AVX2));
   EXPECT_STREQ("unknown", adagrad_isa_name(static_cast<adagrad_isa>(99)));
 }
 

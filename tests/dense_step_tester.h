@@ -115,6 +115,10 @@ class DenseStepTester {
     params_.eps_mode = value;
     return *this;
   }
+  DenseStepTester& fma(bool value) {
+    params_.fma = value ? 1 : 0;
+    return *this;
+  }
   DenseStepTester& seed(std::uint64_t value) {
     seed_ = value;
     return *this;
@@ -215,8 +219,8 @@ class DenseStepTester {
          << ") steps=" << steps_ << " lr=" << params_.lr << " eps=" << params_.eps
          << " wd=" << params_.weight_decay << " lr_decay=" << params_.lr_decay
          << " maximize=" << params_.maximize << " eps_mode=" << params_.eps_mode
-         << " specials=" << specials_.size() << " all_special=" << all_special_
-         << " seed=" << seed_;
+         << " fma=" << params_.fma << " specials=" << specials_.size()
+         << " all_special=" << all_special_ << " seed=" << seed_;
     return text.str();
   }
 

@@ -48,6 +48,7 @@ void every_length(adagrad_isa isa) {
   }
   for (std::size_t n : large_lengths()) {
     DenseStepTester<T>().n(n).Test(isa);
+    DenseStepTester<T>().n(n).weight_decay(0.1).fma(true).Test(isa);
     if (testing::Test::HasFatalFailure()) return;
   }
 }
@@ -82,26 +83,29 @@ TEST_P(ExactnessTest, EveryMisalignmentF64) { every_misalignment<double>(GetPara
 // Every combination of the switches, with one and with 100 consecutive steps.
 template <class T>
 void every_switch(adagrad_isa isa) {
-  for (std::size_t steps : {1u, 100u}) {
-    for (double weight_decay : {0.0, 0.01, 0.5}) {
-      for (double lr_decay : {0.0, 0.05}) {
-        for (bool maximize : {false, true}) {
-          for (adagrad_eps_mode mode : {ADAGRAD_EPS_OUTSIDE_SQRT, ADAGRAD_EPS_INSIDE_SQRT}) {
-            for (double eps : {1e-8, 0.0, 1e-10, 0.1}) {
-              for (std::size_t n : {5u, 31u, 67u, 250u}) {
-                DenseStepTester<T>()
-                    .n(n)
-                    .misalign_w(1)
-                    .misalign_G(2)
-                    .steps(steps)
-                    .lr(0.1)
-                    .eps(eps)
-                    .weight_decay(weight_decay)
-                    .lr_decay(lr_decay)
-                    .maximize(maximize)
-                    .eps_mode(mode)
-                    .Test(isa);
-                if (testing::Test::HasFatalFailure()) return;
+  for (bool fma : {false, true}) {
+    for (std::size_t steps : {1u, 100u}) {
+      for (double weight_decay : {0.0, 0.01, 0.5}) {
+        for (double lr_decay : {0.0, 0.05}) {
+          for (bool maximize : {false, true}) {
+            for (adagrad_eps_mode mode : {ADAGRAD_EPS_OUTSIDE_SQRT, ADAGRAD_EPS_INSIDE_SQRT}) {
+              for (double eps : {1e-8, 0.0, 1e-10, 0.1}) {
+                for (std::size_t n : {5u, 31u, 67u, 250u}) {
+                  DenseStepTester<T>()
+                      .n(n)
+                      .misalign_w(1)
+                      .misalign_G(2)
+                      .steps(steps)
+                      .lr(0.1)
+                      .eps(eps)
+                      .weight_decay(weight_decay)
+                      .lr_decay(lr_decay)
+                      .maximize(maximize)
+                      .eps_mode(mode)
+                      .fma(fma)
+                      .Test(isa);
+                  if (testing::Test::HasFatalFailure()) return;
+                }
               }
             }
           }
@@ -126,13 +130,16 @@ void special_values_at_every_lane(adagrad_isa isa) {
       for (std::size_t position = 0; position < n; ++position) {
         for (double weight_decay : {0.0, 0.25}) {
           for (adagrad_eps_mode mode : {ADAGRAD_EPS_OUTSIDE_SQRT, ADAGRAD_EPS_INSIDE_SQRT}) {
-            DenseStepTester<T>()
-                .n(n)
-                .weight_decay(weight_decay)
-                .eps_mode(mode)
-                .special(buffer, position, value)
-                .Test(isa);
-            if (testing::Test::HasFatalFailure()) return;
+            for (bool fma : {false, true}) {
+              DenseStepTester<T>()
+                  .n(n)
+                  .weight_decay(weight_decay)
+                  .eps_mode(mode)
+                  .fma(fma)
+                  .special(buffer, position, value)
+                  .Test(isa);
+              if (testing::Test::HasFatalFailure()) return;
+            }
           }
         }
       }
@@ -161,6 +168,7 @@ void all_special(adagrad_isa isa) {
             .all_special(true)
             .weight_decay(weight_decay)
             .maximize(maximize)
+            .fma(seed % 2 == 1)
             .Test(isa);
         if (testing::Test::HasFatalFailure()) return;
       }

@@ -25,8 +25,8 @@ void contract_step(T& w, T g, T& G, const adagrad_params& p) {
   const T eps = static_cast<T>(p.eps);
   const T wd = static_cast<T>(p.weight_decay);
   if (p.maximize) g = -g;
-  if (p.weight_decay != 0.0) g = g + (wd * w);
-  G = G + g * g;
+  if (p.weight_decay != 0.0) g = p.fma ? std::fma(wd, w, g) : g + (wd * w);
+  G = p.fma ? std::fma(g, g, G) : G + g * g;
   T d;
   if (p.eps_mode == ADAGRAD_EPS_INSIDE_SQRT) {
     d = std::sqrt(G + eps);
@@ -122,6 +122,30 @@ TEST(ReferenceTest, DecayCoefficientTestedBeforeRounding) {
   EXPECT_TRUE(std::isnan(G));
 }
 
+// fma mode really fuses: on random data some results differ from plain mode
+// (else the exactness tests of fma mode could pass with fma ignored).
+TYPED_TEST(ReferenceTest, FmaModeChangesRoundings) {
+  using T = TypeParam;
+  std::mt19937_64 rng(3);
+  std::uniform_real_distribution<double> uniform(-3.0, 3.0);
+  const std::size_t n = 4096;
+  std::vector<T> w(n), g(n), G(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    w[i] = static_cast<T>(uniform(rng));
+    g[i] = static_cast<T>(uniform(rng));
+    G[i] = static_cast<T>(std::fabs(uniform(rng)));
+  }
+  std::vector<T> w_fma = w, G_fma = G;
+  adagrad_params p = adagrad_params_default();
+  p.weight_decay = 0.1;
+  ASSERT_EQ(ADAGRAD_OK, scalar(w.data(), g.data(), G.data(), n, p));
+  p.fma = 1;
+  ASSERT_EQ(ADAGRAD_OK, scalar(w_fma.data(), g.data(), G_fma.data(), n, p));
+  std::size_t differing = 0;
+  for (std::size_t i = 0; i < n; ++i) differing += to_bits(G[i]) != to_bits(G_fma[i]);
+  EXPECT_GT(differing, n / 20);
+}
+
 TYPED_TEST(ReferenceTest, MatchesTheContractTranscription) {
   using T = TypeParam;
   std::mt19937_64 rng(7);
@@ -131,25 +155,28 @@ TYPED_TEST(ReferenceTest, MatchesTheContractTranscription) {
     for (double lr_decay : {0.0, 0.01}) {
       for (int maximize : {0, 1}) {
         for (adagrad_eps_mode mode : {ADAGRAD_EPS_OUTSIDE_SQRT, ADAGRAD_EPS_INSIDE_SQRT}) {
-          adagrad_params p = adagrad_params_default();
-          p.lr = 0.3;
-          p.weight_decay = wd;
-          p.lr_decay = lr_decay;
-          p.maximize = maximize;
-          p.eps_mode = mode;
-          std::vector<T> w(n), g(n), G(n), w_want(n), G_want(n);
-          for (std::size_t i = 0; i < n; ++i) {
-            w[i] = w_want[i] = static_cast<T>(uniform(rng));
-            G[i] = G_want[i] = static_cast<T>(std::fabs(uniform(rng)));
-          }
-          for (std::uint64_t step = 1; step <= 20; ++step) {
-            p.step = step;
-            for (auto& x : g) x = static_cast<T>(uniform(rng));
-            ASSERT_EQ(ADAGRAD_OK, scalar(w.data(), g.data(), G.data(), n, p));
+          for (int fma : {0, 1}) {
+            adagrad_params p = adagrad_params_default();
+            p.fma = fma;
+            p.lr = 0.3;
+            p.weight_decay = wd;
+            p.lr_decay = lr_decay;
+            p.maximize = maximize;
+            p.eps_mode = mode;
+            std::vector<T> w(n), g(n), G(n), w_want(n), G_want(n);
             for (std::size_t i = 0; i < n; ++i) {
-              contract_step(w_want[i], g[i], G_want[i], p);
-              ASSERT_EQ(to_bits(w_want[i]), to_bits(w[i])) << "w[" << i << "] step " << step;
-              ASSERT_EQ(to_bits(G_want[i]), to_bits(G[i])) << "G[" << i << "] step " << step;
+              w[i] = w_want[i] = static_cast<T>(uniform(rng));
+              G[i] = G_want[i] = static_cast<T>(std::fabs(uniform(rng)));
+            }
+            for (std::uint64_t step = 1; step <= 20; ++step) {
+              p.step = step;
+              for (auto& x : g) x = static_cast<T>(uniform(rng));
+              ASSERT_EQ(ADAGRAD_OK, scalar(w.data(), g.data(), G.data(), n, p));
+              for (std::size_t i = 0; i < n; ++i) {
+                contract_step(w_want[i], g[i], G_want[i], p);
+                ASSERT_EQ(to_bits(w_want[i]), to_bits(w[i])) << "w[" << i << "] step " << step;
+                ASSERT_EQ(to_bits(G_want[i]), to_bits(G[i])) << "G[" << i << "] step " << step;
+              }
             }
           }
         }

@@ -30,6 +30,7 @@ struct params {
   std::uint64_t step = 1;
   bool maximize = false;
   adagrad_eps_mode eps_mode = ADAGRAD_EPS_OUTSIDE_SQRT;
+  bool fma = false;
 
   adagrad_params to_c() const noexcept {
     adagrad_params p;
@@ -40,6 +41,7 @@ struct params {
     p.step = step;
     p.maximize = maximize ? 1 : 0;
     p.eps_mode = eps_mode;
+    p.fma = fma ? 1 : 0;
     return p;
   }
 };
