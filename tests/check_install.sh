@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the built library into a temporary prefix, then builds and runs a
-# consumer twice: with find_package(adagrad CONFIG) and with pkg-config.
+# consumer twice: with find_package(adagrad CONFIG) and with pkg-config; and
+# imports the installed Python package when the build has one.
 #   check_install.sh BUILD_DIR SOURCE_DIR C_COMPILER
 set -euo pipefail
 build=$1 source=$2 cc=$3
@@ -21,3 +22,11 @@ export PKG_CONFIG_PATH="$libdir/pkgconfig"
   $(pkg-config --define-variable=prefix="$prefix/usr" --cflags --libs adagrad) \
   -Wl,-rpath,"$libdir"
 "$prefix/pc-consumer"
+
+# The Python package, when the build has it: importable from the prefix alone
+# (the extension finds libadagrad through its relative RPATH).
+package_init=$(find "$prefix/usr" -path '*/adagrad/__init__.py' | head -n 1)
+if [ -n "$package_init" ]; then
+  PYTHONPATH=$(dirname "$(dirname "$package_init")") /usr/bin/python3 -c \
+    'import adagrad, numpy as np; w = np.ones(3, np.float32); G = np.zeros(3, np.float32); adagrad.step(w, np.full(3, 2, np.float32), G, lr=0.5, eps=0.0); assert (w == 0.5).all(); print("python consumer: ok on", adagrad.active_isa())'
+fi
