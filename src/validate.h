@@ -7,7 +7,9 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <limits>
+#include <type_traits>
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
@@ -54,9 +56,14 @@ inline bool valid_hyperparameters(const adagrad_params& p) {
 template <class T>
 adagrad_status make_constants(const adagrad_params* p, kernels::step_constants<T>* c) {
   if (p == nullptr) return ADAGRAD_ERROR_INVALID_PARAMS;
+  // A C caller may have stored any int in the enum; loading an enum object
+  // whose value is outside the enumerators' range is undefined in C++, so
+  // its bytes are read as the underlying integer instead.
+  std::underlying_type_t<adagrad_eps_mode> eps_mode;
+  std::memcpy(&eps_mode, &p->eps_mode, sizeof eps_mode);
   const bool valid =
       valid_hyperparameters<T>(*p) &
-      (p->eps_mode == ADAGRAD_EPS_OUTSIDE_SQRT || p->eps_mode == ADAGRAD_EPS_INSIDE_SQRT) &
+      (eps_mode == ADAGRAD_EPS_OUTSIDE_SQRT || eps_mode == ADAGRAD_EPS_INSIDE_SQRT) &
       !(p->lr_decay != 0.0 && p->step == 0);
   if (!valid) return ADAGRAD_ERROR_INVALID_PARAMS;
   // torch.optim.Adagrad's clr, computed in double (Python's float) and then
@@ -71,7 +78,7 @@ adagrad_status make_constants(const adagrad_params* p, kernels::step_constants<T
   c->weight_decay = static_cast<T>(p->weight_decay);
   c->apply_weight_decay = p->weight_decay != 0.0;
   c->maximize = p->maximize != 0;
-  c->eps_inside = p->eps_mode == ADAGRAD_EPS_INSIDE_SQRT;
+  c->eps_inside = eps_mode == ADAGRAD_EPS_INSIDE_SQRT;
   c->fma = p->fma != 0;
   return ADAGRAD_OK;
 }
