@@ -1,0 +1,115 @@
+// Every one of the 2^32 float bit patterns as the gradient (w and G fixed) and
+// as the accumulator (w and g fixed), through every ISA this CPU has, in
+// plain and fma mode, against the scalar reference; and a large random sample
+// of double bit patterns. Compared bit for bit (NaN equals NaN).
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "adagrad/adagrad.h"
+#include "guarded_buffer.h"
+
+namespace adagrad_test {
+namespace {
+
+constexpr std::size_t kChunk = std::size_t{1} << 20;
+
+const adagrad_isa kSimdIsas[] = {
+#define ADAGRAD_ISA(ENUM, name, arch, usable) ADAGRAD_ISA_##ENUM,
+#include "isa_list.inc"
+#undef ADAGRAD_ISA
+};
+
+template <class T>
+adagrad_status step_on(adagrad_isa isa, T* w, const T* g, T* G, std::size_t n,
+                       const adagrad_params& p) {
+  if constexpr (sizeof(T) == 4) {
+    return adagrad_step_isa(isa, w, g, G, n, &p);
+  } else {
+    return adagrad_step_f64_isa(isa, w, g, G, n, &p);
+  }
+}
+
+// Runs one chunk on the reference and on every usable ISA; returns the number
+// of elements compared per ISA, or stops the test at the first difference.
+template <class T>
+void compare_chunk(const std::vector<T>& w0, const std::vector<T>& g, const std::vector<T>& G0,
+                   const adagrad_params& p, std::size_t* compared) {
+  const std::size_t n = g.size();
+  std::vector<T> w_ref = w0, G_ref = G0;
+  ASSERT_EQ(ADAGRAD_OK, step_on(ADAGRAD_ISA_SCALAR, w_ref.data(), g.data(), G_ref.data(), n, p));
+  std::vector<T> w(n), G(n);
+  for (adagrad_isa isa : kSimdIsas) {
+    if (!adagrad_isa_supported(isa)) continue;
+    w = w0;
+    G = G0;
+    ASSERT_EQ(ADAGRAD_OK, step_on(isa, w.data(), g.data(), G.data(), n, p));
+    // Byte comparison first (fast); element by element only where it fails,
+    // to let NaNs with other payloads pass.
+    if (std::memcmp(w.data(), w_ref.data(), n * sizeof(T)) != 0 ||
+        std::memcmp(G.data(), G_ref.data(), n * sizeof(T)) != 0) {
+      for (std::size_t i = 0; i < n; ++i) {
+        ASSERT_TRUE(same_value(w[i], w_ref[i]) && same_value(G[i], G_ref[i]))
+            << adagrad_isa_name(isa) << " g=" << hex(g[i]) << " w0=" << hex(w0[i])
+            << " G0=" << hex(G0[i]) << ": w " << hex(w[i]) << " vs " << hex(w_ref[i]) << ", G "
+            << hex(G[i]) << " vs " << hex(G_ref[i]) << " (fma=" << p.fma << ")";
+      }
+    }
+    *compared += n;
+  }
+}
+
+enum class Swept { kGradient, kAccumulator };
+
+void sweep_all_floats(Swept swept, bool fma) {
+  adagrad_params p = adagrad_params_default();
+  p.lr = 0.1;
+  p.weight_decay = 0.1;
+  p.fma = fma ? 1 : 0;
+  std::vector<float> w(kChunk, 0.5f), g(kChunk, 0.75f), G(kChunk, 1.25f);
+  std::vector<float>& patterns = swept == Swept::kGradient ? g : G;
+  std::size_t compared = 0;
+  for (std::uint64_t base = 0; base < (std::uint64_t{1} << 32); base += kChunk) {
+    for (std::size_t i = 0; i < kChunk; ++i) {
+      patterns[i] = from_bits<float>(static_cast<std::uint32_t>(base + i));
+    }
+    compare_chunk(w, g, G, p, &compared);
+    if (testing::Test::HasFatalFailure()) return;
+  }
+  testing::Test::RecordProperty("patterns_compared_over_all_isas", std::to_string(compared));
+  std::printf("%s sweep, fma=%d: %zu bit patterns compared over all ISAs\n",
+              swept == Swept::kGradient ? "gradient" : "accumulator", fma ? 1 : 0, compared);
+}
+
+TEST(Exhaustive, EveryFloatAsGradient) { sweep_all_floats(Swept::kGradient, false); }
+TEST(Exhaustive, EveryFloatAsGradientFma) { sweep_all_floats(Swept::kGradient, true); }
+TEST(Exhaustive, EveryFloatAsAccumulator) { sweep_all_floats(Swept::kAccumulator, false); }
+TEST(Exhaustive, EveryFloatAsAccumulatorFma) { sweep_all_floats(Swept::kAccumulator, true); }
+
+// 2^26 random double bit patterns in each of w, g and G at once.
+TEST(Exhaustive, RandomDoubles) {
+  std::mt19937_64 rng(1);
+  std::vector<double> w(kChunk), g(kChunk), G(kChunk);
+  std::size_t compared = 0;
+  for (int chunk = 0; chunk < 64; ++chunk) {
+    for (std::size_t i = 0; i < kChunk; ++i) {
+      w[i] = from_bits<double>(rng());
+      g[i] = from_bits<double>(rng());
+      G[i] = from_bits<double>(rng());
+    }
+    adagrad_params p = adagrad_params_default();
+    p.weight_decay = chunk % 2 ? 0.1 : 0.0;
+    p.fma = chunk % 4 >= 2;
+    compare_chunk(w, g, G, p, &compared);
+    if (HasFatalFailure()) return;
+  }
+  std::printf("random doubles: %zu compared over all ISAs\n", compared);
+}
+
+}  // namespace
+}  // namespace adagrad_test
