@@ -1,0 +1,153 @@
+// The floating-point environment: under each of the four rounding modes, and
+// with flush-to-zero / denormals-are-zero set (x86), every path still equals
+// the reference computed under the same environment; and no call changes the
+// caller's environment.
+#include <gtest/gtest.h>
+
+#include <cfenv>
+#include <cstdint>
+#include <cstring>
+#include <random>
+#include <vector>
+
+#if defined(__SSE2__)
+#include <xmmintrin.h>
+#endif
+
+#include "adagrad/adagrad.h"
+#include "dense_step_tester.h"
+
+namespace adagrad_test {
+namespace {
+
+const adagrad_isa kSimdIsas[] = {
+#define ADAGRAD_ISA(ENUM, name, arch, usable) ADAGRAD_ISA_##ENUM,
+#include "isa_list.inc"
+#undef ADAGRAD_ISA
+};
+
+struct Environment {
+  int rounding;
+  bool flush_denormals;  // FTZ and DAZ
+  const char* name;
+};
+
+// The control part of an environment (rounding, FTZ/DAZ, exception masks),
+// without the sticky exception flags, which the arithmetic itself raises.
+std::uint64_t control_state(const std::fenv_t& env) {
+#if defined(__x86_64__) && defined(__GLIBC__)
+  return (std::uint64_t{env.__control_word} << 32) | (env.__mxcsr & ~0x3fu);
+#elif defined(__aarch64__) && defined(__GLIBC__)
+  return env.__fpcr;
+#else
+  (void)env;
+  return 0;
+#endif
+}
+
+// Sets the environment for the lifetime of the object and restores it.
+class ScopedEnvironment {
+ public:
+  explicit ScopedEnvironment(const Environment& e) {
+    std::fegetenv(&saved_);
+    std::fesetround(e.rounding);
+#if defined(__SSE2__)
+    if (e.flush_denormals) _mm_setcsr(_mm_getcsr() | 0x8040);  // FTZ | DAZ
+#endif
+  }
+  ~ScopedEnvironment() { std::fesetenv(&saved_); }
+
+ private:
+  std::fenv_t saved_;
+};
+
+template <class T>
+void all_paths_agree(const Environment& e) {
+  SCOPED_TRACE(e.name);
+  std::mt19937_64 rng(17);
+  const std::size_t n = 1003;
+  std::vector<T> w(n), g(n), G(n);
+  // Ordinary values with subnormals and specials mixed in, so that FTZ/DAZ
+  // and the rounding direction both matter.
+  const std::vector<T> specials = special_values<T>();
+  std::uniform_real_distribution<double> uniform(-2.0, 2.0);
+  for (std::size_t i = 0; i < n; ++i) {
+    w[i] = i % 7 == 0 ? specials[i % specials.size()] : static_cast<T>(uniform(rng));
+    g[i] = i % 5 == 0 ? specials[(i / 5) % specials.size()] : static_cast<T>(uniform(rng) * 1e-20);
+    G[i] = static_cast<T>(uniform(rng) * uniform(rng) * 1e-38);
+  }
+  for (int fma = 0; fma <= 1; ++fma) {
+    adagrad_params p = adagrad_params_default();
+    p.weight_decay = 0.1;
+    p.fma = fma;
+    std::vector<T> w_ref = w, G_ref = G;
+    std::vector<std::vector<T>> w_isa, G_isa;
+    std::fenv_t before, after;
+    {
+      ScopedEnvironment scoped(e);
+      std::fegetenv(&before);
+      ASSERT_EQ(ADAGRAD_OK,
+                step_on(ADAGRAD_ISA_SCALAR, w_ref.data(), g.data(), G_ref.data(), n, p));
+      for (adagrad_isa isa : kSimdIsas) {
+        if (!adagrad_isa_supported(isa)) continue;
+        w_isa.push_back(w);
+        G_isa.push_back(G);
+        ASSERT_EQ(ADAGRAD_OK,
+                  step_on(isa, w_isa.back().data(), g.data(), G_isa.back().data(), n, p));
+      }
+      std::fegetenv(&after);
+    }
+    // The library leaves the control state as it found it.
+    EXPECT_EQ(control_state(before), control_state(after));
+    for (std::size_t k = 0; k < w_isa.size(); ++k) {
+      for (std::size_t i = 0; i < n; ++i) {
+        ASSERT_TRUE(same_value(w_isa[k][i], w_ref[i]) && same_value(G_isa[k][i], G_ref[i]))
+            << "path " << k << " element " << i << " fma=" << fma << ": w " << hex(w_isa[k][i])
+            << " vs " << hex(w_ref[i]);
+      }
+    }
+  }
+}
+
+const Environment kEnvironments[] = {
+    {FE_TONEAREST, false, "to nearest"},
+    {FE_UPWARD, false, "upward"},
+    {FE_DOWNWARD, false, "downward"},
+    {FE_TOWARDZERO, false, "toward zero"},
+    {FE_TONEAREST, true, "to nearest, FTZ+DAZ"},
+    {FE_UPWARD, true, "upward, FTZ+DAZ"},
+};
+
+TEST(FpEnvironment, EveryPathMatchesTheReferenceF32) {
+  for (const Environment& e : kEnvironments) all_paths_agree<float>(e);
+}
+
+TEST(FpEnvironment, EveryPathMatchesTheReferenceF64) {
+  for (const Environment& e : kEnvironments) all_paths_agree<double>(e);
+}
+
+// The environment really changes the results, so the tests above can fail.
+TEST(FpEnvironment, TheEnvironmentMatters) {
+  std::mt19937_64 rng(5);
+  std::uniform_real_distribution<double> uniform(-1.0, 1.0);
+  const std::size_t n = 4096;
+  std::vector<float> w(n), g(n), G(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    w[i] = static_cast<float>(uniform(rng));
+    g[i] = static_cast<float>(uniform(rng));
+    G[i] = static_cast<float>(uniform(rng) + 1.0);
+  }
+  std::vector<float> w_up = w, G_up = G;
+  const adagrad_params p = adagrad_params_default();
+  ASSERT_EQ(ADAGRAD_OK, adagrad_step(w.data(), g.data(), G.data(), n, &p));
+  {
+    ScopedEnvironment scoped({FE_UPWARD, false, "upward"});
+    ASSERT_EQ(ADAGRAD_OK, adagrad_step(w_up.data(), g.data(), G_up.data(), n, &p));
+  }
+  std::size_t differing = 0;
+  for (std::size_t i = 0; i < n; ++i) differing += to_bits(w[i]) != to_bits(w_up[i]);
+  EXPECT_GT(differing, n / 10);
+}
+
+}  // namespace
+}  // namespace adagrad_test
