@@ -17,6 +17,7 @@
 
 #include "adagrad/adagrad.h"
 #include "guarded_buffer.h"
+#include "simd_isas.h"
 
 namespace adagrad_test {
 namespace {
@@ -57,12 +58,7 @@ void race_to_first_use() {
 // ISA, else the best usable one (the last usable entry of the ISA list).
 adagrad_isa expected_isa() {
   adagrad_isa best = ADAGRAD_ISA_SCALAR;
-  const adagrad_isa preference[] = {
-#define ADAGRAD_ISA(ENUM, name, arch, usable) ADAGRAD_ISA_##ENUM,
-#include "isa_list.inc"
-#undef ADAGRAD_ISA
-  };
-  for (adagrad_isa isa : preference) {
+  for (adagrad_isa isa : kSimdIsas) {
     if (adagrad_isa_supported(isa)) best = isa;
   }
   const char* forced = std::getenv("ADAGRAD_ISA");

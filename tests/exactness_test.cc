@@ -10,6 +10,7 @@
 
 #include "adagrad/adagrad.h"
 #include "dense_step_tester.h"
+#include "simd_isas.h"
 
 namespace adagrad_test {
 namespace {
@@ -178,13 +179,6 @@ void all_special(adagrad_isa isa) {
 
 TEST_P(ExactnessTest, AllSpecialF32) { all_special<float>(GetParam()); }
 TEST_P(ExactnessTest, AllSpecialF64) { all_special<double>(GetParam()); }
-
-// The ISAs this library was built with, from the one ISA list.
-const adagrad_isa kSimdIsas[] = {
-#define ADAGRAD_ISA(ENUM, name, arch, usable) ADAGRAD_ISA_##ENUM,
-#include "isa_list.inc"
-#undef ADAGRAD_ISA
-};
 
 std::string isa_test_name(const testing::TestParamInfo<adagrad_isa>& info) {
   return adagrad_isa_name(info.param);

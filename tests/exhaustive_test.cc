@@ -13,17 +13,12 @@
 
 #include "adagrad/adagrad.h"
 #include "guarded_buffer.h"
+#include "simd_isas.h"
 
 namespace adagrad_test {
 namespace {
 
 constexpr std::size_t kChunk = std::size_t{1} << 20;
-
-const adagrad_isa kSimdIsas[] = {
-#define ADAGRAD_ISA(ENUM, name, arch, usable) ADAGRAD_ISA_##ENUM,
-#include "isa_list.inc"
-#undef ADAGRAD_ISA
-};
 
 template <class T>
 adagrad_status step_on(adagrad_isa isa, T* w, const T* g, T* G, std::size_t n,

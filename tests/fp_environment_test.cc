@@ -16,15 +16,10 @@
 
 #include "adagrad/adagrad.h"
 #include "dense_step_tester.h"
+#include "simd_isas.h"
 
 namespace adagrad_test {
 namespace {
-
-const adagrad_isa kSimdIsas[] = {
-#define ADAGRAD_ISA(ENUM, name, arch, usable) ADAGRAD_ISA_##ENUM,
-#include "isa_list.inc"
-#undef ADAGRAD_ISA
-};
 
 struct Environment {
   int rounding;

@@ -1,0 +1,18 @@
+// The SIMD ISAs this library was built with, in order of preference, from
+// the one ISA list (kernels/isa_list.inc): the tests' parameter list.
+#ifndef ADAGRAD_TESTS_SIMD_ISAS_H_
+#define ADAGRAD_TESTS_SIMD_ISAS_H_
+
+#include "adagrad/adagrad.h"
+
+namespace adagrad_test {
+
+inline constexpr adagrad_isa kSimdIsas[] = {
+#define ADAGRAD_ISA(ENUM, name, arch, usable) ADAGRAD_ISA_##ENUM,
+#include "isa_list.inc"
+#undef ADAGRAD_ISA
+};
+
+}  // namespace adagrad_test
+
+#endif  // ADAGRAD_TESTS_SIMD_ISAS_H_
