@@ -28,7 +28,58 @@ void reference_dense_step(std::size_t n, T* w, const T* g, T* G, const step_cons
   }
 }
 
+// The row-wise gradient g'_j: maximize, then weight decay, as the dense step.
+inline float rowwise_gradient(float g, float w, const step_constants<float>& c) {
+  float grad = g;
+  if (c.maximize) grad = -grad;
+  if (c.apply_weight_decay) {
+    grad = c.fma ? std::fma(c.weight_decay, w, grad) : grad + c.weight_decay * w;
+  }
+  return grad;
+}
+
 }  // namespace
+
+void adagrad_f32_rowwise_reduce_ukernel__scalar(std::size_t n, const float* w, const float* g,
+                                                float* partial, step_constants<float> c) {
+  for (std::size_t j = 0; j < n; ++j) {
+    const float grad = rowwise_gradient(g[j], w[j], c);
+    float& sum = partial[j % kRowwiseLanes];
+    sum = c.fma ? std::fma(grad, grad, sum) : sum + grad * grad;
+  }
+}
+
+void adagrad_f32_rowwise_update_ukernel__scalar(std::size_t n, float* w, const float* g,
+                                                float rate, step_constants<float> c) {
+  for (std::size_t j = 0; j < n; ++j) w[j] = w[j] - rate * rowwise_gradient(g[j], w[j], c);
+}
+
+float adagrad_f32_rowwise_rate(float* partial, std::size_t dim, float* G,
+                               const step_constants<float>& c) {
+  // The fixed tree: halves folded onto the lower lanes, as a vector register
+  // folds its upper half onto its lower one, for any width up to 16 lanes.
+  for (std::size_t half = kRowwiseLanes / 2; half > 0; half /= 2) {
+    for (std::size_t k = 0; k < half; ++k) partial[k] = partial[k] + partial[k + half];
+  }
+  // The mean, as FBGEMM and TorchRec take it: the sum divided by dim.
+  const float sum_sq = *G + partial[0] / static_cast<float>(dim);
+  *G = sum_sq;
+  const float denom = c.eps_inside ? std::sqrt(sum_sq + c.eps) : std::sqrt(sum_sq) + c.eps;
+  return c.lr / denom;
+}
+
+void adagrad_f32_rowwise_rows_ukernel__scalar(std::size_t rows, std::size_t dim, float* w,
+                                              const float* g, float* state,
+                                              step_constants<float> c) {
+  for (std::size_t r = 0; r < rows; ++r) {
+    float partial[kRowwiseLanes] = {};
+    adagrad_f32_rowwise_reduce_ukernel__scalar(dim, w, g, partial, c);
+    const float rate = adagrad_f32_rowwise_rate(partial, dim, state + r, c);
+    adagrad_f32_rowwise_update_ukernel__scalar(dim, w, g, rate, c);
+    w += dim;
+    g += dim;
+  }
+}
 
 adagrad_status adagrad_f32_ukernel__scalar(std::size_t n, float* w, const float* g, float* G,
                                            step_constants<float> c) {

@@ -31,7 +31,49 @@ adagrad_status adagrad_f32_ukernel__scalar(std::size_t n, float* w, const float*
 adagrad_status adagrad_f64_ukernel__scalar(std::size_t n, double* w, const double* g, double* G,
                                            step_constants<double> c);
 
+// Row-wise AdaGrad (one accumulator per row; the order and the canonical
+// sixteen-lane reduction are documented in include/adagrad/adagrad.h), in
+// three ukernels so that a caller can also feed a row in column chunks (the
+// sparse step sums duplicate gradients chunk by chunk):
+//  - reduce: partial[j % 16] += g'_j * g'_j for j in [0, n), where g' is the
+//    gradient after maximize and weight decay; lane 0 is the first element,
+//    so every chunk but the last must hold a multiple of 16 elements;
+//  - update: w_j = w_j - rate * g'_j for j in [0, n);
+//  - rows: `rows` whole contiguous rows of dim elements, each reduced,
+//    finished (rowwise_rate) and updated, with state[r] the row's accumulator.
+using f32_rowwise_reduce_fn = void (*)(std::size_t n, const float* w, const float* g,
+                                       float* partial, step_constants<float> c);
+using f32_rowwise_update_fn = void (*)(std::size_t n, float* w, const float* g, float rate,
+                                       step_constants<float> c);
+using f32_rowwise_rows_fn = void (*)(std::size_t rows, std::size_t dim, float* w, const float* g,
+                                     float* state, step_constants<float> c);
+
+// The number of partial sums of the canonical row reduction.
+constexpr std::size_t kRowwiseLanes = 16;
+
+// The end of a row's update, shared by every path (one copy, in the
+// reference's translation unit): folds partial[0 .. 16) by the fixed tree
+// (destroying it), adds the mean to *G and returns the row's rate
+// lr_t / (sqrt(G) + eps) (or lr_t / sqrt(G + eps)).
+float adagrad_f32_rowwise_rate(float* partial, std::size_t dim, float* G,
+                               const step_constants<float>& c);
+
+void adagrad_f32_rowwise_reduce_ukernel__scalar(std::size_t n, const float* w, const float* g,
+                                                float* partial, step_constants<float> c);
+void adagrad_f32_rowwise_update_ukernel__scalar(std::size_t n, float* w, const float* g,
+                                                float rate, step_constants<float> c);
+void adagrad_f32_rowwise_rows_ukernel__scalar(std::size_t rows, std::size_t dim, float* w,
+                                              const float* g, float* state,
+                                              step_constants<float> c);
+
 #define ADAGRAD_ISA(ENUM, name, arch, usable)                                                      \
+  void adagrad_f32_rowwise_reduce_ukernel__##name(std::size_t n, const float* w, const float* g,   \
+                                                  float* partial, step_constants<float> c);        \
+  void adagrad_f32_rowwise_update_ukernel__##name(std::size_t n, float* w, const float* g,         \
+                                                  float rate, step_constants<float> c);            \
+  void adagrad_f32_rowwise_rows_ukernel__##name(std::size_t rows, std::size_t dim, float* w,       \
+                                                const float* g, float* state,                      \
+                                                step_constants<float> c);                          \
   adagrad_status adagrad_f32_ukernel__##name(std::size_t n, float* w, const float* g, float* G,    \
                                              step_constants<float> c);                             \
   adagrad_status adagrad_f64_ukernel__##name(std::size_t n, double* w, const double* g, double* G, \

@@ -122,11 +122,15 @@ const char* adagrad_status_string(adagrad_status status) {
     case ADAGRAD_ERROR_INVALID_PARAMS:
       return "invalid hyperparameters: params is NULL, or lr, eps, weight_decay or lr_decay is "
              "NaN, infinite, negative or too large for the element type, or step is 0 while "
-             "lr_decay != 0, or eps_mode is unknown";
+             "lr_decay != 0, or eps_mode (or a sparse step's duplicates mode) is unknown";
     case ADAGRAD_ERROR_SIZE_OVERFLOW: return "n elements do not fit in the address space";
     case ADAGRAD_ERROR_UNSUPPORTED_ISA:
       return "the ISA is unknown, not built into this library or not usable on this CPU";
     case ADAGRAD_ERROR_SIZE_MISMATCH: return "the arrays passed have different lengths";
+    case ADAGRAD_ERROR_INDEX_OUT_OF_RANGE:
+      return "an index of the sparse batch is negative or not below num_rows";
+    case ADAGRAD_ERROR_WORKSPACE_TOO_SMALL:
+      return "the workspace is NULL or smaller than adagrad_sparse_workspace_size()";
   }
   return "unknown status";
 }

@@ -26,6 +26,9 @@ struct isa_kernels {
   const char* name;
   kernels::f32_ukernel_fn f32;
   kernels::f64_ukernel_fn f64;
+  kernels::f32_rowwise_reduce_fn rowwise_reduce;
+  kernels::f32_rowwise_update_fn rowwise_update;
+  kernels::f32_rowwise_rows_fn rowwise_rows;
 };
 
 inline kernels::f32_ukernel_fn ukernel_of(const isa_kernels& k, const float*) { return k.f32; }

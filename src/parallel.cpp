@@ -2,29 +2,19 @@
 // (adagrad_step_parallel) or a model's whole parameter list
 // (adagrad_step_multi). Both validate everything first, then split the total
 // element range, across tensors, into a few chunks per thread.
-#include <cfenv>
 #include <cstddef>
 #include <cstdint>
 
 #include "adagrad/adagrad.h"
 #include "dispatch.h"
+#include "pool.h"
 #include "step_constants.h"
 #include "validate.h"
-
-#if ADAGRAD_HAVE_PTHREADPOOL
-#include <pthreadpool.h>
-#endif
 
 namespace adagrad {
 namespace detail {
 namespace {
 
-// Below this many elements per task the pool costs more than it saves (a
-// task of 32K floats moves 640 KB), so small steps stay on the caller.
-constexpr std::size_t kMinElementsPerTask = 32768;
-// A few tasks per thread let a thread that got a slower core or a later
-// start catch up; more would only add scheduling.
-constexpr std::size_t kTasksPerThread = 4;
 constexpr std::size_t kCacheLineBytes = 64;
 
 template <class T>
@@ -53,7 +43,6 @@ struct step_job {
   std::size_t elements_per_task;
   adagrad_status (*ukernel)(std::size_t, T*, const T*, T*, kernels::step_constants<T>);
   kernels::step_constants<T> constants;
-  std::fenv_t caller_environment;
 
   // Where global element `index` falls, moved forward to the next cache-line
   // boundary of that tensor's w (or its end), so that two tasks never write
@@ -85,21 +74,13 @@ struct step_job {
     }
   }
 
-  static void run_task(void* context, std::size_t task) {
-    const auto& job = *static_cast<const step_job*>(context);
-    const std::size_t first = task * job.elements_per_task;
-    if (first >= job.total) return;
-    const std::size_t last =
-        job.total - first > job.elements_per_task ? first + job.elements_per_task : job.total;
-    // Workers run with the caller's rounding mode and FTZ/DAZ, so every
-    // thread rounds as a single-threaded step would; theirs is restored.
-    std::fenv_t worker_environment;
-    std::fegetenv(&worker_environment);
-    std::fesetenv(&job.caller_environment);
+  void run_task(std::size_t task) const {
+    const std::size_t first = task * elements_per_task;
+    if (first >= total) return;
+    const std::size_t last = total - first > elements_per_task ? first + elements_per_task : total;
     // The first task starts at the very beginning, whatever w's alignment.
-    const position begin = task == 0 ? position{0, 0} : job.boundary(first);
-    job.run_range(begin, job.boundary(last));
-    std::fesetenv(&worker_environment);
+    const position begin = task == 0 ? position{0, 0} : boundary(first);
+    run_range(begin, boundary(last));
   }
 };
 
@@ -156,25 +137,13 @@ adagrad_status step_tensors(const typename tensor_of<T>::type* tensors, std::siz
   job.count = count;
   job.ukernel = ukernel_of(step_kernels(), static_cast<const T*>(nullptr));
 
-  std::size_t threads = 1;
-#if ADAGRAD_HAVE_PTHREADPOOL
-  if (pool != nullptr) threads = pthreadpool_get_threads_count(pool);
-#else
-  // Built without pthreadpool (a cross build that lacks it): every step
-  // runs on the calling thread.
-  (void)pool;
-#endif
-  std::size_t tasks = (job.total + kMinElementsPerTask - 1) / kMinElementsPerTask;
-  if (tasks > threads * kTasksPerThread) tasks = threads * kTasksPerThread;
-  if (threads <= 1 || tasks <= 1) {
+  const std::size_t tasks = task_count(pool, job.total);
+  job.elements_per_task = (job.total + tasks - 1) / tasks;
+  if (tasks == 1) {
     job.run_range({0, 0}, {count, 0});
     return ADAGRAD_OK;
   }
-#if ADAGRAD_HAVE_PTHREADPOOL
-  job.elements_per_task = (job.total + tasks - 1) / tasks;
-  std::fegetenv(&job.caller_environment);
-  pthreadpool_parallelize_1d(pool, &step_job<T>::run_task, &job, tasks, 0);
-#endif
+  run_tasks(pool, tasks, job);
   return ADAGRAD_OK;
 }
 

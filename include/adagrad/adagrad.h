@@ -81,7 +81,8 @@ typedef enum adagrad_status {
   ADAGRAD_ERROR_OVERLAP = 3,
   /* params is NULL, or lr, eps, weight_decay or lr_decay is NaN, infinite,
    * negative or not representable as a finite value of the element type; or
-   * step is 0 while lr_decay != 0; or eps_mode is unknown. */
+   * step is 0 while lr_decay != 0; or eps_mode (or a sparse step's
+   * adagrad_duplicates) is unknown. */
   ADAGRAD_ERROR_INVALID_PARAMS = 4,
   /* n elements of this type do not fit in the address space. */
   ADAGRAD_ERROR_SIZE_OVERFLOW = 5,
@@ -90,7 +91,12 @@ typedef enum adagrad_status {
   ADAGRAD_ERROR_UNSUPPORTED_ISA = 6,
   /* Arrays passed to a wrapper that takes sizes (C++ spans, Python arrays)
    * have different lengths. The C functions never return it. */
-  ADAGRAD_ERROR_SIZE_MISMATCH = 7
+  ADAGRAD_ERROR_SIZE_MISMATCH = 7,
+  /* A sparse step's index is negative or >= num_rows. */
+  ADAGRAD_ERROR_INDEX_OUT_OF_RANGE = 8,
+  /* A sparse step's workspace is smaller than adagrad_sparse_workspace_size()
+   * asks for (or NULL while it asks for more than 0 bytes). */
+  ADAGRAD_ERROR_WORKSPACE_TOO_SMALL = 9
 } adagrad_status;
 
 /* Where eps enters the denominator. */
@@ -244,6 +250,140 @@ ADAGRAD_API adagrad_status adagrad_step_multi(const adagrad_tensor* tensors, siz
 ADAGRAD_API adagrad_status adagrad_step_multi_f64(const adagrad_tensor_f64* tensors, size_t count,
                                                   const adagrad_params* p,
                                                   struct pthreadpool* pool);
+
+/* ---- Embedding tables: sparse and row-wise steps (float) ----------------
+ *
+ * A table is num_rows x dim floats, row-major. A batch names num_indices rows
+ * (int64_t or int32_t indices, in [0, num_rows)) with one gradient row each:
+ * grads is num_indices x dim floats, row k belonging to indices[k].
+ *
+ * Per-element state (adagrad_sparse_step): state is num_rows x dim floats and
+ * each updated row goes through exactly the dense step of adagrad_step, with
+ * the same hyperparameters, order and bits.
+ *
+ * Row-wise state (adagrad_rowwise_*): one accumulator per row (state has
+ * num_rows floats), as FBGEMM, Caffe2 and TorchRec define row-wise AdaGrad.
+ * For a row w[0 .. dim) with gradient g[0 .. dim) and accumulator G:
+ *   1. g'_j = -g_j if maximize; then g'_j = g'_j + weight_decay * w_j if
+ *      weight_decay != 0 (fma mode: fma(weight_decay, w_j, g'_j))
+ *   2. s = the sum of g'_j * g'_j in the canonical order: sixteen partial
+ *      sums, partial[j % 16] = partial[j % 16] + g'_j * g'_j (fma mode:
+ *      fma(g'_j, g'_j, partial[j % 16])) for j = 0, 1, ..., dim - 1, all
+ *      starting at +0; then the fixed tree partial[k] += partial[k + 8]
+ *      (k < 8), partial[k] += partial[k + 4] (k < 4), partial[k] +=
+ *      partial[k + 2] (k < 2), s = partial[0] + partial[1]
+ *   3. G = G + s / dim                      (dim rounded to float)
+ *   4. r = lr_t / (sqrt(G) + eps)           (eps inside: lr_t / sqrt(G + eps))
+ *   5. w_j = w_j - r * g'_j
+ * Every ISA follows this order, so results do not depend on the vector width.
+ *
+ * Duplicates: an index that occurs more than once in a batch is handled as
+ * dup says. ADAGRAD_DUPLICATES_SUM sums its gradient rows in batch order
+ * (((g_a + g_b) + g_c) ...) and updates the row once with the sum, as
+ * PyTorch's coalesce and TorchRec's exact modes do; with one occurrence the
+ * "sum" is the gradient row itself. ADAGRAD_DUPLICATES_SEQUENTIAL applies the
+ * step once per occurrence, in batch order, as FBGEMM and TensorFlow do. Rows
+ * not named in the batch are not touched (no weight decay, no accumulation).
+ *
+ * Threads: the rows of a batch are spread over pool (NULL: the calling
+ * thread); each row is updated by one thread, in batch order, so the results
+ * are bitwise identical for any number of threads. Small batches stay on the
+ * calling thread.
+ *
+ * Buffers: table, state, grads, indices and workspace are checked like the
+ * dense step's buffers. A buffer may be NULL exactly when it holds 0 bytes.
+ * The written buffers (table, state, workspace) may not share a byte with any
+ * other buffer; grads and indices are only read. The workspace needs no
+ * particular alignment; its contents are scratch, unspecified after the call.
+ *
+ * Checks, the first failure returned: the ISA (for the _isa variants), the
+ * parameters and dup (ADAGRAD_ERROR_INVALID_PARAMS), the sizes, the pointers,
+ * the alignment, the overlap, the workspace size, then every index. All of
+ * them run before the first write: on any error not one byte of table, state
+ * or grads changes. num_indices == 0 is a valid no-op once the parameters and
+ * sizes are checked (the buffers are then not looked at); so is dim == 0 once
+ * everything, the indices included, is checked. */
+
+/* How a sparse step treats an index that occurs more than once. */
+typedef enum adagrad_duplicates {
+  /* Sum the occurrences' gradients in batch order, then update once. */
+  ADAGRAD_DUPLICATES_SUM = 0,
+  /* Update once per occurrence, in batch order. */
+  ADAGRAD_DUPLICATES_SEQUENTIAL = 1
+} adagrad_duplicates;
+
+/* Bytes of workspace a sparse step with this batch needs (for either kind of
+ * state and either index type); 0 when num_indices == 0. The library never
+ * allocates: the caller provides this much scratch memory, of any alignment,
+ * and may reuse it for every step of at most num_indices indices. dim and
+ * dup are part of the contract; today the size depends on num_indices only.
+ * SIZE_MAX when the size does not fit in size_t. */
+ADAGRAD_API size_t adagrad_sparse_workspace_size(size_t num_indices, size_t dim,
+                                                 adagrad_duplicates dup);
+
+/* One AdaGrad step of the rows of table named by indices, with per-element
+ * state (num_rows x dim floats).
+ *   table:       num_rows x dim weights, the named rows updated in place
+ *   state:       num_rows x dim accumulators, the named rows updated in place
+ *   indices:     num_indices row numbers, read only
+ *   grads:       num_indices x dim gradients, read only
+ *   p:           hyperparameters, as for adagrad_step
+ *   dup:         what a repeated index means
+ *   workspace:   workspace_size bytes of scratch
+ *   pool:        pthreadpool to spread the rows over, or NULL */
+ADAGRAD_API adagrad_status adagrad_sparse_step(float* table, float* state, size_t num_rows,
+                                               size_t dim, const int64_t* indices,
+                                               size_t num_indices, const float* grads,
+                                               const adagrad_params* p, adagrad_duplicates dup,
+                                               void* workspace, size_t workspace_size,
+                                               struct pthreadpool* pool);
+ADAGRAD_API adagrad_status adagrad_sparse_step_i32(float* table, float* state, size_t num_rows,
+                                                   size_t dim, const int32_t* indices,
+                                                   size_t num_indices, const float* grads,
+                                                   const adagrad_params* p, adagrad_duplicates dup,
+                                                   void* workspace, size_t workspace_size,
+                                                   struct pthreadpool* pool);
+
+/* The same with row-wise state: state holds num_rows floats. */
+ADAGRAD_API adagrad_status adagrad_rowwise_sparse_step(float* table, float* state, size_t num_rows,
+                                                       size_t dim, const int64_t* indices,
+                                                       size_t num_indices, const float* grads,
+                                                       const adagrad_params* p,
+                                                       adagrad_duplicates dup, void* workspace,
+                                                       size_t workspace_size,
+                                                       struct pthreadpool* pool);
+ADAGRAD_API adagrad_status adagrad_rowwise_sparse_step_i32(
+    float* table, float* state, size_t num_rows, size_t dim, const int32_t* indices,
+    size_t num_indices, const float* grads, const adagrad_params* p, adagrad_duplicates dup,
+    void* workspace, size_t workspace_size, struct pthreadpool* pool);
+
+/* Row-wise AdaGrad for a dense gradient: w and g are rows x dim floats,
+ * row_state holds rows floats (one accumulator per row). Every row is
+ * updated as described above. w, g and row_state may not overlap. Checks as
+ * for adagrad_step; rows == 0 or dim == 0 is a valid no-op once the
+ * parameters and sizes are checked. Rows are spread over pool. */
+ADAGRAD_API adagrad_status adagrad_rowwise_step(float* w, const float* g, float* row_state,
+                                                size_t rows, size_t dim, const adagrad_params* p,
+                                                struct pthreadpool* pool);
+
+/* The three steps above on an explicitly chosen ISA (tests, benchmarks,
+ * pinned callers); ADAGRAD_ERROR_UNSUPPORTED_ISA first when isa is not
+ * usable. */
+ADAGRAD_API adagrad_status adagrad_sparse_step_isa(adagrad_isa isa, float* table, float* state,
+                                                   size_t num_rows, size_t dim,
+                                                   const int64_t* indices, size_t num_indices,
+                                                   const float* grads, const adagrad_params* p,
+                                                   adagrad_duplicates dup, void* workspace,
+                                                   size_t workspace_size,
+                                                   struct pthreadpool* pool);
+ADAGRAD_API adagrad_status adagrad_rowwise_sparse_step_isa(
+    adagrad_isa isa, float* table, float* state, size_t num_rows, size_t dim,
+    const int64_t* indices, size_t num_indices, const float* grads, const adagrad_params* p,
+    adagrad_duplicates dup, void* workspace, size_t workspace_size, struct pthreadpool* pool);
+ADAGRAD_API adagrad_status adagrad_rowwise_step_isa(adagrad_isa isa, float* w, const float* g,
+                                                    float* row_state, size_t rows, size_t dim,
+                                                    const adagrad_params* p,
+                                                    struct pthreadpool* pool);
 
 /* The ISA that adagrad_step and adagrad_step_f64 run on. Resolved once, at
  * the first call of any step or ISA function, thread-safely: the best ISA

@@ -1,0 +1,513 @@
+// Embedding tables: the sparse steps (per-element and row-wise state) and the
+// dense row-wise step.
+//
+// A sparse step validates everything, then sorts the batch's positions by
+// row (a stable LSD radix sort in the caller's workspace), so that the
+// occurrences of one row form one run in batch order. Each run is one row's
+// work: its summed gradient (SUM) or its occurrences in turn (SEQUENTIAL).
+// Runs never straddle two tasks of the pool, so every row is updated by one
+// thread in batch order, and the results do not depend on the thread count.
+// The sorted order also walks the table in address order, and the rows a few
+// runs ahead are prefetched.
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <type_traits>
+
+#include "adagrad/adagrad.h"
+#include "dispatch.h"
+#include "pool.h"
+#include "step_constants.h"
+#include "ukernels.h"
+#include "validate.h"
+
+namespace adagrad {
+namespace detail {
+namespace {
+
+// Columns of a duplicated row summed at a time, on the stack (1 KiB); a
+// multiple of the row-wise reduction's 16 lanes, so that chunks after the
+// first start at lane 0 again.
+constexpr std::size_t kChunkColumns = 256;
+static_assert(kChunkColumns % kernels::kRowwiseLanes == 0, "chunks keep the lane order");
+// The radix sort's digit: 2048 buckets, two passes for a table of 4M rows.
+constexpr unsigned kRadixBits = 11;
+constexpr std::size_t kRadixBuckets = std::size_t{1} << kRadixBits;
+// Up to this many indices an insertion sort is faster and needs no counts.
+constexpr std::size_t kSmallBatch = 64;
+// The workspace may come at any address; it is used from the next cache line.
+constexpr std::size_t kWorkspaceAlignment = 64;
+// Occurrences ahead of the current one whose rows are prefetched.
+constexpr std::size_t kPrefetchOccurrences = 4;
+constexpr std::size_t kCacheLineBytes = 64;
+
+// Positions in the batch are 32-bit while the batch allows it (half the
+// workspace and the sort's traffic).
+template <class Position>
+std::size_t workspace_bytes_for(std::size_t num_indices) {
+  if (num_indices == 0) return 0;
+  const std::size_t counts = num_indices > kSmallBatch ? kRadixBuckets : 0;
+  // Two arrays of positions (the sort ping-pongs between them) and the counts.
+  const std::size_t limit = (SIZE_MAX - kWorkspaceAlignment) / sizeof(Position) - counts;
+  if (num_indices > limit / 2) return SIZE_MAX;
+  return kWorkspaceAlignment + (2 * num_indices + counts) * sizeof(Position);
+}
+
+std::size_t workspace_bytes(std::size_t num_indices) {
+  return num_indices <= UINT32_MAX ? workspace_bytes_for<std::uint32_t>(num_indices)
+                                   : workspace_bytes_for<std::uint64_t>(num_indices);
+}
+
+// Both byte ranges non-empty and sharing a byte.
+inline bool buffers_overlap(const void* a, std::size_t a_bytes, const void* b,
+                            std::size_t b_bytes) {
+  return a_bytes != 0 && b_bytes != 0 && overlap(a, a_bytes, b, b_bytes);
+}
+
+inline bool misaligned(const void* p, std::size_t alignment) {
+  return reinterpret_cast<std::uintptr_t>(p) % alignment != 0;
+}
+
+// A row number as an unsigned key; negative indices become huge and fail the
+// range check.
+template <class Index>
+inline std::uint64_t row_key(Index index) {
+  return static_cast<std::uint64_t>(static_cast<std::int64_t>(index));
+}
+
+template <class Index>
+struct sparse_batch {
+  float* table;
+  float* state;
+  std::size_t num_rows;
+  std::size_t dim;
+  const Index* indices;
+  std::size_t num_indices;
+  const float* grads;
+  bool rowwise;
+  bool sum_duplicates;
+  kernels::step_constants<float> constants;
+  const isa_kernels* kernels;
+  std::uint64_t max_row;  // the largest index, once checked
+};
+
+template <class Index>
+adagrad_status validate_sparse(sparse_batch<Index>* b, const adagrad_params* p,
+                               adagrad_duplicates dup, const void* workspace,
+                               std::size_t workspace_size) {
+  if (b->kernels == nullptr) return ADAGRAD_ERROR_UNSUPPORTED_ISA;
+  adagrad_status status = make_constants(p, &b->constants);
+  if (status != ADAGRAD_OK) return status;
+  // dup may hold any int a C caller stored; read it as the integer.
+  std::underlying_type_t<adagrad_duplicates> mode;
+  std::memcpy(&mode, &dup, sizeof mode);
+  if (mode != ADAGRAD_DUPLICATES_SUM && mode != ADAGRAD_DUPLICATES_SEQUENTIAL) {
+    return ADAGRAD_ERROR_INVALID_PARAMS;
+  }
+  b->sum_duplicates = mode == ADAGRAD_DUPLICATES_SUM;
+
+  // Sizes: no object is larger than PTRDIFF_MAX bytes.
+  const std::size_t max_floats = static_cast<std::size_t>(PTRDIFF_MAX) / sizeof(float);
+  const std::size_t dim = b->dim;
+  const std::size_t n = b->num_indices;
+  if (dim != 0 && (b->num_rows > max_floats / dim || n > max_floats / dim)) {
+    return ADAGRAD_ERROR_SIZE_OVERFLOW;
+  }
+  if (b->num_rows > max_floats || n > static_cast<std::size_t>(PTRDIFF_MAX) / sizeof(Index)) {
+    return ADAGRAD_ERROR_SIZE_OVERFLOW;
+  }
+  const std::size_t needed = workspace_bytes(n);
+  if (needed == SIZE_MAX) return ADAGRAD_ERROR_SIZE_OVERFLOW;
+  if (n == 0) return ADAGRAD_OK;
+
+  const std::size_t table_bytes = b->num_rows * dim * sizeof(float);
+  const std::size_t state_bytes = b->rowwise ? b->num_rows * sizeof(float) : table_bytes;
+  const std::size_t grads_bytes = n * dim * sizeof(float);
+  const std::size_t index_bytes = n * sizeof(Index);
+  const std::size_t scratch_bytes = workspace_size < needed ? workspace_size : needed;
+  if ((b->table == nullptr && table_bytes != 0) || (b->state == nullptr && state_bytes != 0) ||
+      (b->grads == nullptr && grads_bytes != 0) || b->indices == nullptr) {
+    return ADAGRAD_ERROR_NULL_POINTER;
+  }
+  if (misaligned(b->table, alignof(float)) || misaligned(b->state, alignof(float)) ||
+      misaligned(b->grads, alignof(float)) || misaligned(b->indices, alignof(Index))) {
+    return ADAGRAD_ERROR_MISALIGNED;
+  }
+  // The written buffers against every other; grads and indices are only read.
+  const void* const written[] = {b->table, b->state, workspace};
+  const std::size_t written_bytes[] = {table_bytes, state_bytes, scratch_bytes};
+  const void* const all[] = {b->table, b->state, workspace, b->grads, b->indices};
+  const std::size_t all_bytes[] = {table_bytes, state_bytes, scratch_bytes, grads_bytes,
+                                   index_bytes};
+  for (std::size_t i = 0; i < 3; ++i) {
+    for (std::size_t j = i + 1; j < 5; ++j) {
+      if (buffers_overlap(written[i], written_bytes[i], all[j], all_bytes[j])) {
+        return ADAGRAD_ERROR_OVERLAP;
+      }
+    }
+  }
+  if (workspace_size < needed || workspace == nullptr) return ADAGRAD_ERROR_WORKSPACE_TOO_SMALL;
+
+  // Every index, before anything is written: a branch-free maximum of the
+  // unsigned keys (negative indices are huge), one test at the end.
+  std::uint64_t max_row = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::uint64_t key = row_key(b->indices[i]);
+    max_row = key > max_row ? key : max_row;
+  }
+  if (max_row >= b->num_rows) return ADAGRAD_ERROR_INDEX_OUT_OF_RANGE;
+  b->max_row = max_row;
+  return ADAGRAD_OK;
+}
+
+// The batch's positions 0 .. n - 1 ordered by row, and within a row by
+// position: a stable sort, so each row's occurrences stay in batch order.
+template <class Position, class Index>
+const Position* sort_by_row(const Index* indices, std::size_t n, std::uint64_t max_row,
+                            void* workspace) {
+  const auto base = reinterpret_cast<std::uintptr_t>(workspace);
+  auto* from = reinterpret_cast<Position*>((base + kWorkspaceAlignment - 1) &
+                                           ~std::uintptr_t{kWorkspaceAlignment - 1});
+  Position* to = from + n;
+  for (std::size_t i = 0; i < n; ++i) from[i] = static_cast<Position>(i);
+  if (n <= kSmallBatch) {
+    for (std::size_t i = 1; i < n; ++i) {
+      const Position moving = from[i];
+      const std::uint64_t key = row_key(indices[moving]);
+      std::size_t j = i;
+      for (; j > 0 && row_key(indices[from[j - 1]]) > key; --j) from[j] = from[j - 1];
+      from[j] = moving;
+    }
+    return from;
+  }
+  Position* counts = to + n;
+  for (unsigned shift = 0; shift < 64 && (max_row >> shift) != 0; shift += kRadixBits) {
+    std::memset(counts, 0, kRadixBuckets * sizeof(Position));
+    // Counting needs no order: read the indices in batch order.
+    for (std::size_t i = 0; i < n; ++i) {
+      ++counts[(row_key(indices[i]) >> shift) & (kRadixBuckets - 1)];
+    }
+    if (counts[(row_key(indices[0]) >> shift) & (kRadixBuckets - 1)] == n) continue;
+    Position offset = 0;
+    for (std::size_t d = 0; d < kRadixBuckets; ++d) {
+      const Position c = counts[d];
+      counts[d] = offset;
+      offset = static_cast<Position>(offset + c);
+    }
+    for (std::size_t i = 0; i < n; ++i) {
+      const Position p = from[i];
+      to[counts[(row_key(indices[p]) >> shift) & (kRadixBuckets - 1)]++] = p;
+    }
+    Position* swap = from;
+    from = to;
+    to = swap;
+  }
+  return from;
+}
+
+inline void prefetch_bytes(const void* p, std::size_t bytes, bool for_write) {
+  const auto* c = static_cast<const char*>(p);
+  for (std::size_t off = 0; off < bytes; off += kCacheLineBytes) {
+    if (for_write) {
+      __builtin_prefetch(c + off, 1);
+    } else {
+      __builtin_prefetch(c + off, 0);
+    }
+  }
+}
+
+template <class Index, class Position>
+struct sparse_job {
+  const sparse_batch<Index>* batch;
+  const Position* order;  // positions sorted by row
+  std::size_t occurrences_per_task;
+
+  std::uint64_t row_at(std::size_t i) const { return row_key(batch->indices[order[i]]); }
+
+  // The first run boundary at or after i.
+  std::size_t run_start(std::size_t i) const {
+    while (i > 0 && i < batch->num_indices && row_at(i) == row_at(i - 1)) ++i;
+    return i;
+  }
+
+  void run_task(std::size_t task) const {
+    const std::size_t n = batch->num_indices;
+    const std::size_t first = task * occurrences_per_task;
+    if (first >= n) return;
+    const std::size_t last = n - first > occurrences_per_task ? first + occurrences_per_task : n;
+    run_range(run_start(first), run_start(last));
+  }
+
+  void prefetch_occurrence(std::size_t i, std::uint64_t* last_row) const {
+    const sparse_batch<Index>& b = *batch;
+    const std::size_t row_bytes = b.dim * sizeof(float);
+    const std::uint64_t row = row_at(i);
+    prefetch_bytes(b.grads + order[i] * b.dim, row_bytes, false);
+    if (row == *last_row) return;
+    *last_row = row;
+    prefetch_bytes(b.table + row * b.dim, row_bytes, true);
+    if (b.rowwise) {
+      __builtin_prefetch(b.state + row, 1);
+    } else {
+      prefetch_bytes(b.state + row * b.dim, row_bytes, true);
+    }
+  }
+
+  // Runs [begin, end), which begins and ends at run boundaries.
+  void run_range(std::size_t begin, std::size_t end) const {
+    std::size_t ahead = begin;
+    std::uint64_t prefetched_row = UINT64_MAX;
+    for (std::size_t i = begin; i < end;) {
+      const std::uint64_t row = row_at(i);
+      std::size_t j = i + 1;
+      while (j < end && row_at(j) == row) ++j;
+      for (; ahead < end && ahead < j + kPrefetchOccurrences; ++ahead) {
+        prefetch_occurrence(ahead, &prefetched_row);
+      }
+      update_row(row, i, j);
+      i = j;
+    }
+  }
+
+  const float* grad_row(std::size_t i) const { return batch->grads + order[i] * batch->dim; }
+
+  // sum[0 .. len) = the gradients of occurrences [i, j), columns
+  // [column, column + len), added in batch order.
+  void sum_gradients(std::size_t i, std::size_t j, std::size_t column, std::size_t len,
+                     float* sum) const {
+    const float* first = grad_row(i) + column;
+    for (std::size_t t = 0; t < len; ++t) sum[t] = first[t];
+    for (std::size_t q = i + 1; q < j; ++q) {
+      const float* g = grad_row(q) + column;
+      for (std::size_t t = 0; t < len; ++t) sum[t] = sum[t] + g[t];
+    }
+  }
+
+  // Occurrences [i, j) of one row.
+  void update_row(std::uint64_t row, std::size_t i, std::size_t j) const {
+    const sparse_batch<Index>& b = *batch;
+    const std::size_t dim = b.dim;
+    const isa_kernels& k = *b.kernels;
+    const kernels::step_constants<float>& c = b.constants;
+    float* w = b.table + row * dim;
+    const bool each_occurrence = !b.sum_duplicates || j - i == 1;
+    alignas(64) float sum[kChunkColumns];
+    if (!b.rowwise) {
+      float* G = b.state + row * dim;
+      if (each_occurrence) {
+        for (std::size_t q = i; q < j; ++q) k.f32(dim, w, grad_row(q), G, c);
+        return;
+      }
+      // The dense step is element by element, so it can take the row in chunks.
+      for (std::size_t column = 0; column < dim; column += kChunkColumns) {
+        const std::size_t len = dim - column < kChunkColumns ? dim - column : kChunkColumns;
+        sum_gradients(i, j, column, len, sum);
+        k.f32(len, w + column, sum, G + column, c);
+      }
+      return;
+    }
+    float* G = b.state + row;
+    if (each_occurrence) {
+      for (std::size_t q = i; q < j; ++q) k.rowwise_rows(1, dim, w, grad_row(q), G, c);
+      return;
+    }
+    // Row-wise with a summed gradient: the sum of squares over all chunks,
+    // then the update, summing each chunk again (the same additions in the
+    // same order, so the same bits) instead of keeping a whole row.
+    alignas(64) float partial[kernels::kRowwiseLanes] = {};
+    for (std::size_t column = 0; column < dim; column += kChunkColumns) {
+      const std::size_t len = dim - column < kChunkColumns ? dim - column : kChunkColumns;
+      sum_gradients(i, j, column, len, sum);
+      k.rowwise_reduce(len, w + column, sum, partial, c);
+    }
+    const float rate = kernels::adagrad_f32_rowwise_rate(partial, dim, G, c);
+    for (std::size_t column = 0; column < dim; column += kChunkColumns) {
+      const std::size_t len = dim - column < kChunkColumns ? dim - column : kChunkColumns;
+      sum_gradients(i, j, column, len, sum);
+      k.rowwise_update(len, w + column, sum, rate, c);
+    }
+  }
+};
+
+template <class Position, class Index>
+void run_sparse(const sparse_batch<Index>& b, void* workspace, struct pthreadpool* pool) {
+  sparse_job<Index, Position> job;
+  job.batch = &b;
+  job.order = sort_by_row<Position>(b.indices, b.num_indices, b.max_row, workspace);
+  const std::size_t tasks = task_count(pool, b.num_indices * b.dim);
+  job.occurrences_per_task = (b.num_indices + tasks - 1) / tasks;
+  run_tasks(pool, tasks, job);
+}
+
+template <class Index>
+adagrad_status sparse_step(const isa_kernels* k, bool rowwise, float* table, float* state,
+                           std::size_t num_rows, std::size_t dim, const Index* indices,
+                           std::size_t num_indices, const float* grads, const adagrad_params* p,
+                           adagrad_duplicates dup, void* workspace, std::size_t workspace_size,
+                           struct pthreadpool* pool) {
+  sparse_batch<Index> b;
+  b.table = table;
+  b.state = state;
+  b.num_rows = num_rows;
+  b.dim = dim;
+  b.indices = indices;
+  b.num_indices = num_indices;
+  b.grads = grads;
+  b.rowwise = rowwise;
+  b.kernels = k;
+  const adagrad_status status = validate_sparse(&b, p, dup, workspace, workspace_size);
+  // With dim == 0 the rows hold nothing: no weight and, row-wise, no mean
+  // (0 / 0) to accumulate.
+  if (status != ADAGRAD_OK || num_indices == 0 || dim == 0) return status;
+  if (num_indices <= UINT32_MAX) {
+    run_sparse<std::uint32_t>(b, workspace, pool);
+  } else {
+    run_sparse<std::uint64_t>(b, workspace, pool);
+  }
+  return ADAGRAD_OK;
+}
+
+struct rowwise_job {
+  float* w;
+  const float* g;
+  float* state;
+  std::size_t rows;
+  std::size_t dim;
+  std::size_t rows_per_task;
+  kernels::f32_rowwise_rows_fn ukernel;
+  kernels::step_constants<float> constants;
+
+  void run_task(std::size_t task) const {
+    const std::size_t first = task * rows_per_task;
+    if (first >= rows) return;
+    const std::size_t count = rows - first > rows_per_task ? rows_per_task : rows - first;
+    ukernel(count, dim, w + first * dim, g + first * dim, state + first, constants);
+  }
+};
+
+adagrad_status rowwise_step(const isa_kernels* k, float* w, const float* g, float* row_state,
+                            std::size_t rows, std::size_t dim, const adagrad_params* p,
+                            struct pthreadpool* pool) {
+  if (k == nullptr) return ADAGRAD_ERROR_UNSUPPORTED_ISA;
+  rowwise_job job;
+  adagrad_status status = make_constants(p, &job.constants);
+  if (status != ADAGRAD_OK) return status;
+  const std::size_t max_floats = static_cast<std::size_t>(PTRDIFF_MAX) / sizeof(float);
+  if ((dim != 0 && rows > max_floats / dim) || rows > max_floats) {
+    return ADAGRAD_ERROR_SIZE_OVERFLOW;
+  }
+  // No rows, or rows of nothing (no mean to take): a no-op.
+  if (rows == 0 || dim == 0) return ADAGRAD_OK;
+  const std::size_t bytes = rows * dim * sizeof(float);
+  const std::size_t state_bytes = rows * sizeof(float);
+  if (w == nullptr || g == nullptr || row_state == nullptr) return ADAGRAD_ERROR_NULL_POINTER;
+  if (misaligned(w, alignof(float)) || misaligned(g, alignof(float)) ||
+      misaligned(row_state, alignof(float))) {
+    return ADAGRAD_ERROR_MISALIGNED;
+  }
+  if (overlap(w, bytes, g, bytes) || overlap(w, bytes, row_state, state_bytes) ||
+      overlap(g, bytes, row_state, state_bytes)) {
+    return ADAGRAD_ERROR_OVERLAP;
+  }
+  job.w = w;
+  job.g = g;
+  job.state = row_state;
+  job.rows = rows;
+  job.dim = dim;
+  job.ukernel = k->rowwise_rows;
+  const std::size_t tasks = task_count(pool, rows * dim);
+  job.rows_per_task = (rows + tasks - 1) / tasks;
+  run_tasks(pool, tasks, job);
+  return ADAGRAD_OK;
+}
+
+}  // namespace
+}  // namespace detail
+}  // namespace adagrad
+
+extern "C" {
+
+size_t adagrad_sparse_workspace_size(size_t num_indices, size_t dim, adagrad_duplicates dup) {
+  (void)dim;
+  (void)dup;
+  return adagrad::detail::workspace_bytes(num_indices);
+}
+
+adagrad_status adagrad_sparse_step(float* table, float* state, size_t num_rows, size_t dim,
+                                   const int64_t* indices, size_t num_indices, const float* grads,
+                                   const adagrad_params* p, adagrad_duplicates dup,
+                                   void* workspace, size_t workspace_size,
+                                   struct pthreadpool* pool) {
+  return adagrad::detail::sparse_step(&adagrad::detail::active_kernels(), false, table, state,
+                                      num_rows, dim, indices, num_indices, grads, p, dup,
+                                      workspace, workspace_size, pool);
+}
+
+adagrad_status adagrad_sparse_step_i32(float* table, float* state, size_t num_rows, size_t dim,
+                                       const int32_t* indices, size_t num_indices,
+                                       const float* grads, const adagrad_params* p,
+                                       adagrad_duplicates dup, void* workspace,
+                                       size_t workspace_size, struct pthreadpool* pool) {
+  return adagrad::detail::sparse_step(&adagrad::detail::active_kernels(), false, table, state,
+                                      num_rows, dim, indices, num_indices, grads, p, dup,
+                                      workspace, workspace_size, pool);
+}
+
+adagrad_status adagrad_rowwise_sparse_step(float* table, float* state, size_t num_rows, size_t dim,
+                                           const int64_t* indices, size_t num_indices,
+                                           const float* grads, const adagrad_params* p,
+                                           adagrad_duplicates dup, void* workspace,
+                                           size_t workspace_size, struct pthreadpool* pool) {
+  return adagrad::detail::sparse_step(&adagrad::detail::active_kernels(), true, table, state,
+                                      num_rows, dim, indices, num_indices, grads, p, dup,
+                                      workspace, workspace_size, pool);
+}
+
+adagrad_status adagrad_rowwise_sparse_step_i32(float* table, float* state, size_t num_rows,
+                                               size_t dim, const int32_t* indices,
+                                               size_t num_indices, const float* grads,
+                                               const adagrad_params* p, adagrad_duplicates dup,
+                                               void* workspace, size_t workspace_size,
+                                               struct pthreadpool* pool) {
+  return adagrad::detail::sparse_step(&adagrad::detail::active_kernels(), true, table, state,
+                                      num_rows, dim, indices, num_indices, grads, p, dup,
+                                      workspace, workspace_size, pool);
+}
+
+adagrad_status adagrad_rowwise_step(float* w, const float* g, float* row_state, size_t rows,
+                                    size_t dim, const adagrad_params* p,
+                                    struct pthreadpool* pool) {
+  return adagrad::detail::rowwise_step(&adagrad::detail::active_kernels(), w, g, row_state, rows,
+                                       dim, p, pool);
+}
+
+adagrad_status adagrad_sparse_step_isa(adagrad_isa isa, float* table, float* state,
+                                       size_t num_rows, size_t dim, const int64_t* indices,
+                                       size_t num_indices, const float* grads,
+                                       const adagrad_params* p, adagrad_duplicates dup,
+                                       void* workspace, size_t workspace_size,
+                                       struct pthreadpool* pool) {
+  return adagrad::detail::sparse_step(adagrad::detail::usable_kernels(isa), false, table, state,
+                                      num_rows, dim, indices, num_indices, grads, p, dup,
+                                      workspace, workspace_size, pool);
+}
+
+adagrad_status adagrad_rowwise_sparse_step_isa(adagrad_isa isa, float* table, float* state,
+                                               size_t num_rows, size_t dim,
+                                               const int64_t* indices, size_t num_indices,
+                                               const float* grads, const adagrad_params* p,
+                                               adagrad_duplicates dup, void* workspace,
+                                               size_t workspace_size, struct pthreadpool* pool) {
+  return adagrad::detail::sparse_step(adagrad::detail::usable_kernels(isa), true, table, state,
+                                      num_rows, dim, indices, num_indices, grads, p, dup,
+                                      workspace, workspace_size, pool);
+}
+
+adagrad_status adagrad_rowwise_step_isa(adagrad_isa isa, float* w, const float* g,
+                                        float* row_state, size_t rows, size_t dim,
+                                        const adagrad_params* p, struct pthreadpool* pool) {
+  return adagrad::detail::rowwise_step(adagrad::detail::usable_kernels(isa), w, g, row_state,
+                                       rows, dim, p, pool);
+}
+
+}  // extern "C"
