@@ -118,7 +118,8 @@ const char* adagrad_status_string(adagrad_status status) {
     case ADAGRAD_OK: return "ok";
     case ADAGRAD_ERROR_NULL_POINTER: return "a buffer pointer is NULL while n > 0";
     case ADAGRAD_ERROR_MISALIGNED: return "a buffer is not aligned to its element size";
-    case ADAGRAD_ERROR_OVERLAP: return "two of the buffers w, g and G overlap";
+    case ADAGRAD_ERROR_OVERLAP:
+      return "two buffers overlap (w, g and G; or a buffer a sparse step writes and any other)";
     case ADAGRAD_ERROR_INVALID_PARAMS:
       return "invalid hyperparameters: params is NULL, or lr, eps, weight_decay or lr_decay is "
              "NaN, infinite, negative or too large for the element type, or step is 0 while "

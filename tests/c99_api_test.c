@@ -52,6 +52,33 @@ int main(void) {
     expect(adagrad_step_parallel_f64(NULL, wd, gd, Gd, 3, &p) == ADAGRAD_OK, "parallel f64");
   }
 
+  {
+    /* An embedding table of 4 rows x 2; rows 1 and 3 touched, row 1 twice. */
+    float table[8] = {1, 1, 1, 1, 1, 1, 1, 1};
+    float state[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    float row_state[4] = {0, 0, 0, 0};
+    const float grads[6] = {1, 1, 1, 1, 1, 1};
+    const int64_t indices[3] = {1, 3, 1};
+    const int32_t indices32[3] = {1, 3, 1};
+    unsigned char workspace[1024];
+    const size_t bytes = adagrad_sparse_workspace_size(3, 2, ADAGRAD_DUPLICATES_SUM);
+    expect(bytes <= sizeof workspace, "workspace size");
+    expect(adagrad_sparse_step(table, state, 4, 2, indices, 3, grads, &p, ADAGRAD_DUPLICATES_SUM,
+                               workspace, bytes, NULL) == ADAGRAD_OK,
+           "sparse step");
+    expect(state[2] == 4.0f && state[6] == 1.0f && state[0] == 0.0f, "duplicates summed");
+    expect(adagrad_rowwise_sparse_step_i32(table, row_state, 4, 2, indices32, 3, grads, &p,
+                                           ADAGRAD_DUPLICATES_SEQUENTIAL, workspace, bytes,
+                                           NULL) == ADAGRAD_OK,
+           "row-wise sparse step");
+    expect(row_state[1] == 2.0f && row_state[3] == 1.0f, "occurrences applied in turn");
+    expect(adagrad_sparse_step(table, state, 3, 2, indices, 3, grads, &p, ADAGRAD_DUPLICATES_SUM,
+                               workspace, bytes, NULL) == ADAGRAD_ERROR_INDEX_OUT_OF_RANGE,
+           "index out of range");
+    expect(adagrad_rowwise_step(table, grads, row_state, 3, 2, &p, NULL) == ADAGRAD_OK,
+           "row-wise dense step");
+  }
+
   isa = adagrad_active_isa();
   expect(adagrad_isa_supported(isa), "active ISA is supported");
   expect(adagrad_step_isa(ADAGRAD_ISA_SCALAR, w, g, G, 5, &p) == ADAGRAD_OK, "explicit scalar");

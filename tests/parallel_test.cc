@@ -240,5 +240,60 @@ TEST(ParallelBadInput, SameStatusesAsTheSingleStep) {
   EXPECT_TRUE(buffer == before);
 }
 
+// Sparse and row-wise steps through pools of 1 to 5 threads: rows split
+// across tasks at row boundaries, heavy duplicates (one row takes a tenth of
+// the batch), both duplicate modes, both kinds of state, under round-upward:
+// bitwise equal to the calling thread alone.
+TEST(ParallelEmbedding, SparseStepsMatchTheCallingThread) {
+  const std::size_t num_rows = 4000, dim = 64, num_indices = 6000;
+  std::mt19937_64 rng(99);
+  std::vector<float> table(num_rows * dim), state(num_rows * dim), row_state(num_rows),
+      grads(num_indices * dim);
+  fill(table, rng, -1.0, 1.0);
+  fill(state, rng, 0.0, 2.0);
+  fill(row_state, rng, 0.0, 2.0);
+  fill(grads, rng, -1.0, 1.0);
+  std::vector<std::int64_t> indices(num_indices);
+  std::uniform_int_distribution<std::int64_t> any(0, num_rows - 1);
+  for (std::size_t k = 0; k < num_indices; ++k) indices[k] = (k % 10 == 3) ? 77 : any(rng);
+  std::vector<unsigned char> workspace(
+      adagrad_sparse_workspace_size(num_indices, dim, ADAGRAD_DUPLICATES_SUM));
+  adagrad_params p = adagrad_params_default();
+  p.weight_decay = 0.01;
+  const int caller_mode = std::fegetround();
+  std::fesetround(FE_UPWARD);
+  for (bool rowwise : {false, true}) {
+    for (adagrad_duplicates dup : {ADAGRAD_DUPLICATES_SUM, ADAGRAD_DUPLICATES_SEQUENTIAL}) {
+      auto* step = rowwise ? adagrad_rowwise_sparse_step : adagrad_sparse_step;
+      std::vector<float> want_table = table, want_state = rowwise ? row_state : state;
+      ASSERT_EQ(ADAGRAD_OK, step(want_table.data(), want_state.data(), num_rows, dim,
+                                 indices.data(), num_indices, grads.data(), &p, dup,
+                                 workspace.data(), workspace.size(), nullptr));
+      for (std::size_t threads = 1; threads <= 5; ++threads) {
+        Pool pool = make_pool(threads);
+        std::vector<float> got_table = table, got_state = rowwise ? row_state : state;
+        ASSERT_EQ(ADAGRAD_OK, step(got_table.data(), got_state.data(), num_rows, dim,
+                                   indices.data(), num_indices, grads.data(), &p, dup,
+                                   workspace.data(), workspace.size(), pool.get()));
+        expect_same(got_table, want_table, "table");
+        expect_same(got_state, want_state, "state");
+      }
+    }
+  }
+  // The dense row-wise step, rows split across the pool.
+  std::vector<float> want_w = table, want_state = row_state;
+  ASSERT_EQ(ADAGRAD_OK, adagrad_rowwise_step(want_w.data(), grads.data(), want_state.data(),
+                                             num_rows, dim, &p, nullptr));
+  for (std::size_t threads = 2; threads <= 5; ++threads) {
+    Pool pool = make_pool(threads);
+    std::vector<float> got_w = table, got_state = row_state;
+    ASSERT_EQ(ADAGRAD_OK, adagrad_rowwise_step(got_w.data(), grads.data(), got_state.data(),
+                                               num_rows, dim, &p, pool.get()));
+    expect_same(got_w, want_w, "w");
+    expect_same(got_state, want_state, "row_state");
+  }
+  std::fesetround(caller_mode);
+}
+
 }  // namespace
 }  // namespace adagrad_test

@@ -97,6 +97,64 @@ inline status step_multi(const adagrad_tensor_f64* tensors, std::size_t count,
   return adagrad_step_multi_f64(tensors, count, &c, pool);
 }
 
+// Embedding tables (see adagrad.h): the sparse steps with per-element state
+// (sparse_step) or one accumulator per row (rowwise_sparse_step), int64 or
+// int32 indices, and the caller's workspace of sparse_workspace_size bytes.
+inline std::size_t sparse_workspace_size(std::size_t num_indices, std::size_t dim,
+                                         adagrad_duplicates dup = ADAGRAD_DUPLICATES_SUM) noexcept {
+  return adagrad_sparse_workspace_size(num_indices, dim, dup);
+}
+
+inline status sparse_step(float* table, float* state, std::size_t num_rows, std::size_t dim,
+                          const std::int64_t* indices, std::size_t num_indices, const float* grads,
+                          void* workspace, std::size_t workspace_size, const params& p = params{},
+                          adagrad_duplicates dup = ADAGRAD_DUPLICATES_SUM,
+                          struct pthreadpool* pool = nullptr) noexcept {
+  const adagrad_params c = p.to_c();
+  return adagrad_sparse_step(table, state, num_rows, dim, indices, num_indices, grads, &c, dup,
+                             workspace, workspace_size, pool);
+}
+
+inline status sparse_step(float* table, float* state, std::size_t num_rows, std::size_t dim,
+                          const std::int32_t* indices, std::size_t num_indices, const float* grads,
+                          void* workspace, std::size_t workspace_size, const params& p = params{},
+                          adagrad_duplicates dup = ADAGRAD_DUPLICATES_SUM,
+                          struct pthreadpool* pool = nullptr) noexcept {
+  const adagrad_params c = p.to_c();
+  return adagrad_sparse_step_i32(table, state, num_rows, dim, indices, num_indices, grads, &c, dup,
+                                 workspace, workspace_size, pool);
+}
+
+inline status rowwise_sparse_step(float* table, float* row_state, std::size_t num_rows,
+                                  std::size_t dim, const std::int64_t* indices,
+                                  std::size_t num_indices, const float* grads, void* workspace,
+                                  std::size_t workspace_size, const params& p = params{},
+                                  adagrad_duplicates dup = ADAGRAD_DUPLICATES_SUM,
+                                  struct pthreadpool* pool = nullptr) noexcept {
+  const adagrad_params c = p.to_c();
+  return adagrad_rowwise_sparse_step(table, row_state, num_rows, dim, indices, num_indices, grads,
+                                     &c, dup, workspace, workspace_size, pool);
+}
+
+inline status rowwise_sparse_step(float* table, float* row_state, std::size_t num_rows,
+                                  std::size_t dim, const std::int32_t* indices,
+                                  std::size_t num_indices, const float* grads, void* workspace,
+                                  std::size_t workspace_size, const params& p = params{},
+                                  adagrad_duplicates dup = ADAGRAD_DUPLICATES_SUM,
+                                  struct pthreadpool* pool = nullptr) noexcept {
+  const adagrad_params c = p.to_c();
+  return adagrad_rowwise_sparse_step_i32(table, row_state, num_rows, dim, indices, num_indices,
+                                         grads, &c, dup, workspace, workspace_size, pool);
+}
+
+// Row-wise AdaGrad for a dense rows x dim gradient.
+inline status rowwise_step(float* w, const float* g, float* row_state, std::size_t rows,
+                           std::size_t dim, const params& p = params{},
+                           struct pthreadpool* pool = nullptr) noexcept {
+  const adagrad_params c = p.to_c();
+  return adagrad_rowwise_step(w, g, row_state, rows, dim, &c, pool);
+}
+
 #if defined(ADAGRAD_HAS_STD_SPAN)
 // Span overloads: ADAGRAD_ERROR_SIZE_MISMATCH, with nothing written, when the
 // three spans differ in length.
