@@ -6,6 +6,7 @@
 #define ADAGRAD_KERNELS_DENSE_STEP_HPP_
 
 #include <cstddef>
+#include <type_traits>
 #include <xsimd/xsimd.hpp>
 
 #include "exact_ops.hpp"
@@ -49,10 +50,12 @@ void dense_step_loop(std::size_t n, T* w, const T* g, T* G, const step_constants
   const batch eps(c.eps);
   const batch weight_decay(c.weight_decay);
   const std::size_t vector_end = n - n % width;
-  for (std::size_t i = 0; i < vector_end; i += width) {
-    prefetch_ahead(Arch{}, g + i, false);
-    prefetch_ahead(Arch{}, w + i, true);
-    prefetch_ahead(Arch{}, G + i, true);
+  auto body = [&](std::size_t i, auto prefetch) {
+    if constexpr (decltype(prefetch)::value) {
+      prefetch_ahead(Arch{}, g + i, false);
+      prefetch_ahead(Arch{}, w + i, true);
+      prefetch_ahead(Arch{}, G + i, true);
+    }
     batch grad = batch::load_unaligned(g + i);
     batch weight = batch::load_unaligned(w + i);
     batch sum_sq = batch::load_unaligned(G + i);
@@ -68,7 +71,14 @@ void dense_step_loop(std::size_t n, T* w, const T* g, T* G, const step_constants
     weight = weight - exact_div(lr * grad, denom);
     sum_sq.store_unaligned(G + i);
     weight.store_unaligned(w + i);
-  }
+  };
+  // Prefetch only what this call will read: past the end it would pull in
+  // lines nobody asked for, which costs a short row of an embedding table
+  // (the sparse steps call this per row) more memory traffic than it moves.
+  const std::size_t prefetch_end = prefetch_limit<T>(vector_end, width);
+  std::size_t i = 0;
+  for (; i < prefetch_end; i += width) body(i, std::true_type{});
+  for (; i < vector_end; i += width) body(i, std::false_type{});
   // Tail via the reference: keeps rounding identical and reads nothing past n.
   if (vector_end != n) {
     reference_tail(Arch{}, n - vector_end, w + vector_end, g + vector_end, G + vector_end, c);

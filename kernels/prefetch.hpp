@@ -32,6 +32,15 @@ inline void prefetch_ahead(Arch, const T* p, bool for_write) {
   }
 }
 
+// Where a loop over [0, vector_end) in steps of width must stop prefetching
+// so that it never asks for a line past its own data: kPrefetchBytes before
+// the end, rounded down to a whole step.
+template <class T>
+constexpr std::size_t prefetch_limit(std::size_t vector_end, std::size_t width) {
+  constexpr std::size_t ahead = kPrefetchBytes / sizeof(T);
+  return vector_end > ahead ? (vector_end - ahead) - (vector_end - ahead) % width : 0;
+}
+
 }  // namespace detail
 }  // namespace kernels
 }  // namespace adagrad
