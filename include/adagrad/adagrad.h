@@ -299,8 +299,8 @@ ADAGRAD_API adagrad_status adagrad_step_multi_f64(const adagrad_tensor_f64* tens
  * Checks, the first failure returned: the ISA (for the _isa variants), the
  * parameters and dup (ADAGRAD_ERROR_INVALID_PARAMS), the sizes, the pointers,
  * the alignment, the overlap, the workspace size, then every index. All of
- * them run before the first write: on any error not one byte of table, state
- * or grads changes. num_indices == 0 is a valid no-op once the parameters and
+ * them run before the first write: on any error not one byte of table or state
+ * changes (nor of the workspace, which is written only after every check). num_indices == 0 is a valid no-op once the parameters and
  * sizes are checked (the buffers are then not looked at); so is dim == 0 once
  * everything, the indices included, is checked. */
 

@@ -10,9 +10,29 @@ binding of the C library (include/adagrad/adagrad.h):
     active_isa()             the ISA step() dispatches to
     supported_isas()         the ISAs this CPU can run
 
+Embedding tables (float32): the same hyperparameters, keyword-only, plus
+duplicates ("sum" or "sequential"), threads (that many threads, started for
+the call) or pool (a ThreadPool kept across calls), and isa:
+
+    sparse_step(table, state, indices, grads, *, ..., duplicates="sum",
+                threads=1, pool=None, isa=None)
+        the rows of table (num_rows, dim) named by indices (int64 or int32),
+        with per-element state (num_rows, dim): each row the dense step
+    rowwise_sparse_step(table, state, indices, grads, *, ...)
+        the same with one accumulator per row, state (num_rows,)
+    rowwise_step(w, g, row_state, *, ..., threads=1, pool=None, isa=None)
+        row-wise AdaGrad for a dense gradient, w and g (rows, dim),
+        row_state (rows,)
+    ThreadPool(threads)      a pool of threads for pool=
+
+Every function changes nothing when it raises: TypeError for a wrong type or
+dtype, IndexError for an index out of range, ValueError for anything else.
+
 A torch.optim optimizer built on step() is in ``adagrad.torch`` (imported
 on demand, so that NumPy users do not pay for importing PyTorch).
 """
-from adagrad._adagrad import __version__, active_isa, state_init, step, supported_isas
+from adagrad._adagrad import (ThreadPool, __version__, active_isa, rowwise_sparse_step,
+                              rowwise_step, sparse_step, state_init, step, supported_isas)
 
-__all__ = ["__version__", "active_isa", "state_init", "step", "supported_isas"]
+__all__ = ["ThreadPool", "__version__", "active_isa", "rowwise_sparse_step", "rowwise_step",
+           "sparse_step", "state_init", "step", "supported_isas"]
