@@ -38,7 +38,76 @@ inline float rowwise_gradient(float g, float w, const step_constants<float>& c) 
   return grad;
 }
 
+// g' of the dense step: maximize, then weight decay.
+template <class T>
+inline T composite_gradient(T g, T w, const step_constants<T>& c) {
+  T grad = g;
+  if (c.maximize) grad = -grad;
+  if (c.apply_weight_decay) {
+    grad = c.fma ? std::fma(c.weight_decay, w, grad) : grad + c.weight_decay * w;
+  }
+  return grad;
+}
+
+// copysign(max(|v| - threshold, 0), v), with NaN kept (NaN < 0 is false).
+template <class T>
+inline T shrink(T v, T threshold) {
+  T m = std::fabs(v) - threshold;
+  m = m < T(0) ? T(0) : m;
+  return std::copysign(m, v);
+}
+
+template <class T>
+void reference_proximal_step(std::size_t n, T* w, const T* g, T* G,
+                             const composite_constants<T>& c) {
+  const step_constants<T>& s = c.step;
+  for (std::size_t i = 0; i < n; ++i) {
+    const T grad = composite_gradient(g[i], w[i], s);
+    const T sum_sq = s.fma ? std::fma(grad, grad, G[i]) : G[i] + grad * grad;
+    const T denom = s.eps_inside ? std::sqrt(sum_sq + s.eps) : std::sqrt(sum_sq) + s.eps;
+    const T rate = s.lr / denom;
+    const T v = w[i] - rate * grad;
+    const T u = c.has_l1 ? shrink(v, rate * c.l1) : v;
+    w[i] = c.has_l2 ? u / (T(1) + rate * c.l2) : u;
+    G[i] = sum_sq;
+  }
+}
+
+template <class T>
+void reference_da_step(std::size_t n, T* w, const T* g, T* z, T* G,
+                       const composite_constants<T>& c) {
+  const step_constants<T>& s = c.step;
+  for (std::size_t i = 0; i < n; ++i) {
+    // Weight decay reads w before it is overwritten.
+    const T grad = composite_gradient(g[i], w[i], s);
+    const T sum = z[i] + grad;
+    const T sum_sq = s.fma ? std::fma(grad, grad, G[i]) : G[i] + grad * grad;
+    const T denom = s.eps_inside ? std::sqrt(sum_sq + s.eps) : std::sqrt(sum_sq) + s.eps;
+    const T u = c.has_l1 ? shrink(sum, c.da_l1) : sum;
+    w[i] = (c.neg_lr * u) / (c.da_l2 + denom);
+    z[i] = sum;
+    G[i] = sum_sq;
+  }
+}
+
 }  // namespace
+
+void adagrad_f32_proximal_ukernel__scalar(std::size_t n, float* w, const float* g, float* G,
+                                          const composite_constants<float>* c) {
+  reference_proximal_step(n, w, g, G, *c);
+}
+void adagrad_f64_proximal_ukernel__scalar(std::size_t n, double* w, const double* g, double* G,
+                                          const composite_constants<double>* c) {
+  reference_proximal_step(n, w, g, G, *c);
+}
+void adagrad_f32_da_ukernel__scalar(std::size_t n, float* w, const float* g, float* z, float* G,
+                                    const composite_constants<float>* c) {
+  reference_da_step(n, w, g, z, G, *c);
+}
+void adagrad_f64_da_ukernel__scalar(std::size_t n, double* w, const double* g, double* z, double* G,
+                                    const composite_constants<double>* c) {
+  reference_da_step(n, w, g, z, G, *c);
+}
 
 void adagrad_f32_rowwise_reduce_ukernel__scalar(std::size_t n, const float* w, const float* g,
                                                 float* partial, step_constants<float> c) {
@@ -49,8 +118,8 @@ void adagrad_f32_rowwise_reduce_ukernel__scalar(std::size_t n, const float* w, c
   }
 }
 
-void adagrad_f32_rowwise_update_ukernel__scalar(std::size_t n, float* w, const float* g,
-                                                float rate, step_constants<float> c) {
+void adagrad_f32_rowwise_update_ukernel__scalar(std::size_t n, float* w, const float* g, float rate,
+                                                step_constants<float> c) {
   for (std::size_t j = 0; j < n; ++j) w[j] = w[j] - rate * rowwise_gradient(g[j], w[j], c);
 }
 

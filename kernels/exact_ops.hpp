@@ -5,6 +5,8 @@
 #ifndef ADAGRAD_KERNELS_EXACT_OPS_HPP_
 #define ADAGRAD_KERNELS_EXACT_OPS_HPP_
 
+#include <cstdint>
+#include <cstring>
 #include <type_traits>
 #include <xsimd/xsimd.hpp>
 
@@ -49,6 +51,31 @@ inline xsimd::batch<double, xsimd::neon64> exact_div(const xsimd::batch<double, 
 template <class Arch, class T>
 inline xsimd::batch<T, Arch> exact_neg(const xsimd::batch<T, Arch>& x) {
   return x ^ xsimd::batch<T, Arch>(T(-0.0));
+}
+
+// |x| and copysign(magnitude, sign) as std::fabs and std::copysign compute
+// them: on the sign bit alone, so NaN payloads and signed zeros come through.
+// Written with plain and/or against masks: xsimd 8.1's bitwise_andnot means
+// ~a & b on x86 but a & ~b on NEON.
+// Keyed on Arch like every helper of the per-ISA code (an out-of-line copy
+// must not stand in for another ISA's).
+template <class Arch, class T>
+inline T magnitude_mask() {
+  using bits = std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint64_t>;
+  const bits mask = ~(bits{1} << (sizeof(T) * 8 - 1));
+  T value;
+  std::memcpy(&value, &mask, sizeof value);
+  return value;
+}
+template <class Arch, class T>
+inline xsimd::batch<T, Arch> exact_abs(const xsimd::batch<T, Arch>& x) {
+  return x & xsimd::batch<T, Arch>(magnitude_mask<Arch, T>());
+}
+template <class Arch, class T>
+inline xsimd::batch<T, Arch> exact_copysign(const xsimd::batch<T, Arch>& magnitude,
+                                            const xsimd::batch<T, Arch>& sign) {
+  return (magnitude & xsimd::batch<T, Arch>(magnitude_mask<Arch, T>())) |
+         (sign & xsimd::batch<T, Arch>(T(-0.0)));
 }
 
 // Fused multiply-add x * y + z with one rounding, for fma mode, on the ISAs

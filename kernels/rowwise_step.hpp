@@ -66,7 +66,8 @@ void rowwise_reduce_loop(std::size_t n, const float* w, const float* g, float* p
   constexpr std::size_t accumulators = kRowwiseLanes / width;
   const batch weight_decay(c.weight_decay);
   batch sum[accumulators];
-  for (std::size_t a = 0; a < accumulators; ++a) sum[a] = batch::load_unaligned(partial + a * width);
+  for (std::size_t a = 0; a < accumulators; ++a)
+    sum[a] = batch::load_unaligned(partial + a * width);
   const std::size_t block_end = n - n % kRowwiseLanes;
   for (std::size_t i = 0; i < block_end; i += kRowwiseLanes) {
     for (std::size_t a = 0; a < accumulators; ++a) {
@@ -103,8 +104,8 @@ void rowwise_update_loop(std::size_t n, float* w, const float* g, float rate,
     (batch::load_unaligned(w + i) - step * grad).store_unaligned(w + i);
   }
   if (vector_end != n) {
-    adagrad_f32_rowwise_update_ukernel__scalar(n - vector_end, w + vector_end, g + vector_end,
-                                               rate, c);
+    adagrad_f32_rowwise_update_ukernel__scalar(n - vector_end, w + vector_end, g + vector_end, rate,
+                                               c);
   }
 }
 
@@ -180,23 +181,23 @@ void rowwise_step::rows(Arch, std::size_t rows, std::size_t dim, float* w, const
 
 // Body of a per-ISA translation unit: instantiates the functor for one ISA
 // and defines its three ukernels adagrad_f32_rowwise_*_ukernel__<isa>.
-#define ADAGRAD_DEFINE_ROWWISE_UKERNELS(name, arch)                                               \
-  namespace adagrad {                                                                             \
-  namespace kernels {                                                                             \
-  void adagrad_f32_rowwise_reduce_ukernel__##name(std::size_t n, const float* w, const float* g,  \
-                                                  float* partial, step_constants<float> c) {      \
-    rowwise_step{}.reduce(arch{}, n, w, g, partial, c);                                           \
-  }                                                                                               \
-  void adagrad_f32_rowwise_update_ukernel__##name(std::size_t n, float* w, const float* g,        \
-                                                  float rate, step_constants<float> c) {          \
-    rowwise_step{}.update(arch{}, n, w, g, rate, c);                                              \
-  }                                                                                               \
-  void adagrad_f32_rowwise_rows_ukernel__##name(std::size_t rows, std::size_t dim, float* w,      \
-                                                const float* g, float* state,                     \
-                                                step_constants<float> c) {                        \
-    rowwise_step{}.rows(arch{}, rows, dim, w, g, state, c);                                       \
-  }                                                                                               \
-  }                                                                                               \
+#define ADAGRAD_DEFINE_ROWWISE_UKERNELS(name, arch)                                              \
+  namespace adagrad {                                                                            \
+  namespace kernels {                                                                            \
+  void adagrad_f32_rowwise_reduce_ukernel__##name(std::size_t n, const float* w, const float* g, \
+                                                  float* partial, step_constants<float> c) {     \
+    rowwise_step{}.reduce(arch{}, n, w, g, partial, c);                                          \
+  }                                                                                              \
+  void adagrad_f32_rowwise_update_ukernel__##name(std::size_t n, float* w, const float* g,       \
+                                                  float rate, step_constants<float> c) {         \
+    rowwise_step{}.update(arch{}, n, w, g, rate, c);                                             \
+  }                                                                                              \
+  void adagrad_f32_rowwise_rows_ukernel__##name(std::size_t rows, std::size_t dim, float* w,     \
+                                                const float* g, float* state,                    \
+                                                step_constants<float> c) {                       \
+    rowwise_step{}.rows(arch{}, rows, dim, w, g, state, c);                                      \
+  }                                                                                              \
+  }                                                                                              \
   }
 
 #endif  // ADAGRAD_KERNELS_ROWWISE_STEP_HPP_

@@ -19,6 +19,20 @@ struct step_constants {
   bool fma;         // fused multiply-adds for the decay term and G + g * g
 };
 
+// The constants of the composite steps (proximal and dual averaging): the
+// dense step's, plus the regularization rounded to T once.
+template <class T>
+struct composite_constants {
+  step_constants<T> step;
+  T l1;         // proximal: the L1 strength
+  T l2;         // proximal: the L2 strength
+  T da_l1;      // dual averaging: t * l1, computed in double, rounded once
+  T da_l2;      // dual averaging: l2 * t * lr_t, computed in double, rounded once
+  T neg_lr;     // dual averaging: -lr_t
+  bool has_l1;  // l1 != 0: shrink towards zero
+  bool has_l2;  // l2 != 0: divide by 1 + r * l2 (skipped otherwise: u / 1 == u)
+};
+
 }  // namespace kernels
 }  // namespace adagrad
 

@@ -31,6 +31,30 @@ adagrad_status adagrad_f32_ukernel__scalar(std::size_t n, float* w, const float*
 adagrad_status adagrad_f64_ukernel__scalar(std::size_t n, double* w, const double* g, double* G,
                                            step_constants<double> c);
 
+// Composite steps (documented in include/adagrad/adagrad.h): proximal AdaGrad
+// (state G) and AdaGrad dual averaging (states z and G, w only written).
+template <class T>
+using proximal_ukernel_fn = void (*)(std::size_t n, T* w, const T* g, T* G,
+                                     const composite_constants<T>* c);
+template <class T>
+using da_ukernel_fn = void (*)(std::size_t n, T* w, const T* g, T* z, T* G,
+                               const composite_constants<T>* c);
+
+#define ADAGRAD_DECLARE_COMPOSITE_UKERNELS(name)                                                   \
+  void adagrad_f32_proximal_ukernel__##name(std::size_t n, float* w, const float* g, float* G,     \
+                                            const composite_constants<float>* c);                  \
+  void adagrad_f64_proximal_ukernel__##name(std::size_t n, double* w, const double* g, double* G,  \
+                                            const composite_constants<double>* c);                 \
+  void adagrad_f32_da_ukernel__##name(std::size_t n, float* w, const float* g, float* z, float* G, \
+                                      const composite_constants<float>* c);                        \
+  void adagrad_f64_da_ukernel__##name(std::size_t n, double* w, const double* g, double* z,        \
+                                      double* G, const composite_constants<double>* c);
+ADAGRAD_DECLARE_COMPOSITE_UKERNELS(scalar)
+#define ADAGRAD_ISA(ENUM, name, arch, usable) ADAGRAD_DECLARE_COMPOSITE_UKERNELS(name)
+#include "isa_list.inc"
+#undef ADAGRAD_ISA
+#undef ADAGRAD_DECLARE_COMPOSITE_UKERNELS
+
 // Row-wise AdaGrad (one accumulator per row; the order and the canonical
 // sixteen-lane reduction are documented in include/adagrad/adagrad.h), in
 // three ukernels so that a caller can also feed a row in column chunks (the
@@ -60,8 +84,8 @@ float adagrad_f32_rowwise_rate(float* partial, std::size_t dim, float* G,
 
 void adagrad_f32_rowwise_reduce_ukernel__scalar(std::size_t n, const float* w, const float* g,
                                                 float* partial, step_constants<float> c);
-void adagrad_f32_rowwise_update_ukernel__scalar(std::size_t n, float* w, const float* g,
-                                                float rate, step_constants<float> c);
+void adagrad_f32_rowwise_update_ukernel__scalar(std::size_t n, float* w, const float* g, float rate,
+                                                step_constants<float> c);
 void adagrad_f32_rowwise_rows_ukernel__scalar(std::size_t rows, std::size_t dim, float* w,
                                               const float* g, float* state,
                                               step_constants<float> c);

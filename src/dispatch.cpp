@@ -28,38 +28,34 @@ adagrad_status resolve_then_step_f64(std::size_t n, double* w, const double* g, 
   return kIsaTable[(resolve_dispatch_state() >> 16) & 0xffu].f64(n, w, g, G, c);
 }
 
-void resolve_then_rowwise_reduce(std::size_t n, const float* w, const float* g, float* partial,
-                                 kernels::step_constants<float> c) {
-  kIsaTable[(resolve_dispatch_state() >> 16) & 0xffu].rowwise_reduce(n, w, g, partial, c);
-}
-
-void resolve_then_rowwise_update(std::size_t n, float* w, const float* g, float rate,
-                                 kernels::step_constants<float> c) {
-  kIsaTable[(resolve_dispatch_state() >> 16) & 0xffu].rowwise_update(n, w, g, rate, c);
-}
-
-void resolve_then_rowwise_rows(std::size_t rows, std::size_t dim, float* w, const float* g,
-                               float* state, kernels::step_constants<float> c) {
-  kIsaTable[(resolve_dispatch_state() >> 16) & 0xffu].rowwise_rows(rows, dim, w, g, state, c);
-}
-
 }  // namespace
 
 const isa_kernels kIsaTable[] = {
     {ADAGRAD_ISA_SCALAR, "scalar", &kernels::adagrad_f32_ukernel__scalar,
      &kernels::adagrad_f64_ukernel__scalar, &kernels::adagrad_f32_rowwise_reduce_ukernel__scalar,
      &kernels::adagrad_f32_rowwise_update_ukernel__scalar,
-     &kernels::adagrad_f32_rowwise_rows_ukernel__scalar},
-#define ADAGRAD_ISA(ENUM, name, arch, usable)                                                   \
-  {ADAGRAD_ISA_##ENUM,                                 #name,                                   \
-   &kernels::adagrad_f32_ukernel__##name,              &kernels::adagrad_f64_ukernel__##name,   \
-   &kernels::adagrad_f32_rowwise_reduce_ukernel__##name,                                        \
-   &kernels::adagrad_f32_rowwise_update_ukernel__##name,                                        \
-   &kernels::adagrad_f32_rowwise_rows_ukernel__##name},
+     &kernels::adagrad_f32_rowwise_rows_ukernel__scalar,
+     &kernels::adagrad_f32_proximal_ukernel__scalar, &kernels::adagrad_f64_proximal_ukernel__scalar,
+     &kernels::adagrad_f32_da_ukernel__scalar, &kernels::adagrad_f64_da_ukernel__scalar},
+#define ADAGRAD_ISA(ENUM, name, arch, usable)            \
+  {ADAGRAD_ISA_##ENUM,                                   \
+   #name,                                                \
+   &kernels::adagrad_f32_ukernel__##name,                \
+   &kernels::adagrad_f64_ukernel__##name,                \
+   &kernels::adagrad_f32_rowwise_reduce_ukernel__##name, \
+   &kernels::adagrad_f32_rowwise_update_ukernel__##name, \
+   &kernels::adagrad_f32_rowwise_rows_ukernel__##name,   \
+   &kernels::adagrad_f32_proximal_ukernel__##name,       \
+   &kernels::adagrad_f64_proximal_ukernel__##name,       \
+   &kernels::adagrad_f32_da_ukernel__##name,             \
+   &kernels::adagrad_f64_da_ukernel__##name},
 #include "isa_list.inc"
 #undef ADAGRAD_ISA
-    {ADAGRAD_ISA_SCALAR, "unresolved", &resolve_then_step_f32, &resolve_then_step_f64,
-     &resolve_then_rowwise_reduce, &resolve_then_rowwise_update, &resolve_then_rowwise_rows},
+    // Only the dense steps (adagrad_step, adagrad_step_f64) go through
+    // step_kernels() and so can meet this entry; every other entry point
+    // takes active_kernels(), which resolves first.
+    {ADAGRAD_ISA_SCALAR, "unresolved", &resolve_then_step_f32, &resolve_then_step_f64, nullptr,
+     nullptr, nullptr, nullptr, nullptr, nullptr, nullptr},
 };
 
 namespace {

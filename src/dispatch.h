@@ -29,7 +29,22 @@ struct isa_kernels {
   kernels::f32_rowwise_reduce_fn rowwise_reduce;
   kernels::f32_rowwise_update_fn rowwise_update;
   kernels::f32_rowwise_rows_fn rowwise_rows;
+  kernels::proximal_ukernel_fn<float> proximal_f32;
+  kernels::proximal_ukernel_fn<double> proximal_f64;
+  kernels::da_ukernel_fn<float> da_f32;
+  kernels::da_ukernel_fn<double> da_f64;
 };
+
+inline kernels::proximal_ukernel_fn<float> proximal_of(const isa_kernels& k, const float*) {
+  return k.proximal_f32;
+}
+inline kernels::proximal_ukernel_fn<double> proximal_of(const isa_kernels& k, const double*) {
+  return k.proximal_f64;
+}
+inline kernels::da_ukernel_fn<float> da_of(const isa_kernels& k, const float*) { return k.da_f32; }
+inline kernels::da_ukernel_fn<double> da_of(const isa_kernels& k, const double*) {
+  return k.da_f64;
+}
 
 inline kernels::f32_ukernel_fn ukernel_of(const isa_kernels& k, const float*) { return k.f32; }
 inline kernels::f64_ukernel_fn ukernel_of(const isa_kernels& k, const double*) { return k.f64; }
@@ -57,7 +72,8 @@ inline std::uint32_t dispatch_state() {
 }
 
 // The kernels adagrad_step runs: one atomic load, no test; before the first
-// step they are the resolver's, which resolve and forward.
+// step they are the resolver's, whose dense-step ukernels resolve and forward
+// (its other entries are null: everything else uses active_kernels()).
 inline const isa_kernels& step_kernels() {
   return kIsaTable[(g_dispatch_state.load(std::memory_order_acquire) >> 16) & 0xffu];
 }

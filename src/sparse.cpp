@@ -1,5 +1,6 @@
-// Embedding tables: the sparse steps (per-element and row-wise state) and the
-// dense row-wise step.
+// Embedding tables: the sparse steps (per-element and row-wise state, and the
+// lazy composite steps, proximal and dual averaging) and the dense row-wise
+// step.
 //
 // A sparse step validates everything, then sorts the batch's positions by
 // row (a stable LSD radix sort in the caller's workspace), so that the
@@ -74,28 +75,45 @@ inline std::uint64_t row_key(Index index) {
   return static_cast<std::uint64_t>(static_cast<std::int64_t>(index));
 }
 
+// What a row update is.
+enum class row_update {
+  dense,           // the dense step, state G (num_rows x dim)
+  rowwise,         // row-wise AdaGrad, state G (num_rows)
+  proximal,        // proximal AdaGrad, state G (num_rows x dim)
+  dual_averaging,  // AdaGrad DA, states z (state) and G (state2), both num_rows x dim
+};
+
 template <class Index>
 struct sparse_batch {
   float* table;
   float* state;
+  float* state2;  // dual averaging's G; nullptr otherwise
   std::size_t num_rows;
   std::size_t dim;
   const Index* indices;
   std::size_t num_indices;
   const float* grads;
+  row_update kind;
   bool rowwise;
   bool sum_duplicates;
   kernels::step_constants<float> constants;
+  kernels::composite_constants<float> composite;  // proximal and dual averaging
   const isa_kernels* kernels;
   std::uint64_t max_row;  // the largest index, once checked
 };
 
 template <class Index>
 adagrad_status validate_sparse(sparse_batch<Index>* b, const adagrad_params* p,
-                               adagrad_duplicates dup, const void* workspace,
-                               std::size_t workspace_size) {
+                               const adagrad_regularization* r, adagrad_duplicates dup,
+                               const void* workspace, std::size_t workspace_size) {
   if (b->kernels == nullptr) return ADAGRAD_ERROR_UNSUPPORTED_ISA;
-  adagrad_status status = make_constants(p, &b->constants);
+  adagrad_status status = ADAGRAD_OK;
+  if (b->kind == row_update::proximal || b->kind == row_update::dual_averaging) {
+    status = make_composite_constants(p, r, b->kind == row_update::dual_averaging, &b->composite);
+    b->constants = b->composite.step;
+  } else {
+    status = make_constants(p, &b->constants);
+  }
   if (status != ADAGRAD_OK) return status;
   // dup may hold any int a C caller stored; read it as the integer.
   std::underlying_type_t<adagrad_duplicates> mode;
@@ -121,26 +139,28 @@ adagrad_status validate_sparse(sparse_batch<Index>* b, const adagrad_params* p,
 
   const std::size_t table_bytes = b->num_rows * dim * sizeof(float);
   const std::size_t state_bytes = b->rowwise ? b->num_rows * sizeof(float) : table_bytes;
+  const std::size_t state2_bytes = b->kind == row_update::dual_averaging ? table_bytes : 0;
   const std::size_t grads_bytes = n * dim * sizeof(float);
   const std::size_t index_bytes = n * sizeof(Index);
   const std::size_t scratch_bytes = workspace_size < needed ? workspace_size : needed;
   if ((b->table == nullptr && table_bytes != 0) || (b->state == nullptr && state_bytes != 0) ||
-      (b->grads == nullptr && grads_bytes != 0) || b->indices == nullptr) {
+      (b->state2 == nullptr && state2_bytes != 0) || (b->grads == nullptr && grads_bytes != 0) ||
+      b->indices == nullptr) {
     return ADAGRAD_ERROR_NULL_POINTER;
   }
   if (misaligned(b->table, alignof(float)) || misaligned(b->state, alignof(float)) ||
-      misaligned(b->grads, alignof(float)) || misaligned(b->indices, alignof(Index))) {
+      misaligned(b->state2, alignof(float)) || misaligned(b->grads, alignof(float)) ||
+      misaligned(b->indices, alignof(Index))) {
     return ADAGRAD_ERROR_MISALIGNED;
   }
   // The written buffers against every other; grads and indices are only read.
-  const void* const written[] = {b->table, b->state, workspace};
-  const std::size_t written_bytes[] = {table_bytes, state_bytes, scratch_bytes};
-  const void* const all[] = {b->table, b->state, workspace, b->grads, b->indices};
-  const std::size_t all_bytes[] = {table_bytes, state_bytes, scratch_bytes, grads_bytes,
-                                   index_bytes};
-  for (std::size_t i = 0; i < 3; ++i) {
-    for (std::size_t j = i + 1; j < 5; ++j) {
-      if (buffers_overlap(written[i], written_bytes[i], all[j], all_bytes[j])) {
+  // The first four are written, the last two only read.
+  const void* const all[] = {b->table, b->state, b->state2, workspace, b->grads, b->indices};
+  const std::size_t all_bytes[] = {table_bytes,   state_bytes, state2_bytes,
+                                   scratch_bytes, grads_bytes, index_bytes};
+  for (std::size_t i = 0; i < 4; ++i) {
+    for (std::size_t j = i + 1; j < 6; ++j) {
+      if (buffers_overlap(all[i], all_bytes[i], all[j], all_bytes[j])) {
         return ADAGRAD_ERROR_OVERLAP;
       }
     }
@@ -261,16 +281,30 @@ struct sparse_job {
     const bool each_occurrence = !b.sum_duplicates || j - i == 1;
     alignas(64) float sum[kChunkColumns];
     if (!b.rowwise) {
-      float* G = b.state + row * dim;
+      // Element-wise updates: the columns [column, column + len) of the row
+      // with gradient `grad`. Being element by element, they can take the
+      // row in chunks.
+      const std::size_t row_offset = row * dim;
+      auto update = [&](std::size_t column, std::size_t len, const float* grad) {
+        const std::size_t at = row_offset + column;
+        switch (b.kind) {
+          case row_update::proximal:
+            k.proximal_f32(len, b.table + at, grad, b.state + at, &b.composite);
+            break;
+          case row_update::dual_averaging:
+            k.da_f32(len, b.table + at, grad, b.state + at, b.state2 + at, &b.composite);
+            break;
+          default: k.f32(len, b.table + at, grad, b.state + at, c); break;
+        }
+      };
       if (each_occurrence) {
-        for (std::size_t q = i; q < j; ++q) k.f32(dim, w, grad_row(q), G, c);
+        for (std::size_t q = i; q < j; ++q) update(0, dim, grad_row(q));
         return;
       }
-      // The dense step is element by element, so it can take the row in chunks.
       for (std::size_t column = 0; column < dim; column += kChunkColumns) {
         const std::size_t len = dim - column < kChunkColumns ? dim - column : kChunkColumns;
         sum_gradients(i, j, column, len, sum);
-        k.f32(len, w + column, sum, G + column, c);
+        update(column, len, sum);
       }
       return;
     }
@@ -308,22 +342,25 @@ void run_sparse(const sparse_batch<Index>& b, void* workspace, struct pthreadpoo
 }
 
 template <class Index>
-adagrad_status sparse_step(const isa_kernels* k, bool rowwise, float* table, float* state,
-                           std::size_t num_rows, std::size_t dim, const Index* indices,
-                           std::size_t num_indices, const float* grads, const adagrad_params* p,
+adagrad_status sparse_step(const isa_kernels* k, row_update kind, float* table, float* state,
+                           float* state2, std::size_t num_rows, std::size_t dim,
+                           const Index* indices, std::size_t num_indices, const float* grads,
+                           const adagrad_params* p, const adagrad_regularization* r,
                            adagrad_duplicates dup, void* workspace, std::size_t workspace_size,
                            struct pthreadpool* pool) {
   sparse_batch<Index> b;
+  b.kind = kind;
   b.table = table;
   b.state = state;
+  b.state2 = state2;
   b.num_rows = num_rows;
   b.dim = dim;
   b.indices = indices;
   b.num_indices = num_indices;
   b.grads = grads;
-  b.rowwise = rowwise;
+  b.rowwise = kind == row_update::rowwise;
   b.kernels = k;
-  const adagrad_status status = validate_sparse(&b, p, dup, workspace, workspace_size);
+  const adagrad_status status = validate_sparse(&b, p, r, dup, workspace, workspace_size);
   // With dim == 0 the rows hold nothing: no weight and, row-wise, no mean
   // (0 / 0) to accumulate.
   if (status != ADAGRAD_OK || num_indices == 0 || dim == 0) return status;
@@ -403,12 +440,11 @@ size_t adagrad_sparse_workspace_size(size_t num_indices, size_t dim, adagrad_dup
 
 adagrad_status adagrad_sparse_step(float* table, float* state, size_t num_rows, size_t dim,
                                    const int64_t* indices, size_t num_indices, const float* grads,
-                                   const adagrad_params* p, adagrad_duplicates dup,
-                                   void* workspace, size_t workspace_size,
-                                   struct pthreadpool* pool) {
-  return adagrad::detail::sparse_step(&adagrad::detail::active_kernels(), false, table, state,
-                                      num_rows, dim, indices, num_indices, grads, p, dup,
-                                      workspace, workspace_size, pool);
+                                   const adagrad_params* p, adagrad_duplicates dup, void* workspace,
+                                   size_t workspace_size, struct pthreadpool* pool) {
+  return adagrad::detail::sparse_step(
+      &adagrad::detail::active_kernels(), adagrad::detail::row_update::dense, table, state, nullptr,
+      num_rows, dim, indices, num_indices, grads, p, nullptr, dup, workspace, workspace_size, pool);
 }
 
 adagrad_status adagrad_sparse_step_i32(float* table, float* state, size_t num_rows, size_t dim,
@@ -416,9 +452,9 @@ adagrad_status adagrad_sparse_step_i32(float* table, float* state, size_t num_ro
                                        const float* grads, const adagrad_params* p,
                                        adagrad_duplicates dup, void* workspace,
                                        size_t workspace_size, struct pthreadpool* pool) {
-  return adagrad::detail::sparse_step(&adagrad::detail::active_kernels(), false, table, state,
-                                      num_rows, dim, indices, num_indices, grads, p, dup,
-                                      workspace, workspace_size, pool);
+  return adagrad::detail::sparse_step(
+      &adagrad::detail::active_kernels(), adagrad::detail::row_update::dense, table, state, nullptr,
+      num_rows, dim, indices, num_indices, grads, p, nullptr, dup, workspace, workspace_size, pool);
 }
 
 adagrad_status adagrad_rowwise_sparse_step(float* table, float* state, size_t num_rows, size_t dim,
@@ -426,8 +462,9 @@ adagrad_status adagrad_rowwise_sparse_step(float* table, float* state, size_t nu
                                            const float* grads, const adagrad_params* p,
                                            adagrad_duplicates dup, void* workspace,
                                            size_t workspace_size, struct pthreadpool* pool) {
-  return adagrad::detail::sparse_step(&adagrad::detail::active_kernels(), true, table, state,
-                                      num_rows, dim, indices, num_indices, grads, p, dup,
+  return adagrad::detail::sparse_step(&adagrad::detail::active_kernels(),
+                                      adagrad::detail::row_update::rowwise, table, state, nullptr,
+                                      num_rows, dim, indices, num_indices, grads, p, nullptr, dup,
                                       workspace, workspace_size, pool);
 }
 
@@ -437,45 +474,93 @@ adagrad_status adagrad_rowwise_sparse_step_i32(float* table, float* state, size_
                                                const adagrad_params* p, adagrad_duplicates dup,
                                                void* workspace, size_t workspace_size,
                                                struct pthreadpool* pool) {
-  return adagrad::detail::sparse_step(&adagrad::detail::active_kernels(), true, table, state,
-                                      num_rows, dim, indices, num_indices, grads, p, dup,
+  return adagrad::detail::sparse_step(&adagrad::detail::active_kernels(),
+                                      adagrad::detail::row_update::rowwise, table, state, nullptr,
+                                      num_rows, dim, indices, num_indices, grads, p, nullptr, dup,
                                       workspace, workspace_size, pool);
 }
 
 adagrad_status adagrad_rowwise_step(float* w, const float* g, float* row_state, size_t rows,
-                                    size_t dim, const adagrad_params* p,
-                                    struct pthreadpool* pool) {
+                                    size_t dim, const adagrad_params* p, struct pthreadpool* pool) {
   return adagrad::detail::rowwise_step(&adagrad::detail::active_kernels(), w, g, row_state, rows,
                                        dim, p, pool);
 }
 
-adagrad_status adagrad_sparse_step_isa(adagrad_isa isa, float* table, float* state,
-                                       size_t num_rows, size_t dim, const int64_t* indices,
-                                       size_t num_indices, const float* grads,
-                                       const adagrad_params* p, adagrad_duplicates dup,
-                                       void* workspace, size_t workspace_size,
-                                       struct pthreadpool* pool) {
-  return adagrad::detail::sparse_step(adagrad::detail::usable_kernels(isa), false, table, state,
-                                      num_rows, dim, indices, num_indices, grads, p, dup,
+adagrad_status adagrad_sparse_step_isa(adagrad_isa isa, float* table, float* state, size_t num_rows,
+                                       size_t dim, const int64_t* indices, size_t num_indices,
+                                       const float* grads, const adagrad_params* p,
+                                       adagrad_duplicates dup, void* workspace,
+                                       size_t workspace_size, struct pthreadpool* pool) {
+  return adagrad::detail::sparse_step(adagrad::detail::usable_kernels(isa),
+                                      adagrad::detail::row_update::dense, table, state, nullptr,
+                                      num_rows, dim, indices, num_indices, grads, p, nullptr, dup,
                                       workspace, workspace_size, pool);
 }
 
 adagrad_status adagrad_rowwise_sparse_step_isa(adagrad_isa isa, float* table, float* state,
-                                               size_t num_rows, size_t dim,
-                                               const int64_t* indices, size_t num_indices,
-                                               const float* grads, const adagrad_params* p,
-                                               adagrad_duplicates dup, void* workspace,
-                                               size_t workspace_size, struct pthreadpool* pool) {
-  return adagrad::detail::sparse_step(adagrad::detail::usable_kernels(isa), true, table, state,
-                                      num_rows, dim, indices, num_indices, grads, p, dup,
+                                               size_t num_rows, size_t dim, const int64_t* indices,
+                                               size_t num_indices, const float* grads,
+                                               const adagrad_params* p, adagrad_duplicates dup,
+                                               void* workspace, size_t workspace_size,
+                                               struct pthreadpool* pool) {
+  return adagrad::detail::sparse_step(adagrad::detail::usable_kernels(isa),
+                                      adagrad::detail::row_update::rowwise, table, state, nullptr,
+                                      num_rows, dim, indices, num_indices, grads, p, nullptr, dup,
                                       workspace, workspace_size, pool);
 }
 
-adagrad_status adagrad_rowwise_step_isa(adagrad_isa isa, float* w, const float* g,
-                                        float* row_state, size_t rows, size_t dim,
-                                        const adagrad_params* p, struct pthreadpool* pool) {
-  return adagrad::detail::rowwise_step(adagrad::detail::usable_kernels(isa), w, g, row_state,
-                                       rows, dim, p, pool);
+adagrad_status adagrad_rowwise_step_isa(adagrad_isa isa, float* w, const float* g, float* row_state,
+                                        size_t rows, size_t dim, const adagrad_params* p,
+                                        struct pthreadpool* pool) {
+  return adagrad::detail::rowwise_step(adagrad::detail::usable_kernels(isa), w, g, row_state, rows,
+                                       dim, p, pool);
+}
+
+adagrad_status adagrad_sparse_proximal_step(float* table, float* state, size_t num_rows, size_t dim,
+                                            const int64_t* indices, size_t num_indices,
+                                            const float* grads, const adagrad_params* p,
+                                            const adagrad_regularization* r, adagrad_duplicates dup,
+                                            void* workspace, size_t workspace_size,
+                                            struct pthreadpool* pool) {
+  return adagrad::detail::sparse_step(&adagrad::detail::active_kernels(),
+                                      adagrad::detail::row_update::proximal, table, state, nullptr,
+                                      num_rows, dim, indices, num_indices, grads, p, r, dup,
+                                      workspace, workspace_size, pool);
+}
+
+adagrad_status adagrad_sparse_da_step(float* table, float* z, float* G, size_t num_rows, size_t dim,
+                                      const int64_t* indices, size_t num_indices,
+                                      const float* grads, const adagrad_params* p,
+                                      const adagrad_regularization* r, adagrad_duplicates dup,
+                                      void* workspace, size_t workspace_size,
+                                      struct pthreadpool* pool) {
+  return adagrad::detail::sparse_step(
+      &adagrad::detail::active_kernels(), adagrad::detail::row_update::dual_averaging, table, z, G,
+      num_rows, dim, indices, num_indices, grads, p, r, dup, workspace, workspace_size, pool);
+}
+
+adagrad_status adagrad_sparse_proximal_step_isa(adagrad_isa isa, float* table, float* state,
+                                                size_t num_rows, size_t dim, const int64_t* indices,
+                                                size_t num_indices, const float* grads,
+                                                const adagrad_params* p,
+                                                const adagrad_regularization* r,
+                                                adagrad_duplicates dup, void* workspace,
+                                                size_t workspace_size, struct pthreadpool* pool) {
+  return adagrad::detail::sparse_step(adagrad::detail::usable_kernels(isa),
+                                      adagrad::detail::row_update::proximal, table, state, nullptr,
+                                      num_rows, dim, indices, num_indices, grads, p, r, dup,
+                                      workspace, workspace_size, pool);
+}
+
+adagrad_status adagrad_sparse_da_step_isa(adagrad_isa isa, float* table, float* z, float* G,
+                                          size_t num_rows, size_t dim, const int64_t* indices,
+                                          size_t num_indices, const float* grads,
+                                          const adagrad_params* p, const adagrad_regularization* r,
+                                          adagrad_duplicates dup, void* workspace,
+                                          size_t workspace_size, struct pthreadpool* pool) {
+  return adagrad::detail::sparse_step(
+      adagrad::detail::usable_kernels(isa), adagrad::detail::row_update::dual_averaging, table, z,
+      G, num_rows, dim, indices, num_indices, grads, p, r, dup, workspace, workspace_size, pool);
 }
 
 }  // extern "C"

@@ -53,6 +53,14 @@ inline bool valid_hyperparameters(const adagrad_params& p) {
 #endif
 }
 
+// torch.optim.Adagrad's clr, computed in double (Python's float) and then
+// rounded once, as every hyperparameter is. The denominator is >= 1, so lr_t
+// stays finite.
+inline double decayed_lr(const adagrad_params& p) {
+  if (p.lr_decay == 0.0) return p.lr;
+  return p.lr / (1.0 + static_cast<double>(p.step - 1) * p.lr_decay);
+}
+
 template <class T>
 adagrad_status make_constants(const adagrad_params* p, kernels::step_constants<T>* c) {
   if (p == nullptr) return ADAGRAD_ERROR_INVALID_PARAMS;
@@ -61,25 +69,51 @@ adagrad_status make_constants(const adagrad_params* p, kernels::step_constants<T
   // its bytes are read as the underlying integer instead.
   std::underlying_type_t<adagrad_eps_mode> eps_mode;
   std::memcpy(&eps_mode, &p->eps_mode, sizeof eps_mode);
-  const bool valid =
-      valid_hyperparameters<T>(*p) &
-      (eps_mode == ADAGRAD_EPS_OUTSIDE_SQRT || eps_mode == ADAGRAD_EPS_INSIDE_SQRT) &
-      !(p->lr_decay != 0.0 && p->step == 0);
+  const bool valid = valid_hyperparameters<T>(*p) &
+                     (eps_mode == ADAGRAD_EPS_OUTSIDE_SQRT || eps_mode == ADAGRAD_EPS_INSIDE_SQRT) &
+                     !(p->lr_decay != 0.0 && p->step == 0);
   if (!valid) return ADAGRAD_ERROR_INVALID_PARAMS;
-  // torch.optim.Adagrad's clr, computed in double (Python's float) and then
-  // rounded once, as every hyperparameter is. The denominator is >= 1, so
-  // lr_t stays finite.
-  double lr_t = p->lr;
-  if (p->lr_decay != 0.0) {
-    lr_t = p->lr / (1.0 + static_cast<double>(p->step - 1) * p->lr_decay);
-  }
-  c->lr = static_cast<T>(lr_t);
+  c->lr = static_cast<T>(decayed_lr(*p));
   c->eps = static_cast<T>(p->eps);
   c->weight_decay = static_cast<T>(p->weight_decay);
   c->apply_weight_decay = p->weight_decay != 0.0;
   c->maximize = p->maximize != 0;
   c->eps_inside = eps_mode == ADAGRAD_EPS_INSIDE_SQRT;
   c->fma = p->fma != 0;
+  return ADAGRAD_OK;
+}
+
+// The composite steps' constants: the dense step's, then the regularization
+// (l1, l2 valid hyperparameters), and for dual averaging the global step
+// t = p->step >= 1 with t * l1 and l2 * t * lr_t, computed in double, finite
+// in T. A term is applied when its coefficient is nonzero before rounding,
+// as weight decay is.
+template <class T>
+adagrad_status make_composite_constants(const adagrad_params* p, const adagrad_regularization* r,
+                                        bool dual_averaging, kernels::composite_constants<T>* c) {
+  const adagrad_status status = make_constants(p, &c->step);
+  if (status != ADAGRAD_OK) return status;
+  if (r == nullptr || !(valid_hyperparameter<T>(r->l1) & valid_hyperparameter<T>(r->l2))) {
+    return ADAGRAD_ERROR_INVALID_PARAMS;
+  }
+  c->l1 = static_cast<T>(r->l1);
+  c->l2 = static_cast<T>(r->l2);
+  c->has_l1 = r->l1 != 0.0;
+  c->has_l2 = r->l2 != 0.0;
+  c->da_l1 = T(0);
+  c->da_l2 = T(0);
+  c->neg_lr = -c->step.lr;
+  if (dual_averaging) {
+    if (p->step == 0) return ADAGRAD_ERROR_INVALID_PARAMS;
+    const auto t = static_cast<double>(p->step);
+    const double threshold = t * r->l1;
+    const double offset = r->l2 * t * decayed_lr(*p);
+    if (!(valid_hyperparameter<T>(threshold) & valid_hyperparameter<T>(offset))) {
+      return ADAGRAD_ERROR_INVALID_PARAMS;
+    }
+    c->da_l1 = static_cast<T>(threshold);
+    c->da_l2 = static_cast<T>(offset);
+  }
   return ADAGRAD_OK;
 }
 

@@ -14,11 +14,11 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <iterator>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <iterator>
 #include <limits>
 #include <random>
 #include <string>
@@ -93,7 +93,7 @@ std::vector<adagrad_params> switch_settings() {
   return settings;
 }
 
-const std::size_t kDims[] = {1,  2,  3,  4,  5,  7,  8,  9,  15,  16,  17,  23,  31,  32, 33,
+const std::size_t kDims[] = {1,  2,  3,  4,  5,  7,   8,   9,   15,  16,  17,  23,  31,  32,  33,
                              47, 48, 63, 64, 65, 100, 128, 129, 255, 256, 257, 300, 513, 1000};
 
 TEST(RowwiseTranscription, ScalarPathFollowsTheDocumentedOrder) {
@@ -162,8 +162,8 @@ TEST_P(EmbeddingTest, RowwiseStepEveryDimAndSwitch) {
       const std::vector<float> g_before(g.data(), g.data() + rows * dim);
       ASSERT_EQ(ADAGRAD_OK, adagrad_rowwise_step_isa(ADAGRAD_ISA_SCALAR, w_want.data(), g.data(),
                                                      G_want.data(), rows, dim, &p, nullptr));
-      ASSERT_EQ(ADAGRAD_OK,
-                adagrad_rowwise_step_isa(isa, w.data(), g.data(), G.data(), rows, dim, &p, nullptr));
+      ASSERT_EQ(ADAGRAD_OK, adagrad_rowwise_step_isa(isa, w.data(), g.data(), G.data(), rows, dim,
+                                                     &p, nullptr));
       const std::string where = std::string(adagrad_isa_name(isa)) + ", dim " +
                                 std::to_string(dim) + ", fma " + std::to_string(p.fma);
       expect_bits(G.data(), G_want.data(), rows, "G, " + where);
@@ -201,8 +201,8 @@ TEST_P(EmbeddingTest, RowwiseStepSpecialValues) {
         std::vector<float> w_want = w, G_want = G;
         ASSERT_EQ(ADAGRAD_OK, adagrad_rowwise_step_isa(ADAGRAD_ISA_SCALAR, w_want.data(), g.data(),
                                                        G_want.data(), rows, dim, &p, nullptr));
-        ASSERT_EQ(ADAGRAD_OK, adagrad_rowwise_step_isa(isa, w.data(), g.data(), G.data(), rows,
-                                                       dim, &p, nullptr));
+        ASSERT_EQ(ADAGRAD_OK, adagrad_rowwise_step_isa(isa, w.data(), g.data(), G.data(), rows, dim,
+                                                       &p, nullptr));
         expect_bits(G.data(), G_want.data(), rows, "G");
         expect_bits(w.data(), w_want.data(), w.size(), "w");
       }
@@ -279,27 +279,26 @@ adagrad_status run_sparse(adagrad_isa isa, bool rowwise, bool int32, Batch& b,
     EXPECT_EQ(adagrad_active_isa(), isa) << "int32 runs need the active ISA";
     std::vector<std::int32_t> narrow(b.indices.begin(), b.indices.end());
     auto* step = rowwise ? adagrad_rowwise_sparse_step_i32 : adagrad_sparse_step_i32;
-    return step(b.table.data(), b.state.data(), b.num_rows, b.dim, narrow.data(), n,
-                b.grads.data(), &p, dup, workspace.data(), workspace.size(), nullptr);
+    return step(b.table.data(), b.state.data(), b.num_rows, b.dim, narrow.data(), n, b.grads.data(),
+                &p, dup, workspace.data(), workspace.size(), nullptr);
   }
   auto* step = rowwise ? adagrad_rowwise_sparse_step_isa : adagrad_sparse_step_isa;
   return step(isa, b.table.data(), b.state.data(), b.num_rows, b.dim, b.indices.data(), n,
               b.grads.data(), &p, dup, workspace.data(), workspace.size(), nullptr);
 }
 
-void check_sparse(adagrad_isa isa, bool rowwise, bool int32, std::size_t num_rows,
-                  std::size_t dim, std::size_t num_indices, std::size_t hot,
-                  adagrad_duplicates dup, const adagrad_params& p, std::uint64_t seed) {
+void check_sparse(adagrad_isa isa, bool rowwise, bool int32, std::size_t num_rows, std::size_t dim,
+                  std::size_t num_indices, std::size_t hot, adagrad_duplicates dup,
+                  const adagrad_params& p, std::uint64_t seed) {
   Batch got = make_batch(num_rows, dim, num_indices, rowwise, hot, seed);
   Batch want = got;
   expected_sparse(want, rowwise, dup, p);
   ASSERT_EQ(ADAGRAD_OK, run_sparse(isa, rowwise, int32, got, dup, p));
-  const std::string where = std::string(adagrad_isa_name(isa)) + (rowwise ? " row-wise" : "") +
-                            (int32 ? " int32" : " int64") +
-                            (dup == ADAGRAD_DUPLICATES_SUM ? " SUM" : " SEQUENTIAL") + ", rows " +
-                            std::to_string(num_rows) + ", dim " + std::to_string(dim) +
-                            ", indices " + std::to_string(num_indices) + ", fma " +
-                            std::to_string(p.fma);
+  const std::string where =
+      std::string(adagrad_isa_name(isa)) + (rowwise ? " row-wise" : "") +
+      (int32 ? " int32" : " int64") + (dup == ADAGRAD_DUPLICATES_SUM ? " SUM" : " SEQUENTIAL") +
+      ", rows " + std::to_string(num_rows) + ", dim " + std::to_string(dim) + ", indices " +
+      std::to_string(num_indices) + ", fma " + std::to_string(p.fma);
   expect_bits(got.state.data(), want.state.data(), got.state.size(), "state, " + where);
   expect_bits(got.table.data(), want.table.data(), got.table.size(), "table, " + where);
   expect_bits(got.grads.data(), want.grads.data(), got.grads.size(), "grads, " + where);
@@ -312,7 +311,7 @@ TEST_P(EmbeddingTest, SparseStepsMatchTheDocumentedSemantics) {
   };
   // Small batches take the insertion sort, larger ones the radix sort (5000
   // rows: two digits); dims below, at and above the 256-column chunk.
-  const Shape shapes[] = {{10, 1, 1, 1},      {10, 5, 7, 2},     {50, 16, 64, 3},
+  const Shape shapes[] = {{10, 1, 1, 1},      {10, 5, 7, 2},      {50, 16, 64, 3},
                           {50, 33, 65, 4},    {5000, 8, 3000, 7}, {5000, 128, 600, 5},
                           {300, 257, 200, 3}, {40, 513, 90, 2}};
   for (const adagrad_params& p : switch_settings()) {
@@ -352,9 +351,8 @@ TEST_P(EmbeddingTest, OnlyEachRowsOwnOrderMatters) {
       Batch b = a;
       std::vector<std::size_t> order(a.indices.size());
       for (std::size_t k = 0; k < order.size(); ++k) order[k] = k;
-      std::stable_sort(order.begin(), order.end(), [&](std::size_t x, std::size_t y) {
-        return a.indices[x] > a.indices[y];
-      });
+      std::stable_sort(order.begin(), order.end(),
+                       [&](std::size_t x, std::size_t y) { return a.indices[x] > a.indices[y]; });
       for (std::size_t k = 0; k < order.size(); ++k) {
         b.indices[k] = a.indices[order[k]];
         std::copy_n(&a.grads[order[k] * a.dim], a.dim, &b.grads[k * a.dim]);
@@ -378,15 +376,15 @@ TEST_P(EmbeddingTest, DuplicateModesDifferOnlyOnDuplicates) {
     }
     Batch sum = unique, sequential = unique;
     ASSERT_EQ(ADAGRAD_OK, run_sparse(GetParam(), rowwise, false, sum, ADAGRAD_DUPLICATES_SUM, p));
-    ASSERT_EQ(ADAGRAD_OK, run_sparse(GetParam(), rowwise, false, sequential,
-                                     ADAGRAD_DUPLICATES_SEQUENTIAL, p));
+    ASSERT_EQ(ADAGRAD_OK,
+              run_sparse(GetParam(), rowwise, false, sequential, ADAGRAD_DUPLICATES_SEQUENTIAL, p));
     expect_bits(sum.table.data(), sequential.table.data(), sum.table.size(), "table");
     unique.indices[1] = unique.indices[0];
     sum = unique;
     sequential = unique;
     ASSERT_EQ(ADAGRAD_OK, run_sparse(GetParam(), rowwise, false, sum, ADAGRAD_DUPLICATES_SUM, p));
-    ASSERT_EQ(ADAGRAD_OK, run_sparse(GetParam(), rowwise, false, sequential,
-                                     ADAGRAD_DUPLICATES_SEQUENTIAL, p));
+    ASSERT_EQ(ADAGRAD_OK,
+              run_sparse(GetParam(), rowwise, false, sequential, ADAGRAD_DUPLICATES_SEQUENTIAL, p));
     EXPECT_NE(0, std::memcmp(sum.table.data(), sequential.table.data(), 20 * sizeof(float)));
   }
 }
@@ -590,13 +588,12 @@ TEST_F(SparseContract, UnsupportedIsa) {
 
 TEST_F(SparseContract, SizeOverflow) {
   EXPECT_EQ(ADAGRAD_ERROR_SIZE_OVERFLOW,
-            adagrad_sparse_step(table, state, SIZE_MAX / 2, kDim, indices, kIndices, grads,
-                                &params, ADAGRAD_DUPLICATES_SUM, workspace, workspace_size,
-                                nullptr));
+            adagrad_sparse_step(table, state, SIZE_MAX / 2, kDim, indices, kIndices, grads, &params,
+                                ADAGRAD_DUPLICATES_SUM, workspace, workspace_size, nullptr));
   EXPECT_EQ(ADAGRAD_ERROR_SIZE_OVERFLOW,
-            adagrad_rowwise_sparse_step(table, state, kRows, SIZE_MAX / 4, indices, kIndices,
-                                        grads, &params, ADAGRAD_DUPLICATES_SUM, workspace,
-                                        workspace_size, nullptr));
+            adagrad_rowwise_sparse_step(table, state, kRows, SIZE_MAX / 4, indices, kIndices, grads,
+                                        &params, ADAGRAD_DUPLICATES_SUM, workspace, workspace_size,
+                                        nullptr));
   expect_untouched();
 }
 
@@ -619,9 +616,9 @@ TEST_F(SparseContract, NoOps) {
   // dim 0: the indices are still checked, nothing is written.
   for (bool rowwise : {false, true}) {
     auto* step = rowwise ? adagrad_rowwise_sparse_step : adagrad_sparse_step;
-    EXPECT_EQ(ADAGRAD_OK, step(nullptr, rowwise ? state : nullptr, kRows, 0, indices, kIndices,
-                               nullptr, &params, ADAGRAD_DUPLICATES_SUM, workspace,
-                               workspace_size, nullptr));
+    EXPECT_EQ(ADAGRAD_OK,
+              step(nullptr, rowwise ? state : nullptr, kRows, 0, indices, kIndices, nullptr,
+                   &params, ADAGRAD_DUPLICATES_SUM, workspace, workspace_size, nullptr));
     indices[3] = kRows;
     EXPECT_EQ(ADAGRAD_ERROR_INDEX_OUT_OF_RANGE,
               step(nullptr, rowwise ? state : nullptr, kRows, 0, indices, kIndices, nullptr,
@@ -657,14 +654,13 @@ TEST(EmbeddingCxxWrappers, SameResultsAsTheCApi) {
     std::vector<std::int32_t> narrow(cxx.indices.begin(), cxx.indices.end());
     std::vector<unsigned char> workspace(adagrad::sparse_workspace_size(narrow.size(), 12));
     const adagrad_status status =
-        rowwise
-            ? adagrad::rowwise_sparse_step(cxx.table.data(), cxx.state.data(), 200, 12,
-                                           narrow.data(), narrow.size(), cxx.grads.data(),
-                                           workspace.data(), workspace.size(), q,
-                                           ADAGRAD_DUPLICATES_SEQUENTIAL)
-            : adagrad::sparse_step(cxx.table.data(), cxx.state.data(), 200, 12, narrow.data(),
-                                   narrow.size(), cxx.grads.data(), workspace.data(),
-                                   workspace.size(), q, ADAGRAD_DUPLICATES_SEQUENTIAL);
+        rowwise ? adagrad::rowwise_sparse_step(cxx.table.data(), cxx.state.data(), 200, 12,
+                                               narrow.data(), narrow.size(), cxx.grads.data(),
+                                               workspace.data(), workspace.size(), q,
+                                               ADAGRAD_DUPLICATES_SEQUENTIAL)
+                : adagrad::sparse_step(cxx.table.data(), cxx.state.data(), 200, 12, narrow.data(),
+                                       narrow.size(), cxx.grads.data(), workspace.data(),
+                                       workspace.size(), q, ADAGRAD_DUPLICATES_SEQUENTIAL);
     ASSERT_EQ(ADAGRAD_OK, status);
     expect_bits(cxx.table.data(), c_api.table.data(), cxx.table.size(), "table");
     expect_bits(cxx.state.data(), c_api.state.data(), cxx.state.size(), "state");
@@ -688,8 +684,8 @@ TEST(RowwiseContract, StatusesAndNothingWritten) {
   EXPECT_EQ(ADAGRAD_ERROR_OVERLAP, adagrad_rowwise_step(w, w + 31, G, 4, 8, &p, nullptr));
   EXPECT_EQ(ADAGRAD_ERROR_OVERLAP, adagrad_rowwise_step(w, g, w + 31, 4, 8, &p, nullptr));
   EXPECT_EQ(ADAGRAD_ERROR_MISALIGNED,
-            adagrad_rowwise_step(reinterpret_cast<float*>(reinterpret_cast<char*>(w) + 1), g, G,
-                                 4, 8, &p, nullptr));
+            adagrad_rowwise_step(reinterpret_cast<float*>(reinterpret_cast<char*>(w) + 1), g, G, 4,
+                                 8, &p, nullptr));
   EXPECT_EQ(ADAGRAD_ERROR_SIZE_OVERFLOW,
             adagrad_rowwise_step(w, g, G, SIZE_MAX / 8, 8, &p, nullptr));
   p.weight_decay = -1;

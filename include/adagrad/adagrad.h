@@ -385,6 +385,109 @@ ADAGRAD_API adagrad_status adagrad_rowwise_step_isa(adagrad_isa isa, float* w, c
                                                     const adagrad_params* p,
                                                     struct pthreadpool* pool);
 
+/* ---- Composite objectives: proximal AdaGrad and AdaGrad dual averaging --
+ *
+ * Loss plus an L1/L2 regularizer, as the AdaGrad paper (Duchi, Hazan and
+ * Singer, 2011) defines it through composite mirror descent (proximal) and
+ * regularized dual averaging (DA); TensorFlow's ApplyProximalAdagrad and
+ * ApplyAdagradDA. With l1 > 0 both produce exact zeros.
+ *
+ * Per element, g' is the gradient after maximize and weight decay exactly as
+ * in the dense step (step 1 of the contract at the top), and in fma mode
+ * G + g' * g' is fused, as there. With d = sqrt(G) + eps (eps inside:
+ * sqrt(G + eps)), every operation one IEEE operation in the element type:
+ *
+ * Proximal (adagrad_proximal_step), state G:
+ *   G = G + g' * g';  r = lr_t / d;  v = w - r * g'
+ *   l1 > 0:  m = |v| - r * l1;  m = (m < 0) ? 0 : m;  u = copysign(m, v)
+ *   l1 == 0: u = v
+ *   w = u / (1 + r * l2)              (skipped when l2 == 0: u / 1 == u)
+ * With eps = 0 this is TensorFlow's ApplyProximalAdagrad, except that
+ * TensorFlow forms r as lr * rsqrt(G) (a reciprocal square root and a
+ * product) where this library divides once: lr / sqrt(G).
+ *
+ * Dual averaging (adagrad_da_step), states z (sum of gradients) and G, and
+ * the global step t = p->step (>= 1; lr_decay, when set, uses the same t):
+ *   z = z + g';  G = G + g' * g'
+ *   l1 > 0:  m = |z| - c1;  m = (m < 0) ? 0 : m;  u = copysign(m, z)
+ *   l1 == 0: u = z
+ *   w = ((-lr_t) * u) / (c2 + d)
+ * where c1 = t * l1 and c2 = l2 * t * lr_t are computed in double and rounded
+ * once to the element type. With eps = 0 this is TensorFlow's ApplyAdagradDA
+ * (which forms c1 and c2 in the element type). w is only written, never read.
+ *
+ * A NaN in the data stays NaN (m < 0 is false for NaN); copysign takes the
+ * sign bit of v (or z), so a negative v that shrinks to zero gives -0.
+ *
+ * Checks as for adagrad_step, plus: r (the regularization) not NULL, l1 and
+ * l2 finite, >= 0 and representable in the element type
+ * (ADAGRAD_ERROR_INVALID_PARAMS); for DA, p->step >= 1 and t * l1 and
+ * l2 * t * lr_t finite in the element type. No buffer may overlap another. */
+
+/* The regularization of a composite step. */
+typedef struct adagrad_regularization {
+  double l1; /* L1 strength, >= 0: drives small weights to exactly 0 */
+  double l2; /* L2 strength, >= 0 */
+} adagrad_regularization;
+
+ADAGRAD_API adagrad_status adagrad_proximal_step(float* w, const float* g, float* G, size_t n,
+                                                 const adagrad_params* p,
+                                                 const adagrad_regularization* r);
+ADAGRAD_API adagrad_status adagrad_proximal_step_f64(double* w, const double* g, double* G,
+                                                     size_t n, const adagrad_params* p,
+                                                     const adagrad_regularization* r);
+ADAGRAD_API adagrad_status adagrad_da_step(float* w, const float* g, float* z, float* G, size_t n,
+                                           const adagrad_params* p,
+                                           const adagrad_regularization* r);
+ADAGRAD_API adagrad_status adagrad_da_step_f64(double* w, const double* g, double* z, double* G,
+                                               size_t n, const adagrad_params* p,
+                                               const adagrad_regularization* r);
+
+/* The same on an explicitly chosen ISA. */
+ADAGRAD_API adagrad_status adagrad_proximal_step_isa(adagrad_isa isa, float* w, const float* g,
+                                                     float* G, size_t n, const adagrad_params* p,
+                                                     const adagrad_regularization* r);
+ADAGRAD_API adagrad_status adagrad_proximal_step_f64_isa(adagrad_isa isa, double* w,
+                                                         const double* g, double* G, size_t n,
+                                                         const adagrad_params* p,
+                                                         const adagrad_regularization* r);
+ADAGRAD_API adagrad_status adagrad_da_step_isa(adagrad_isa isa, float* w, const float* g, float* z,
+                                               float* G, size_t n, const adagrad_params* p,
+                                               const adagrad_regularization* r);
+ADAGRAD_API adagrad_status adagrad_da_step_f64_isa(adagrad_isa isa, double* w, const double* g,
+                                                   double* z, double* G, size_t n,
+                                                   const adagrad_params* p,
+                                                   const adagrad_regularization* r);
+
+/* Sparse, lazy variants for float embedding tables: only the rows named in
+ * the batch are updated (as TensorFlow's SparseApplyProximalAdagrad and
+ * SparseApplyAdagradDA), each row with the dense composite step above.
+ * Batches, duplicates, workspace, threads and checks as for
+ * adagrad_sparse_step; the DA step takes two num_rows x dim states (z and G)
+ * and uses p->step as the global step of every row. */
+ADAGRAD_API adagrad_status adagrad_sparse_proximal_step(
+    float* table, float* state, size_t num_rows, size_t dim, const int64_t* indices,
+    size_t num_indices, const float* grads, const adagrad_params* p,
+    const adagrad_regularization* r, adagrad_duplicates dup, void* workspace,
+    size_t workspace_size, struct pthreadpool* pool);
+ADAGRAD_API adagrad_status adagrad_sparse_da_step(float* table, float* z, float* G,
+                                                  size_t num_rows, size_t dim,
+                                                  const int64_t* indices, size_t num_indices,
+                                                  const float* grads, const adagrad_params* p,
+                                                  const adagrad_regularization* r,
+                                                  adagrad_duplicates dup, void* workspace,
+                                                  size_t workspace_size, struct pthreadpool* pool);
+ADAGRAD_API adagrad_status adagrad_sparse_proximal_step_isa(
+    adagrad_isa isa, float* table, float* state, size_t num_rows, size_t dim,
+    const int64_t* indices, size_t num_indices, const float* grads, const adagrad_params* p,
+    const adagrad_regularization* r, adagrad_duplicates dup, void* workspace,
+    size_t workspace_size, struct pthreadpool* pool);
+ADAGRAD_API adagrad_status adagrad_sparse_da_step_isa(
+    adagrad_isa isa, float* table, float* z, float* G, size_t num_rows, size_t dim,
+    const int64_t* indices, size_t num_indices, const float* grads, const adagrad_params* p,
+    const adagrad_regularization* r, adagrad_duplicates dup, void* workspace,
+    size_t workspace_size, struct pthreadpool* pool);
+
 /* The ISA that adagrad_step and adagrad_step_f64 run on. Resolved once, at
  * the first call of any step or ISA function, thread-safely: the best ISA
  * this library was built with and this CPU and OS can run, unless the
