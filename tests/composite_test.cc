@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "adagrad/adagrad.h"
+#include "adagrad/adagrad.hpp"
 #include "dense_step_tester.h"
 #include "guarded_buffer.h"
 #include "simd_isas.h"
@@ -387,6 +388,26 @@ TEST(TensorFlowTranscription, DualAveraging) {
       EXPECT_LE(worst, 4.0);
     }
   }
+}
+
+// The C++ wrappers reach the same functions.
+TEST(CompositeCxxWrappers, SameResultsAsTheCApi) {
+  std::vector<double> w(50, 0.5), g(50, 0.25), z(50, 0.0), G(50, 1.0);
+  std::vector<double> w2 = w, z2 = z, G2 = G;
+  adagrad_params p = adagrad_params_default();
+  p.step = 4;
+  const adagrad_regularization r{0.01, 0.2};
+  ASSERT_EQ(ADAGRAD_OK, adagrad_da_step_f64(w.data(), g.data(), z.data(), G.data(), 50, &p, &r));
+  adagrad::params q;
+  q.step = 4;
+  ASSERT_EQ(ADAGRAD_OK, adagrad::da_step(w2.data(), g.data(), z2.data(), G2.data(), 50,
+                                         adagrad::regularization{0.01, 0.2}, q));
+  expect_bits(w2.data(), w.data(), 50, "w");
+  ASSERT_EQ(ADAGRAD_OK, adagrad_proximal_step_f64(w.data(), g.data(), G.data(), 50, &p, &r));
+  ASSERT_EQ(ADAGRAD_OK, adagrad::proximal_step(w2.data(), g.data(), G2.data(), 50,
+                                               adagrad::regularization{0.01, 0.2}, q));
+  expect_bits(w2.data(), w.data(), 50, "w");
+  expect_bits(G2.data(), G.data(), 50, "G");
 }
 
 // ---- Contract -----------------------------------------------------------

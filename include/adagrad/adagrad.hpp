@@ -155,6 +155,67 @@ inline status rowwise_step(float* w, const float* g, float* row_state, std::size
   return adagrad_rowwise_step(w, g, row_state, rows, dim, &c, pool);
 }
 
+// Composite objectives (see adagrad.h): proximal AdaGrad and AdaGrad dual
+// averaging with L1/L2 regularization; DA's global step t is p.step.
+struct regularization {
+  double l1 = 0.0;
+  double l2 = 0.0;
+  adagrad_regularization to_c() const noexcept { return {l1, l2}; }
+};
+
+inline status proximal_step(float* w, const float* g, float* G, std::size_t n,
+                            const regularization& r, const params& p = params{}) noexcept {
+  const adagrad_params c = p.to_c();
+  const adagrad_regularization rc = r.to_c();
+  return adagrad_proximal_step(w, g, G, n, &c, &rc);
+}
+
+inline status proximal_step(double* w, const double* g, double* G, std::size_t n,
+                            const regularization& r, const params& p = params{}) noexcept {
+  const adagrad_params c = p.to_c();
+  const adagrad_regularization rc = r.to_c();
+  return adagrad_proximal_step_f64(w, g, G, n, &c, &rc);
+}
+
+inline status da_step(float* w, const float* g, float* z, float* G, std::size_t n,
+                      const regularization& r, const params& p = params{}) noexcept {
+  const adagrad_params c = p.to_c();
+  const adagrad_regularization rc = r.to_c();
+  return adagrad_da_step(w, g, z, G, n, &c, &rc);
+}
+
+inline status da_step(double* w, const double* g, double* z, double* G, std::size_t n,
+                      const regularization& r, const params& p = params{}) noexcept {
+  const adagrad_params c = p.to_c();
+  const adagrad_regularization rc = r.to_c();
+  return adagrad_da_step_f64(w, g, z, G, n, &c, &rc);
+}
+
+inline status sparse_proximal_step(float* table, float* state, std::size_t num_rows,
+                                   std::size_t dim, const std::int64_t* indices,
+                                   std::size_t num_indices, const float* grads, void* workspace,
+                                   std::size_t workspace_size, const regularization& r,
+                                   const params& p = params{},
+                                   adagrad_duplicates dup = ADAGRAD_DUPLICATES_SUM,
+                                   struct pthreadpool* pool = nullptr) noexcept {
+  const adagrad_params c = p.to_c();
+  const adagrad_regularization rc = r.to_c();
+  return adagrad_sparse_proximal_step(table, state, num_rows, dim, indices, num_indices, grads,
+                                      &c, &rc, dup, workspace, workspace_size, pool);
+}
+
+inline status sparse_da_step(float* table, float* z, float* G, std::size_t num_rows,
+                             std::size_t dim, const std::int64_t* indices, std::size_t num_indices,
+                             const float* grads, void* workspace, std::size_t workspace_size,
+                             const regularization& r, const params& p = params{},
+                             adagrad_duplicates dup = ADAGRAD_DUPLICATES_SUM,
+                             struct pthreadpool* pool = nullptr) noexcept {
+  const adagrad_params c = p.to_c();
+  const adagrad_regularization rc = r.to_c();
+  return adagrad_sparse_da_step(table, z, G, num_rows, dim, indices, num_indices, grads, &c, &rc,
+                                dup, workspace, workspace_size, pool);
+}
+
 #if defined(ADAGRAD_HAS_STD_SPAN)
 // Span overloads: ADAGRAD_ERROR_SIZE_MISMATCH, with nothing written, when the
 // three spans differ in length.
