@@ -25,14 +25,31 @@ the call) or pool (a ThreadPool kept across calls), and isa:
         row_state (rows,)
     ThreadPool(threads)      a pool of threads for pool=
 
+Composite objectives (loss + l1 * |w| + l2/2 * w^2; l1 > 0 gives exact
+zeros): the same hyperparameters plus l1 and l2, float32 or float64 dense,
+float32 tables lazily (only the named rows):
+
+    proximal_step(w, g, G, *, l1=0.0, l2=0.0, ..., isa=None)
+        proximal AdaGrad (composite mirror descent), w and G in place
+    da_step(w, g, z, G, *, step, l1=0.0, l2=0.0, ..., isa=None)
+        AdaGrad dual averaging; z sums the gradients, step is the global
+        step t (>= 1, required)
+    sparse_proximal_step(table, state, indices, grads, *, l1=0.0, l2=0.0,
+                         ..., duplicates="sum", threads=1, pool=None, isa=None)
+    sparse_da_step(table, z, G, indices, grads, *, step, l1=0.0, l2=0.0,
+                   ..., duplicates="sum", threads=1, pool=None, isa=None)
+
 Every function changes nothing when it raises: TypeError for a wrong type or
 dtype, IndexError for an index out of range, ValueError for anything else.
 
 A torch.optim optimizer built on step() is in ``adagrad.torch`` (imported
 on demand, so that NumPy users do not pay for importing PyTorch).
 """
-from adagrad._adagrad import (ThreadPool, __version__, active_isa, rowwise_sparse_step,
-                              rowwise_step, sparse_step, state_init, step, supported_isas)
+from adagrad._adagrad import (ThreadPool, __version__, active_isa, da_step, proximal_step,
+                              rowwise_sparse_step, rowwise_step, sparse_da_step,
+                              sparse_proximal_step, sparse_step, state_init, step,
+                              supported_isas)
 
-__all__ = ["ThreadPool", "__version__", "active_isa", "rowwise_sparse_step", "rowwise_step",
+__all__ = ["ThreadPool", "__version__", "active_isa", "da_step", "proximal_step",
+           "rowwise_sparse_step", "rowwise_step", "sparse_da_step", "sparse_proximal_step",
            "sparse_step", "state_init", "step", "supported_isas"]

@@ -52,6 +52,10 @@ struct library<float> {
   static constexpr auto step = &adagrad_step;
   static constexpr auto step_isa = &adagrad_step_isa;
   static constexpr auto state_init = &adagrad_state_init;
+  static constexpr auto proximal = &adagrad_proximal_step;
+  static constexpr auto proximal_isa = &adagrad_proximal_step_isa;
+  static constexpr auto da = &adagrad_da_step;
+  static constexpr auto da_isa = &adagrad_da_step_isa;
 };
 
 template <>
@@ -60,6 +64,10 @@ struct library<double> {
   static constexpr auto step = &adagrad_step_f64;
   static constexpr auto step_isa = &adagrad_step_f64_isa;
   static constexpr auto state_init = &adagrad_state_init_f64;
+  static constexpr auto proximal = &adagrad_proximal_step_f64;
+  static constexpr auto proximal_isa = &adagrad_proximal_step_f64_isa;
+  static constexpr auto da = &adagrad_da_step_f64;
+  static constexpr auto da_isa = &adagrad_da_step_f64_isa;
 };
 
 std::string type_name_of(const py::handle& value) { return Py_TYPE(value.ptr())->tp_name; }
@@ -184,7 +192,14 @@ std::optional<adagrad_isa> isa_argument(const py::handle& value) {
 // through a no-op call, n = 0, which still validates the parameters: the
 // rule stays the library's own.
 template <class T>
-std::string invalid_params_message(const adagrad_params& params) {
+std::string invalid_rate_message(const char* name, double value) {
+  return std::string(name) + " = " + repr_of(py::float_(value)) +
+         " is invalid: it must be finite, >= 0 and at most the largest " + library<T>::dtype;
+}
+
+// The message for the first invalid rate of params, if one is.
+template <class T>
+std::optional<std::string> invalid_rate(const adagrad_params& params) {
   struct rate {
     const char* name;
     double adagrad_params::*field;
@@ -197,11 +212,59 @@ std::string invalid_params_message(const adagrad_params& params) {
     adagrad_params alone = adagrad_params_default();
     alone.*r.field = params.*r.field;
     if (library<T>::step(nullptr, nullptr, nullptr, 0, &alone) == ADAGRAD_ERROR_INVALID_PARAMS) {
-      return std::string(r.name) + " = " + repr_of(py::float_(params.*r.field)) +
-             " is invalid: it must be finite, >= 0 and at most the largest " + library<T>::dtype;
+      return invalid_rate_message<T>(r.name, params.*r.field);
     }
   }
+  return std::nullopt;
+}
+
+template <class T>
+std::string invalid_params_message(const adagrad_params& params) {
+  if (auto message = invalid_rate<T>(params)) return *message;
   return "step must be >= 1 when lr_decay != 0";
+}
+
+// The same for a composite step, whose regularization (and, for dual
+// averaging, the global step) the library checks too; again asked through
+// no-op calls, one condition at a time.
+template <class T>
+std::string invalid_composite_message(const adagrad_params& params,
+                                      const adagrad_regularization& regularization,
+                                      bool dual_averaging) {
+  if (auto message = invalid_rate<T>(params)) return *message;
+  const adagrad_params defaults = adagrad_params_default();
+  const struct {
+    const char* name;
+    double value;
+    adagrad_regularization alone;
+  } terms[] = {{"l1", regularization.l1, {regularization.l1, 0.0}},
+               {"l2", regularization.l2, {0.0, regularization.l2}}};
+  for (const auto& term : terms) {
+    if (library<T>::proximal(nullptr, nullptr, nullptr, 0, &defaults, &term.alone) ==
+        ADAGRAD_ERROR_INVALID_PARAMS) {
+      return invalid_rate_message<T>(term.name, term.value);
+    }
+  }
+  if (!dual_averaging || (params.lr_decay != 0.0 && params.step == 0)) {
+    return "step must be >= 1 when lr_decay != 0";
+  }
+  if (params.step == 0) {
+    return "step must be >= 1: it is the global step t of dual averaging, counted from 1";
+  }
+  const std::string t = std::to_string(params.step);
+  const adagrad_regularization l1_alone{regularization.l1, 0.0};
+  if (library<T>::da(nullptr, nullptr, nullptr, nullptr, 0, &params, &l1_alone) ==
+      ADAGRAD_ERROR_INVALID_PARAMS) {
+    return "step * l1 = " + t + " * " + repr_of(py::float_(regularization.l1)) +
+           " is too large: dual averaging's threshold must be finite in " + library<T>::dtype;
+  }
+  const double lr_t =
+      params.lr_decay == 0.0
+          ? params.lr
+          : params.lr / (1.0 + static_cast<double>(params.step - 1) * params.lr_decay);
+  return "l2 * step * lr_t = " + repr_of(py::float_(regularization.l2)) + " * " + t + " * " +
+         repr_of(py::float_(lr_t)) + " is too large: dual averaging's offset must be finite in " +
+         library<T>::dtype;
 }
 
 // buffers: the arguments the library's buffer statuses are about.
@@ -231,6 +294,52 @@ adagrad_params params_argument(const py::object& lr, const py::object& eps,
   return params;
 }
 
+// One array of a dense step: its argument name, and whether it is written.
+struct dense_array {
+  const py::array& array;
+  const char* name;
+  bool written;
+};
+
+// The checks of the dense steps' arrays, in this order: the first array's
+// dtype, each other's dtype and shape against the first's, the layout of
+// each, then each pair for overlap. True for float64, false for float32.
+bool check_dense_arrays(std::initializer_list<dense_array> arrays) {
+  static const char* const kCounts[] = {"", "", "two", "three", "four"};
+  const std::size_t count = arrays.size();
+  // "w, g and G", "w, g, z and G"
+  std::string names;
+  for (const dense_array& a : arrays) {
+    if (!names.empty()) names += &a == arrays.end() - 1 ? " and " : ", ";
+    names += a.name;
+  }
+  const dense_array& first = *arrays.begin();
+  const bool f64 = is_float64(first.array, first.name);
+  for (const dense_array& a : arrays) {
+    if (&a == &first) continue;
+    if (is_float64(a.array, a.name) != f64) {
+      throw py::type_error(std::string(a.name) + " has dtype " + dtype_name(a.array) + " but " +
+                           first.name + " has " + dtype_name(first.array) + "; all " +
+                           kCounts[count] + " must have the same dtype");
+    }
+    if (!a.array.attr("shape").equal(first.array.attr("shape"))) {
+      throw py::value_error(std::string(a.name) + " has shape " + repr_of(a.array.attr("shape")) +
+                            " but " + first.name + " has " + repr_of(first.array.attr("shape")) +
+                            "; all " + kCounts[count] + " must have the same shape");
+    }
+  }
+  for (const dense_array& a : arrays) check_layout(a.array, a.name, a.written);
+  for (const dense_array* a = arrays.begin(); a != arrays.end(); ++a) {
+    for (const dense_array* b = a + 1; b != arrays.end(); ++b) {
+      if (overlap(a->array, b->array)) {
+        throw py::value_error(std::string(a->name) + " and " + b->name + " share memory; " + names +
+                              " must not overlap");
+      }
+    }
+  }
+  return f64;
+}
+
 template <class T>
 void run_step(py::array& w, const py::array& g, py::array& G, const adagrad_params& params,
               std::optional<adagrad_isa> isa) {
@@ -256,28 +365,7 @@ void step(const py::object& w_object, const py::object& g_object, const py::obje
   py::array w = as_array(w_object, "w");
   const py::array g = as_array(g_object, "g");
   py::array G = as_array(G_object, "G");
-  const bool f64 = is_float64(w, "w");
-  for (const auto& [array, name] : {std::pair{g, "g"}, std::pair{G, "G"}}) {
-    if (is_float64(array, name) != f64) {
-      throw py::type_error(std::string(name) + " has dtype " + dtype_name(array) + " but w has " +
-                           dtype_name(w) + "; all three must have the same dtype");
-    }
-    if (!array.attr("shape").equal(w.attr("shape"))) {
-      throw py::value_error(std::string(name) + " has shape " + repr_of(array.attr("shape")) +
-                            " but w has " + repr_of(w.attr("shape")) +
-                            "; all three must have the same shape");
-    }
-  }
-  check_layout(w, "w", /*written=*/true);
-  check_layout(g, "g", /*written=*/false);
-  check_layout(G, "G", /*written=*/true);
-  for (const auto& [a, a_name, b, b_name] :
-       {std::tuple{w, "w", g, "g"}, std::tuple{w, "w", G, "G"}, std::tuple{g, "g", G, "G"}}) {
-    if (overlap(a, b)) {
-      throw py::value_error(std::string(a_name) + " and " + b_name +
-                            " share memory; w, g and G must not overlap");
-    }
-  }
+  const bool f64 = check_dense_arrays({{w, "w", true}, {g, "g", false}, {G, "G", true}});
 
   const adagrad_params params =
       params_argument(lr, eps, weight_decay, lr_decay, step, maximize, eps_mode, fma);
@@ -318,6 +406,112 @@ void state_init(const py::object& G_object, const py::object& value_object) {
     run_state_init<double>(G, value);
   } else {
     run_state_init<float>(G, value);
+  }
+}
+
+// ---- Composite objectives: proximal AdaGrad and dual averaging ------------
+
+adagrad_regularization regularization_argument(const py::object& l1, const py::object& l2) {
+  return {real_argument(l1, "l1"), real_argument(l2, "l2")};
+}
+
+// What the library's status means for a composite step; buffers names the
+// arrays its buffer statuses are about.
+template <class T>
+[[noreturn]] void raise_composite_status(adagrad_status status, const adagrad_params& params,
+                                         const adagrad_regularization& regularization,
+                                         bool dual_averaging, const char* buffers) {
+  if (status == ADAGRAD_ERROR_INVALID_PARAMS) {
+    throw py::value_error(invalid_composite_message<T>(params, regularization, dual_averaging));
+  }
+  throw py::value_error(std::string(buffers) + ": " + adagrad_status_string(status));
+}
+
+template <class T>
+void run_proximal_step(py::array& w, const py::array& g, py::array& G, const adagrad_params& params,
+                       const adagrad_regularization& regularization,
+                       std::optional<adagrad_isa> isa) {
+  T* w_data = static_cast<T*>(w.mutable_data());
+  const T* g_data = static_cast<const T*>(g.data());
+  T* G_data = static_cast<T*>(G.mutable_data());
+  const auto n = static_cast<std::size_t>(w.size());
+  adagrad_status status;
+  {
+    py::gil_scoped_release release;
+    status =
+        isa ? library<T>::proximal_isa(*isa, w_data, g_data, G_data, n, &params, &regularization)
+            : library<T>::proximal(w_data, g_data, G_data, n, &params, &regularization);
+  }
+  if (status != ADAGRAD_OK) {
+    raise_composite_status<T>(status, params, regularization, false, "w, g, G");
+  }
+}
+
+void proximal_step(const py::object& w_object, const py::object& g_object,
+                   const py::object& G_object, const py::object& l1, const py::object& l2,
+                   const py::object& lr, const py::object& eps, const py::object& weight_decay,
+                   const py::object& lr_decay, const py::object& step, const py::object& maximize,
+                   const py::object& eps_mode, const py::object& fma, const py::object& isa_name) {
+  py::array w = as_array(w_object, "w");
+  const py::array g = as_array(g_object, "g");
+  py::array G = as_array(G_object, "G");
+  const bool f64 = check_dense_arrays({{w, "w", true}, {g, "g", false}, {G, "G", true}});
+
+  const adagrad_params params =
+      params_argument(lr, eps, weight_decay, lr_decay, step, maximize, eps_mode, fma);
+  const adagrad_regularization regularization = regularization_argument(l1, l2);
+  const std::optional<adagrad_isa> isa = isa_argument(isa_name);
+
+  if (f64) {
+    run_proximal_step<double>(w, g, G, params, regularization, isa);
+  } else {
+    run_proximal_step<float>(w, g, G, params, regularization, isa);
+  }
+}
+
+template <class T>
+void run_da_step(py::array& w, const py::array& g, py::array& z, py::array& G,
+                 const adagrad_params& params, const adagrad_regularization& regularization,
+                 std::optional<adagrad_isa> isa) {
+  T* w_data = static_cast<T*>(w.mutable_data());
+  const T* g_data = static_cast<const T*>(g.data());
+  T* z_data = static_cast<T*>(z.mutable_data());
+  T* G_data = static_cast<T*>(G.mutable_data());
+  const auto n = static_cast<std::size_t>(w.size());
+  adagrad_status status;
+  {
+    py::gil_scoped_release release;
+    status =
+        isa ? library<T>::da_isa(*isa, w_data, g_data, z_data, G_data, n, &params, &regularization)
+            : library<T>::da(w_data, g_data, z_data, G_data, n, &params, &regularization);
+  }
+  if (status != ADAGRAD_OK) {
+    raise_composite_status<T>(status, params, regularization, true, "w, g, z, G");
+  }
+}
+
+void da_step(const py::object& w_object, const py::object& g_object, const py::object& z_object,
+             const py::object& G_object, const py::object& step, const py::object& l1,
+             const py::object& l2, const py::object& lr, const py::object& eps,
+             const py::object& weight_decay, const py::object& lr_decay, const py::object& maximize,
+             const py::object& eps_mode, const py::object& fma, const py::object& isa_name) {
+  py::array w = as_array(w_object, "w");
+  const py::array g = as_array(g_object, "g");
+  py::array z = as_array(z_object, "z");
+  py::array G = as_array(G_object, "G");
+  // w is written (and read by weight decay), z and G are updated.
+  const bool f64 =
+      check_dense_arrays({{w, "w", true}, {g, "g", false}, {z, "z", true}, {G, "G", true}});
+
+  const adagrad_params params =
+      params_argument(lr, eps, weight_decay, lr_decay, step, maximize, eps_mode, fma);
+  const adagrad_regularization regularization = regularization_argument(l1, l2);
+  const std::optional<adagrad_isa> isa = isa_argument(isa_name);
+
+  if (f64) {
+    run_da_step<double>(w, g, z, G, params, regularization, isa);
+  } else {
+    run_da_step<float>(w, g, z, G, params, regularization, isa);
   }
 }
 
@@ -517,6 +711,127 @@ template <class Index>
                         std::to_string(num_rows) + " rows");
 }
 
+// A state argument of a sparse step: (num_rows,) or (num_rows, dim) floats,
+// written. rule says, in the shape message, what it holds.
+struct sparse_state_argument {
+  const py::object& object;
+  const char* name;
+  bool per_row;
+  const char* rule;
+};
+
+// The arrays of a sparse step, checked.
+struct sparse_arrays {
+  py::array table;
+  std::vector<py::array> states;  // in the order of the arguments
+  py::array indices;
+  py::array grads;
+  bool i32;  // int32 indices (else int64)
+  std::size_t num_rows;
+  std::size_t dim;
+  std::size_t num_indices;
+};
+
+// Every check of a sparse step's arrays, in this order: the dtypes (table,
+// the states, indices, grads), the shapes, the layouts, then the written
+// arrays (table and the states) against every other for overlap.
+sparse_arrays sparse_arrays_argument(const py::object& table_object,
+                                     std::initializer_list<sparse_state_argument> states,
+                                     const py::object& indices_object,
+                                     const py::object& grads_object) {
+  sparse_arrays a;
+  a.table = float32_argument(table_object, "table");
+  for (const sparse_state_argument& s : states) {
+    a.states.push_back(float32_argument(s.object, s.name));
+  }
+  a.indices = as_array(indices_object, "indices");
+  a.i32 = py::isinstance<py::array_t<std::int32_t>>(a.indices);
+  if (!a.i32 && !py::isinstance<py::array_t<std::int64_t>>(a.indices)) {
+    throw py::type_error("indices must have dtype int64 or int32, not " + dtype_name(a.indices));
+  }
+  a.grads = float32_argument(grads_object, "grads");
+
+  check_matrix(a.table, "table", "(num_rows, dim)");
+  const py::ssize_t num_rows = a.table.shape(0);
+  const py::ssize_t dim = a.table.shape(1);
+  std::size_t k = 0;
+  for (const sparse_state_argument& s : states) {
+    check_shape(a.states[k++], s.name,
+                s.per_row ? py::object(py::make_tuple(num_rows)) : a.table.attr("shape"), s.rule);
+  }
+  if (a.indices.ndim() != 1) {
+    throw py::value_error("indices must be 1-D, not of shape " + shape_of(a.indices));
+  }
+  const py::ssize_t num_indices = a.indices.shape(0);
+  check_shape(a.grads, "grads", py::make_tuple(num_indices, dim),
+              "one gradient row per index (len(indices), dim)");
+
+  check_layout(a.table, "table", /*written=*/true);
+  k = 0;
+  for (const sparse_state_argument& s : states) check_layout(a.states[k++], s.name, true);
+  check_layout(a.indices, "indices", /*written=*/false);
+  check_layout(a.grads, "grads", /*written=*/false);
+
+  // "the written arrays (table, state) must not overlap any other"
+  std::vector<std::pair<const py::array*, const char*>> written{{&a.table, "table"}};
+  k = 0;
+  for (const sparse_state_argument& s : states) written.emplace_back(&a.states[k++], s.name);
+  std::string rule = "the written arrays (";
+  for (const auto& [array, name] : written) {
+    rule += std::string(array == &a.table ? "" : ", ") + name;
+  }
+  rule += ") must not overlap any other";
+  for (std::size_t i = 0; i < written.size(); ++i) {
+    std::vector<std::pair<const py::array*, const char*>> others(written.begin() + i + 1,
+                                                                 written.end());
+    others.emplace_back(&a.indices, "indices");
+    others.emplace_back(&a.grads, "grads");
+    for (const auto& [other, other_name] : others) {
+      if (overlap(*written[i].first, *other)) {
+        throw py::value_error(std::string(written[i].second) + " and " + other_name +
+                              " share memory; " + rule);
+      }
+    }
+  }
+
+  a.num_rows = static_cast<std::size_t>(num_rows);
+  a.dim = static_cast<std::size_t>(dim);
+  a.num_indices = static_cast<std::size_t>(num_indices);
+  return a;
+}
+
+// The binding's part of a sparse call: the workspace, allocated per call,
+// and the indices as int64 when the entry point takes no int32 ones.
+struct sparse_scratch {
+  std::unique_ptr<unsigned char[]> workspace;
+  std::size_t workspace_size;
+  std::vector<std::int64_t> widened;
+  const void* indices;  // a.indices' data, or widened's
+};
+
+sparse_scratch sparse_scratch_for(const sparse_arrays& a, adagrad_duplicates dup, bool widen) {
+  sparse_scratch s;
+  s.workspace_size = adagrad_sparse_workspace_size(a.num_indices, a.dim, dup);
+  if (s.workspace_size == SIZE_MAX) {
+    throw py::value_error("indices: " + std::to_string(a.num_indices) +
+                          " indices need more workspace than the address space holds");
+  }
+  // Default-initialized, not zeroed: it is scratch. bad_alloc is MemoryError.
+  if (s.workspace_size != 0) s.workspace.reset(new unsigned char[s.workspace_size]);
+  // Widening is exact.
+  if (widen && a.i32) {
+    const auto* narrow = static_cast<const std::int32_t*>(a.indices.data());
+    s.widened.assign(narrow, narrow + a.num_indices);
+  }
+  s.indices = s.widened.empty() ? a.indices.data() : s.widened.data();
+  return s;
+}
+
+[[noreturn]] void raise_sparse_index_error(const sparse_arrays& a) {
+  if (a.i32) raise_index_error<std::int32_t>(a.indices, a.num_rows);
+  raise_index_error<std::int64_t>(a.indices, a.num_rows);
+}
+
 // sparse_step (Rowwise false) and rowwise_sparse_step (true).
 template <bool Rowwise>
 void sparse_step(const py::object& table_object, const py::object& state_object,
@@ -527,42 +842,13 @@ void sparse_step(const py::object& table_object, const py::object& state_object,
                  const py::object& threads_object, const py::object& pool_object,
                  const py::object& isa_name) {
   const sparse_functions& functions = Rowwise ? kRowwiseState : kPerElementState;
-  py::array table = float32_argument(table_object, "table");
-  py::array state = float32_argument(state_object, "state");
-  const py::array indices = as_array(indices_object, "indices");
-  const bool i32 = py::isinstance<py::array_t<std::int32_t>>(indices);
-  if (!i32 && !py::isinstance<py::array_t<std::int64_t>>(indices)) {
-    throw py::type_error("indices must have dtype int64 or int32, not " + dtype_name(indices));
-  }
-  const py::array grads = float32_argument(grads_object, "grads");
-
-  check_matrix(table, "table", "(num_rows, dim)");
-  const py::ssize_t num_rows = table.shape(0);
-  const py::ssize_t dim = table.shape(1);
-  if (Rowwise) {
-    check_shape(state, "state", py::make_tuple(num_rows),
-                "one accumulator per row of table (num_rows,)");
-  } else {
-    check_shape(state, "state", table.attr("shape"),
-                "one accumulator per element of table (num_rows, dim)");
-  }
-  if (indices.ndim() != 1) {
-    throw py::value_error("indices must be 1-D, not of shape " + shape_of(indices));
-  }
-  const py::ssize_t num_indices = indices.shape(0);
-  check_shape(grads, "grads", py::make_tuple(num_indices, dim),
-              "one gradient row per index (len(indices), dim)");
-
-  check_layout(table, "table", /*written=*/true);
-  check_layout(state, "state", /*written=*/true);
-  check_layout(indices, "indices", /*written=*/false);
-  check_layout(grads, "grads", /*written=*/false);
-  check_no_overlap({{table, "table", state, "state"},
-                    {table, "table", indices, "indices"},
-                    {table, "table", grads, "grads"},
-                    {state, "state", indices, "indices"},
-                    {state, "state", grads, "grads"}},
-                   "the written arrays (table, state) must not overlap any other");
+  sparse_arrays a = sparse_arrays_argument(
+      table_object,
+      {Rowwise ? sparse_state_argument{state_object, "state", true,
+                                       "one accumulator per row of table (num_rows,)"}
+               : sparse_state_argument{state_object, "state", false,
+                                       "one accumulator per element of table (num_rows, dim)"}},
+      indices_object, grads_object);
 
   const adagrad_params params =
       params_argument(lr, eps, weight_decay, lr_decay, step, maximize, eps_mode, fma);
@@ -570,52 +856,35 @@ void sparse_step(const py::object& table_object, const py::object& state_object,
   const threading where = threading_argument(threads_object, pool_object);
   const std::optional<adagrad_isa> isa = isa_argument(isa_name);
 
-  const auto rows = static_cast<std::size_t>(num_rows);
-  const auto columns = static_cast<std::size_t>(dim);
-  const auto n = static_cast<std::size_t>(num_indices);
-  const std::size_t workspace_size = adagrad_sparse_workspace_size(n, columns, dup);
-  if (workspace_size == SIZE_MAX) {
-    throw py::value_error("indices: " + std::to_string(n) +
-                          " indices need more workspace than the address space holds");
-  }
-  // Default-initialized, not zeroed: it is scratch. bad_alloc is MemoryError.
-  const std::unique_ptr<unsigned char[]> workspace(
-      workspace_size != 0 ? new unsigned char[workspace_size] : nullptr);
-  // The _isa entry points take int64 indices only; widening is exact.
-  std::vector<std::int64_t> widened;
-  if (isa && i32) {
-    const auto* narrow = static_cast<const std::int32_t*>(indices.data());
-    widened.assign(narrow, narrow + n);
-  }
-
-  float* table_data = static_cast<float*>(table.mutable_data());
-  float* state_data = static_cast<float*>(state.mutable_data());
-  const float* grads_data = static_cast<const float*>(grads.data());
-  const void* index_data = widened.empty() ? indices.data() : widened.data();
+  // The _isa entry points take int64 indices only.
+  const sparse_scratch scratch = sparse_scratch_for(a, dup, /*widen=*/isa.has_value());
+  float* table_data = static_cast<float*>(a.table.mutable_data());
+  float* state_data = static_cast<float*>(a.states[0].mutable_data());
+  const float* grads_data = static_cast<const float*>(a.grads.data());
   adagrad_status status;
   {
     py::gil_scoped_release release;
     status = run_threaded(where, [&](pthreadpool* pool) {
       if (isa) {
-        return functions.i64_isa(*isa, table_data, state_data, rows, columns,
-                                 static_cast<const std::int64_t*>(index_data), n, grads_data,
-                                 &params, dup, workspace.get(), workspace_size, pool);
+        return functions.i64_isa(*isa, table_data, state_data, a.num_rows, a.dim,
+                                 static_cast<const std::int64_t*>(scratch.indices), a.num_indices,
+                                 grads_data, &params, dup, scratch.workspace.get(),
+                                 scratch.workspace_size, pool);
       }
-      if (i32) {
-        return functions.i32(table_data, state_data, rows, columns,
-                             static_cast<const std::int32_t*>(index_data), n, grads_data, &params,
-                             dup, workspace.get(), workspace_size, pool);
+      if (a.i32) {
+        return functions.i32(table_data, state_data, a.num_rows, a.dim,
+                             static_cast<const std::int32_t*>(scratch.indices), a.num_indices,
+                             grads_data, &params, dup, scratch.workspace.get(),
+                             scratch.workspace_size, pool);
       }
-      return functions.i64(table_data, state_data, rows, columns,
-                           static_cast<const std::int64_t*>(index_data), n, grads_data, &params,
-                           dup, workspace.get(), workspace_size, pool);
+      return functions.i64(table_data, state_data, a.num_rows, a.dim,
+                           static_cast<const std::int64_t*>(scratch.indices), a.num_indices,
+                           grads_data, &params, dup, scratch.workspace.get(),
+                           scratch.workspace_size, pool);
     });
   }
   if (status == ADAGRAD_OK) return;
-  if (status == ADAGRAD_ERROR_INDEX_OUT_OF_RANGE) {
-    if (i32) raise_index_error<std::int32_t>(indices, rows);
-    raise_index_error<std::int64_t>(indices, rows);
-  }
+  if (status == ADAGRAD_ERROR_INDEX_OUT_OF_RANGE) raise_sparse_index_error(a);
   raise_status<float>(status, params, "table, state, indices, grads");
 }
 
@@ -661,6 +930,109 @@ void rowwise_step(const py::object& w_object, const py::object& g_object,
     });
   }
   if (status != ADAGRAD_OK) raise_status<float>(status, params, "w, g, row_state");
+}
+
+// ---- Composite objectives on embedding tables (float32, lazy) ------------
+//
+// The library has no int32 entry points for these: int32 indices are widened
+// to int64 here (exactly), as sparse_step does on its _isa path, so both
+// index dtypes are accepted as by every other sparse step.
+
+template <class Call>
+void run_sparse_composite(sparse_arrays& a, const adagrad_params& params,
+                          const adagrad_regularization& regularization, adagrad_duplicates dup,
+                          const threading& where, bool dual_averaging, const char* buffers,
+                          const Call& call) {
+  const sparse_scratch scratch = sparse_scratch_for(a, dup, /*widen=*/true);
+  const auto* indices = static_cast<const std::int64_t*>(scratch.indices);
+  adagrad_status status;
+  {
+    py::gil_scoped_release release;
+    status = run_threaded(where, [&](pthreadpool* pool) {
+      return call(indices, scratch.workspace.get(), scratch.workspace_size, pool);
+    });
+  }
+  if (status == ADAGRAD_OK) return;
+  if (status == ADAGRAD_ERROR_INDEX_OUT_OF_RANGE) raise_sparse_index_error(a);
+  raise_composite_status<float>(status, params, regularization, dual_averaging, buffers);
+}
+
+void sparse_proximal_step(const py::object& table_object, const py::object& state_object,
+                          const py::object& indices_object, const py::object& grads_object,
+                          const py::object& l1, const py::object& l2, const py::object& lr,
+                          const py::object& eps, const py::object& weight_decay,
+                          const py::object& lr_decay, const py::object& step,
+                          const py::object& maximize, const py::object& eps_mode,
+                          const py::object& fma, const py::object& duplicates,
+                          const py::object& threads_object, const py::object& pool_object,
+                          const py::object& isa_name) {
+  sparse_arrays a = sparse_arrays_argument(
+      table_object,
+      {{state_object, "state", false, "one accumulator per element of table (num_rows, dim)"}},
+      indices_object, grads_object);
+
+  const adagrad_params params =
+      params_argument(lr, eps, weight_decay, lr_decay, step, maximize, eps_mode, fma);
+  const adagrad_regularization regularization = regularization_argument(l1, l2);
+  const adagrad_duplicates dup = duplicates_argument(duplicates);
+  const threading where = threading_argument(threads_object, pool_object);
+  const std::optional<adagrad_isa> isa = isa_argument(isa_name);
+
+  float* table_data = static_cast<float*>(a.table.mutable_data());
+  float* state_data = static_cast<float*>(a.states[0].mutable_data());
+  const float* grads_data = static_cast<const float*>(a.grads.data());
+  run_sparse_composite(a, params, regularization, dup, where, /*dual_averaging=*/false,
+                       "table, state, indices, grads",
+                       [&](const std::int64_t* indices, void* workspace, std::size_t workspace_size,
+                           pthreadpool* pool) {
+                         return isa ? adagrad_sparse_proximal_step_isa(
+                                          *isa, table_data, state_data, a.num_rows, a.dim, indices,
+                                          a.num_indices, grads_data, &params, &regularization, dup,
+                                          workspace, workspace_size, pool)
+                                    : adagrad_sparse_proximal_step(
+                                          table_data, state_data, a.num_rows, a.dim, indices,
+                                          a.num_indices, grads_data, &params, &regularization, dup,
+                                          workspace, workspace_size, pool);
+                       });
+}
+
+void sparse_da_step(const py::object& table_object, const py::object& z_object,
+                    const py::object& G_object, const py::object& indices_object,
+                    const py::object& grads_object, const py::object& step, const py::object& l1,
+                    const py::object& l2, const py::object& lr, const py::object& eps,
+                    const py::object& weight_decay, const py::object& lr_decay,
+                    const py::object& maximize, const py::object& eps_mode, const py::object& fma,
+                    const py::object& duplicates, const py::object& threads_object,
+                    const py::object& pool_object, const py::object& isa_name) {
+  sparse_arrays a = sparse_arrays_argument(
+      table_object,
+      {{z_object, "z", false, "one sum of gradients per element of table (num_rows, dim)"},
+       {G_object, "G", false, "one accumulator per element of table (num_rows, dim)"}},
+      indices_object, grads_object);
+
+  const adagrad_params params =
+      params_argument(lr, eps, weight_decay, lr_decay, step, maximize, eps_mode, fma);
+  const adagrad_regularization regularization = regularization_argument(l1, l2);
+  const adagrad_duplicates dup = duplicates_argument(duplicates);
+  const threading where = threading_argument(threads_object, pool_object);
+  const std::optional<adagrad_isa> isa = isa_argument(isa_name);
+
+  float* table_data = static_cast<float*>(a.table.mutable_data());
+  float* z_data = static_cast<float*>(a.states[0].mutable_data());
+  float* G_data = static_cast<float*>(a.states[1].mutable_data());
+  const float* grads_data = static_cast<const float*>(a.grads.data());
+  run_sparse_composite(
+      a, params, regularization, dup, where, /*dual_averaging=*/true, "table, z, G, indices, grads",
+      [&](const std::int64_t* indices, void* workspace, std::size_t workspace_size,
+          pthreadpool* pool) {
+        return isa ? adagrad_sparse_da_step_isa(*isa, table_data, z_data, G_data, a.num_rows, a.dim,
+                                                indices, a.num_indices, grads_data, &params,
+                                                &regularization, dup, workspace, workspace_size,
+                                                pool)
+                   : adagrad_sparse_da_step(table_data, z_data, G_data, a.num_rows, a.dim, indices,
+                                            a.num_indices, grads_data, &params, &regularization,
+                                            dup, workspace, workspace_size, pool);
+      });
 }
 
 std::vector<std::string> supported_isas() {
@@ -710,6 +1082,64 @@ while the step runs.)doc");
         R"doc(Fills the accumulator G (a writable, C-contiguous float32 or float64
 array) with value rounded to its dtype, as the frameworks' initial
 accumulator values start it. value must be finite and >= 0.)doc");
+
+  m.def("proximal_step", &proximal_step, py::arg("w"), py::arg("g"), py::arg("G"), py::kw_only(),
+        py::arg("l1") = 0.0, py::arg("l2") = 0.0, py::arg("lr") = 0.01, py::arg("eps") = 1e-8,
+        py::arg("weight_decay") = 0.0, py::arg("lr_decay") = 0.0, py::arg("step") = 1,
+        py::arg("maximize") = false, py::arg("eps_mode") = "outside", py::arg("fma") = false,
+        py::arg("isa") = py::none(),
+        R"doc(One proximal AdaGrad step (composite mirror descent) for a loss plus
+l1 * |w| + l2/2 * w^2, in place: updates w and G from the gradient g.
+
+The arrays, dtypes (float32 or float64), lr_t, weight_decay, maximize, fma,
+eps_mode and isa are those of step(). Per element, with g' the gradient after
+maximize and weight decay and d = sqrt(G) + eps (eps_mode "inside":
+sqrt(G + eps)):
+
+    G = G + g' * g'
+    r = lr_t / d
+    v = w - r * g'
+    u = copysign(max(|v| - r * l1, 0), v)      if l1 != 0, else u = v
+    w = u / (1 + r * l2)                       if l2 != 0, else w = u
+
+every operation one IEEE-754 operation in the dtype, l1 and l2 rounded once
+to it; every ISA gives the same bits. l1 > 0 sets small weights to exactly
+0 (-0.0 when v was negative). With eps=0 this is TensorFlow's
+ApplyProximalAdagrad, except that r is lr / sqrt(G) (one division) where
+TensorFlow multiplies by rsqrt(G).
+
+Raises TypeError for a wrong type or dtype and ValueError for anything else
+invalid (l1 and l2 must be finite, >= 0 and representable in the dtype),
+naming the argument; nothing is changed then. The GIL is released while the
+step runs.)doc");
+
+  m.def("da_step", &da_step, py::arg("w"), py::arg("g"), py::arg("z"), py::arg("G"), py::kw_only(),
+        py::arg("step"), py::arg("l1") = 0.0, py::arg("l2") = 0.0, py::arg("lr") = 0.01,
+        py::arg("eps") = 1e-8, py::arg("weight_decay") = 0.0, py::arg("lr_decay") = 0.0,
+        py::arg("maximize") = false, py::arg("eps_mode") = "outside", py::arg("fma") = false,
+        py::arg("isa") = py::none(),
+        R"doc(One AdaGrad dual-averaging step (regularized dual averaging) for a loss
+plus l1 * |w| + l2/2 * w^2, in place: updates z (the sum of the gradients),
+G and w.
+
+w, g, z and G are arrays of one dtype (float32 or float64) and one shape,
+C-contiguous, not overlapping; w, z and G writable. step is the global step
+t, counted from 1, and must be passed (keyword only): the thresholds grow
+with it. Per element, with g' and d as for proximal_step():
+
+    z = z + g'
+    G = G + g' * g'
+    u = copysign(max(|z| - c1, 0), z)          if l1 != 0, else u = z
+    w = ((-lr_t) * u) / (c2 + d)
+
+where c1 = t * l1 and c2 = l2 * t * lr_t are computed in double and rounded
+once to the dtype (lr_t as for step(), with the same t). w's old value is
+read only by weight decay. With eps=0 this is TensorFlow's ApplyAdagradDA.
+
+Raises TypeError for a wrong type or dtype and ValueError for anything else
+invalid (also step 0, and t * l1 or l2 * t * lr_t too large for the dtype),
+naming the argument; nothing is changed then. The GIL is released while the
+step runs.)doc");
 
   py::class_<thread_pool>(m, "ThreadPool", R"doc(ThreadPool(threads)
 
@@ -806,6 +1236,39 @@ and row_state writable. Per row w[0 .. dim), gradient g, accumulator G:
 every operation one float32 operation (fma=True fuses the decay term and
 the sum of squares), so every ISA and thread count gives the same bits.
 lr_t, threads, pool and isa as for sparse_step(); errors as for step().)doc");
+
+  m.def("sparse_proximal_step", &sparse_proximal_step, py::arg("table"), py::arg("state"),
+        py::arg("indices"), py::arg("grads"), py::kw_only(), py::arg("l1") = 0.0,
+        py::arg("l2") = 0.0, py::arg("lr") = 0.01, py::arg("eps") = 1e-8,
+        py::arg("weight_decay") = 0.0, py::arg("lr_decay") = 0.0, py::arg("step") = 1,
+        py::arg("maximize") = false, py::arg("eps_mode") = "outside", py::arg("fma") = false,
+        py::arg("duplicates") = "sum", py::arg("threads") = 1, py::arg("pool") = py::none(),
+        py::arg("isa") = py::none(),
+        R"doc(proximal_step() on the rows of an embedding table named by indices, lazily
+(TensorFlow's SparseApplyProximalAdagrad): updates table and state in place.
+
+The arrays are those of sparse_step(): table and state float32 (num_rows,
+dim), indices int64 or int32 (1-D), grads float32 (len(indices), dim). Each
+named row goes through exactly the dense step of proximal_step() (l1, l2 and
+the other hyperparameters as there); rows not named are not touched.
+duplicates, threads, pool, isa and the errors are those of sparse_step().
+int32 indices are widened to int64 by the binding (the library takes int64).)doc");
+
+  m.def("sparse_da_step", &sparse_da_step, py::arg("table"), py::arg("z"), py::arg("G"),
+        py::arg("indices"), py::arg("grads"), py::kw_only(), py::arg("step"), py::arg("l1") = 0.0,
+        py::arg("l2") = 0.0, py::arg("lr") = 0.01, py::arg("eps") = 1e-8,
+        py::arg("weight_decay") = 0.0, py::arg("lr_decay") = 0.0, py::arg("maximize") = false,
+        py::arg("eps_mode") = "outside", py::arg("fma") = false, py::arg("duplicates") = "sum",
+        py::arg("threads") = 1, py::arg("pool") = py::none(), py::arg("isa") = py::none(),
+        R"doc(da_step() on the rows of an embedding table named by indices, lazily
+(TensorFlow's SparseApplyAdagradDA): updates table, z and G in place.
+
+table, z and G are float32 arrays of shape (num_rows, dim); indices, grads,
+duplicates, threads, pool, isa and the errors are those of sparse_step().
+Each named row goes through exactly the dense step of da_step(), with step
+(required, >= 1) as the global step t of every row; rows not named are not
+touched. int32 indices are widened to int64 by the binding (the library
+takes int64).)doc");
 
   m.def(
       "active_isa", [] { return std::string(adagrad_isa_name(adagrad_active_isa())); },
