@@ -6,8 +6,8 @@ if(CMAKE_SYSTEM_PROCESSOR MATCHES "^(x86_64|AMD64|amd64)$")
   set(ADAGRAD_ISA_FLAGS_sse2 -msse2)
   set(ADAGRAD_ISA_FLAGS_avx -mavx)
   # FMA3 is for fma mode's explicit fused multiply-adds only: -ffp-contract=off
-  # keeps the compiler from fusing anything else.
-  set(ADAGRAD_ISA_FLAGS_avx2 -mavx2 -mfma)
+  # keeps the compiler from fusing anything else. F16C converts binary16.
+  set(ADAGRAD_ISA_FLAGS_avx2 -mavx2 -mfma -mf16c)
   set(ADAGRAD_ISA_FLAGS_avx512f -mavx512f)
   if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU" AND CMAKE_CXX_COMPILER_VERSION VERSION_LESS 13)
     # GCC 12's own _mm512_sqrt_ps/_pd use _mm512_undefined_ps(), which it then

@@ -3,7 +3,9 @@
 // -fno-tree-vectorize, so it really is one element at a time.
 #include <cmath>
 #include <cstddef>
+#include <cstdint>
 
+#include "half_reference.h"
 #include "ukernels.h"
 
 namespace adagrad {
@@ -13,18 +15,60 @@ namespace {
 // The seed notebook's order, one IEEE operation at a time. -ffp-contract=off
 // (set for the whole build) keeps the compiler from fusing g*g + G or
 // weight_decay*w + g into an FMA, which would round once instead of twice.
+// One element: the new weight and accumulator from w, g and G.
+template <class T>
+inline void dense_element(T& w, T grad, T& G, const step_constants<T>& c) {
+  if (c.maximize) grad = -grad;
+  if (c.apply_weight_decay) {
+    grad = c.fma ? std::fma(c.weight_decay, w, grad) : grad + c.weight_decay * w;
+  }
+  const T sum_sq = c.fma ? std::fma(grad, grad, G) : G + grad * grad;
+  const T denom = c.eps_inside ? std::sqrt(sum_sq + c.eps) : std::sqrt(sum_sq) + c.eps;
+  w = w - (c.lr * grad) / denom;
+  G = sum_sq;
+}
+
 template <class T>
 void reference_dense_step(std::size_t n, T* w, const T* g, T* G, const step_constants<T>& c) {
+  for (std::size_t i = 0; i < n; ++i) dense_element(w[i], g[i], G[i], c);
+}
+
+// ---- Mixed precision ----
+
+float load_float(const void* p, std::size_t i, int type) {
+  switch (type) {
+    case ADAGRAD_DTYPE_BF16: return half::bf16_to_f32(static_cast<const std::uint16_t*>(p)[i]);
+    case ADAGRAD_DTYPE_F16: return half::f16_to_f32(static_cast<const std::uint16_t*>(p)[i]);
+    default: return static_cast<const float*>(p)[i];
+  }
+}
+
+std::uint16_t round_to_half(float x, int type, bool stochastic, std::uint32_t random) {
+  if (type == ADAGRAD_DTYPE_BF16) {
+    return stochastic ? half::f32_to_bf16_stochastic(x, random) : half::f32_to_bf16(x);
+  }
+  return stochastic ? half::f32_to_f16_stochastic(x, random) : half::f32_to_f16(x);
+}
+
+void reference_mixed_step(std::size_t n, void* w, const void* g, float* G, void* copy,
+                          std::uint32_t first_low, const mixed_constants& c) {
+  const bool master = c.w_type == ADAGRAD_DTYPE_F32;
   for (std::size_t i = 0; i < n; ++i) {
-    T grad = g[i];
-    if (c.maximize) grad = -grad;
-    if (c.apply_weight_decay) {
-      grad = c.fma ? std::fma(c.weight_decay, w[i], grad) : grad + c.weight_decay * w[i];
+    float grad = load_float(g, i, c.g_type);
+    if (c.unscale) grad = grad / c.grad_scale;
+    float weight = load_float(w, i, c.w_type);
+    dense_element(weight, grad, G[i], c.step);
+    const std::uint32_t random =
+        c.stochastic ? half::random_bits(c.key, first_low + static_cast<std::uint32_t>(i)) : 0;
+    if (master) {
+      static_cast<float*>(w)[i] = weight;
+      if (c.copy_type != ADAGRAD_DTYPE_F32) {
+        static_cast<std::uint16_t*>(copy)[i] =
+            round_to_half(weight, c.copy_type, c.stochastic, random);
+      }
+    } else {
+      static_cast<std::uint16_t*>(w)[i] = round_to_half(weight, c.w_type, c.stochastic, random);
     }
-    const T sum_sq = c.fma ? std::fma(grad, grad, G[i]) : G[i] + grad * grad;
-    const T denom = c.eps_inside ? std::sqrt(sum_sq + c.eps) : std::sqrt(sum_sq) + c.eps;
-    w[i] = w[i] - (c.lr * grad) / denom;
-    G[i] = sum_sq;
   }
 }
 
@@ -91,6 +135,38 @@ void reference_da_step(std::size_t n, T* w, const T* g, T* z, T* G,
 }
 
 }  // namespace
+
+void adagrad_mixed_ukernel__scalar(std::size_t n, void* w, const void* g, float* G, void* copy,
+                                   std::uint32_t first_low, const mixed_constants* c) {
+  reference_mixed_step(n, w, g, G, copy, first_low, *c);
+}
+
+bool adagrad_unscale_ukernel__scalar(std::size_t n, void* g, int g_type, float inv_scale) {
+  bool found = false;
+  for (std::size_t i = 0; i < n; ++i) {
+    const float x = load_float(g, i, g_type);
+    // Not finite: the exponent bits all ones (also under DAZ, which a
+    // comparison with infinity would not survive for NaN).
+    found |= (half::bits_of(x) & 0x7f800000u) == 0x7f800000u;
+    const float y = x * inv_scale;
+    if (g_type == ADAGRAD_DTYPE_F32) {
+      static_cast<float*>(g)[i] = y;
+    } else {
+      static_cast<std::uint16_t*>(g)[i] = round_to_half(y, g_type, false, 0);
+    }
+  }
+  return found;
+}
+
+void adagrad_to_half_ukernel__scalar(std::size_t n, const float* in, std::uint16_t* out,
+                                     int type) {
+  for (std::size_t i = 0; i < n; ++i) out[i] = round_to_half(in[i], type, false, 0);
+}
+
+void adagrad_from_half_ukernel__scalar(std::size_t n, const std::uint16_t* in, float* out,
+                                       int type) {
+  for (std::size_t i = 0; i < n; ++i) out[i] = load_float(in, i, type);
+}
 
 void adagrad_f32_proximal_ukernel__scalar(std::size_t n, float* w, const float* g, float* G,
                                           const composite_constants<float>* c) {

@@ -3,6 +3,8 @@
 #ifndef ADAGRAD_KERNELS_STEP_CONSTANTS_H_
 #define ADAGRAD_KERNELS_STEP_CONSTANTS_H_
 
+#include <cstdint>
+
 namespace adagrad {
 namespace kernels {
 
@@ -31,6 +33,22 @@ struct composite_constants {
   T neg_lr;     // dual averaging: -lr_t
   bool has_l1;  // l1 != 0: shrink towards zero
   bool has_l2;  // l2 != 0: divide by 1 + r * l2 (skipped otherwise: u / 1 == u)
+};
+
+// The constants of the mixed-precision steps. 16-bit types are
+// adagrad_dtype values; copy_type ADAGRAD_DTYPE_F32 means "no copy".
+struct mixed_constants {
+  step_constants<float> step;
+  float grad_scale;  // gradients are divided by it when unscale
+  bool unscale;
+  bool stochastic;  // round the 16-bit results stochastically
+  int w_type;       // F32: master weights (w is float*); BF16, F16: 16-bit weights
+  int g_type;       // F32, BF16, F16
+  int copy_type;    // master only: BF16 or F16 copy of the new weights, F32 for none
+  // Stochastic rounding's key for the 2^32 elements whose index has the
+  // current upper half (half::segment_key); calls never cross such a
+  // boundary, so the low half of the index is the counter.
+  std::uint32_t key;
 };
 
 }  // namespace kernels

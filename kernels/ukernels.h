@@ -11,6 +11,7 @@
 #define ADAGRAD_KERNELS_UKERNELS_H_
 
 #include <cstddef>
+#include <cstdint>
 
 #include "adagrad/adagrad.h"
 #include "step_constants.h"
@@ -54,6 +55,33 @@ ADAGRAD_DECLARE_COMPOSITE_UKERNELS(scalar)
 #include "isa_list.inc"
 #undef ADAGRAD_ISA
 #undef ADAGRAD_DECLARE_COMPOSITE_UKERNELS
+
+// Mixed precision (include/adagrad/adagrad.h): the step on n elements whose
+// indices are first_low + [0, n) within the current 2^32 segment (the
+// counter of stochastic rounding); w is float* (master) or uint16_t*, g of
+// c->g_type, copy uint16_t* or unused. unscale: g *= inv_scale in place,
+// returns whether any input was not finite. Conversions to and from 16 bits,
+// nearest-even.
+using mixed_ukernel_fn = void (*)(std::size_t n, void* w, const void* g, float* G, void* copy,
+                                  std::uint32_t first_low, const mixed_constants* c);
+using unscale_ukernel_fn = bool (*)(std::size_t n, void* g, int g_type, float inv_scale);
+using to_half_ukernel_fn = void (*)(std::size_t n, const float* in, std::uint16_t* out, int type);
+using from_half_ukernel_fn = void (*)(std::size_t n, const std::uint16_t* in, float* out,
+                                      int type);
+
+#define ADAGRAD_DECLARE_MIXED_UKERNELS(name)                                                      \
+  void adagrad_mixed_ukernel__##name(std::size_t n, void* w, const void* g, float* G, void* copy, \
+                                     std::uint32_t first_low, const mixed_constants* c);          \
+  bool adagrad_unscale_ukernel__##name(std::size_t n, void* g, int g_type, float inv_scale);      \
+  void adagrad_to_half_ukernel__##name(std::size_t n, const float* in, std::uint16_t* out,        \
+                                       int type);                                                 \
+  void adagrad_from_half_ukernel__##name(std::size_t n, const std::uint16_t* in, float* out,      \
+                                         int type);
+ADAGRAD_DECLARE_MIXED_UKERNELS(scalar)
+#define ADAGRAD_ISA(ENUM, name, arch, usable) ADAGRAD_DECLARE_MIXED_UKERNELS(name)
+#include "isa_list.inc"
+#undef ADAGRAD_ISA
+#undef ADAGRAD_DECLARE_MIXED_UKERNELS
 
 // Row-wise AdaGrad (one accumulator per row; the order and the canonical
 // sixteen-lane reduction are documented in include/adagrad/adagrad.h), in

@@ -36,7 +36,9 @@ const isa_kernels kIsaTable[] = {
      &kernels::adagrad_f32_rowwise_update_ukernel__scalar,
      &kernels::adagrad_f32_rowwise_rows_ukernel__scalar,
      &kernels::adagrad_f32_proximal_ukernel__scalar, &kernels::adagrad_f64_proximal_ukernel__scalar,
-     &kernels::adagrad_f32_da_ukernel__scalar, &kernels::adagrad_f64_da_ukernel__scalar},
+     &kernels::adagrad_f32_da_ukernel__scalar, &kernels::adagrad_f64_da_ukernel__scalar,
+     &kernels::adagrad_mixed_ukernel__scalar, &kernels::adagrad_unscale_ukernel__scalar,
+     &kernels::adagrad_to_half_ukernel__scalar, &kernels::adagrad_from_half_ukernel__scalar},
 #define ADAGRAD_ISA(ENUM, name, arch, usable)            \
   {ADAGRAD_ISA_##ENUM,                                   \
    #name,                                                \
@@ -48,14 +50,18 @@ const isa_kernels kIsaTable[] = {
    &kernels::adagrad_f32_proximal_ukernel__##name,       \
    &kernels::adagrad_f64_proximal_ukernel__##name,       \
    &kernels::adagrad_f32_da_ukernel__##name,             \
-   &kernels::adagrad_f64_da_ukernel__##name},
+   &kernels::adagrad_f64_da_ukernel__##name,                                                    \
+   &kernels::adagrad_mixed_ukernel__##name,                                                     \
+   &kernels::adagrad_unscale_ukernel__##name,                                                   \
+   &kernels::adagrad_to_half_ukernel__##name,                                                   \
+   &kernels::adagrad_from_half_ukernel__##name},
 #include "isa_list.inc"
 #undef ADAGRAD_ISA
     // Only the dense steps (adagrad_step, adagrad_step_f64) go through
     // step_kernels() and so can meet this entry; every other entry point
     // takes active_kernels(), which resolves first.
     {ADAGRAD_ISA_SCALAR, "unresolved", &resolve_then_step_f32, &resolve_then_step_f64, nullptr,
-     nullptr, nullptr, nullptr, nullptr, nullptr, nullptr},
+     nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr},
 };
 
 namespace {

@@ -33,6 +33,10 @@ struct isa_kernels {
   kernels::proximal_ukernel_fn<double> proximal_f64;
   kernels::da_ukernel_fn<float> da_f32;
   kernels::da_ukernel_fn<double> da_f64;
+  kernels::mixed_ukernel_fn mixed;
+  kernels::unscale_ukernel_fn unscale;
+  kernels::to_half_ukernel_fn to_half;
+  kernels::from_half_ukernel_fn from_half;
 };
 
 inline kernels::proximal_ukernel_fn<float> proximal_of(const isa_kernels& k, const float*) {

@@ -1,7 +1,8 @@
 // Every one of the 2^32 float bit patterns as the gradient (w and G fixed) and
 // as the accumulator (w and g fixed), through every ISA this CPU has, in
 // plain and fma mode, against the scalar reference; and a large random sample
-// of double bit patterns. Compared bit for bit (NaN equals NaN).
+// of double bit patterns. Compared bit for bit (NaN equals NaN). And every
+// float converted to bfloat16 and binary16 by every ISA.
 #include <gtest/gtest.h>
 
 #include <cstdint>
@@ -13,6 +14,7 @@
 
 #include "adagrad/adagrad.h"
 #include "guarded_buffer.h"
+#include "half_reference.h"
 #include "simd_isas.h"
 
 namespace adagrad_test {
@@ -87,6 +89,36 @@ TEST(Exhaustive, EveryFloatAsAccumulator) { sweep_all_floats(Swept::kAccumulator
 TEST(Exhaustive, EveryFloatAsAccumulatorFma) { sweep_all_floats(Swept::kAccumulator, true); }
 
 // 2^26 random double bit patterns in each of w, g and G at once.
+// Every float bit pattern converted to bfloat16 and to binary16 (nearest
+// even) by every ISA, against the integer reference of half_reference.h, bit
+// for bit (NaNs included: the conversions define their payload).
+TEST(Exhaustive, EveryFloatToHalf) {
+  namespace half = adagrad::kernels::half;
+  std::vector<float> in(kChunk);
+  std::vector<std::uint16_t> want(kChunk), got(kChunk);
+  std::size_t compared = 0;
+  for (adagrad_dtype type : {ADAGRAD_DTYPE_BF16, ADAGRAD_DTYPE_F16}) {
+    for (std::uint64_t start = 0; start < (std::uint64_t{1} << 32); start += kChunk) {
+      for (std::size_t i = 0; i < kChunk; ++i) {
+        in[i] = half::float_of(static_cast<std::uint32_t>(start + i));
+        want[i] = type == ADAGRAD_DTYPE_BF16 ? half::f32_to_bf16(in[i]) : half::f32_to_f16(in[i]);
+      }
+      for (adagrad_isa isa : kSimdIsas) {
+        if (!adagrad_isa_supported(isa)) continue;
+        ASSERT_EQ(ADAGRAD_OK, adagrad_convert_to_half_isa(isa, in.data(), got.data(), kChunk, type));
+        if (std::memcmp(got.data(), want.data(), kChunk * 2) != 0) {
+          for (std::size_t i = 0; i < kChunk; ++i) {
+            ASSERT_EQ(want[i], got[i]) << adagrad_isa_name(isa) << " type " << type << " input "
+                                       << hex(in[i]);
+          }
+        }
+        compared += kChunk;
+      }
+    }
+  }
+  std::printf("float-to-half conversions compared: %zu (2^32 per ISA and type)\n", compared);
+}
+
 TEST(Exhaustive, RandomDoubles) {
   std::mt19937_64 rng(1);
   std::vector<double> w(kChunk), g(kChunk), G(kChunk);

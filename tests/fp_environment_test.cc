@@ -121,6 +121,80 @@ TEST(FpEnvironment, EveryPathMatchesTheReferenceF64) {
   for (const Environment& e : kEnvironments) all_paths_agree<double>(e);
 }
 
+// Mixed precision under every environment: the f32 arithmetic follows the
+// caller's rounding mode and FTZ/DAZ on every path alike, while the 16-bit
+// conversions are nearest-even (or stochastic) whatever the mode, and keep
+// binary16 subnormals under FTZ/DAZ (the hardware conversions take their
+// rounding from an immediate and ignore FTZ/DAZ; the reference is integer
+// arithmetic).
+TEST(FpEnvironment, MixedPrecisionPathsMatchTheReference) {
+  const std::size_t n = 1003;
+  std::mt19937_64 rng(23);
+  std::uniform_real_distribution<double> uniform(-2.0, 2.0);
+  const std::vector<float> specials = special_values<float>();
+  std::vector<float> w(n), g(n), G(n), conversions(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    w[i] = i % 7 == 0 ? specials[i % specials.size()] : static_cast<float>(uniform(rng));
+    g[i] = static_cast<float>(uniform(rng) * (i % 3 == 0 ? 1e-6 : 1.0));
+    G[i] = static_cast<float>(uniform(rng) * uniform(rng) * 1e-10);
+    // Values in and around the binary16 and bfloat16 subnormal ranges.
+    conversions[i] = static_cast<float>(uniform(rng)) *
+                     (i % 2 ? 6.0e-8f : std::numeric_limits<float>::denorm_min() * 1000);
+  }
+  for (const Environment& e : kEnvironments) {
+    SCOPED_TRACE(e.name);
+    for (adagrad_dtype type : {ADAGRAD_DTYPE_BF16, ADAGRAD_DTYPE_F16}) {
+      for (adagrad_rounding rounding : {ADAGRAD_ROUND_NEAREST_EVEN, ADAGRAD_ROUND_STOCHASTIC}) {
+        adagrad_params p = adagrad_params_default();
+        p.weight_decay = 0.1;
+        adagrad_mixed_options o = adagrad_mixed_options_default();
+        o.rounding = rounding;
+        o.grad_scale = 3.0;
+        std::vector<std::uint16_t> copy_ref(n), half_ref(n);
+        std::vector<float> w_ref = w, G_ref = G;
+        std::vector<std::vector<std::uint16_t>> copies, halves;
+        std::vector<std::vector<float>> ws;
+        std::fenv_t before, after;
+        {
+          ScopedEnvironment scoped(e);
+          std::fegetenv(&before);
+          ASSERT_EQ(ADAGRAD_OK, adagrad_step_master_isa(ADAGRAD_ISA_SCALAR, w_ref.data(), g.data(),
+                                                        ADAGRAD_DTYPE_F32, G_ref.data(),
+                                                        copy_ref.data(), type, n, &p, &o, nullptr));
+          ASSERT_EQ(ADAGRAD_OK, adagrad_convert_to_half_isa(ADAGRAD_ISA_SCALAR, conversions.data(),
+                                                            half_ref.data(), n, type));
+          for (adagrad_isa isa : kSimdIsas) {
+            if (!adagrad_isa_supported(isa)) continue;
+            ws.push_back(w);
+            std::vector<float> G_isa = G;
+            copies.emplace_back(n);
+            halves.emplace_back(n);
+            ASSERT_EQ(ADAGRAD_OK, adagrad_step_master_isa(isa, ws.back().data(), g.data(),
+                                                          ADAGRAD_DTYPE_F32, G_isa.data(),
+                                                          copies.back().data(), type, n, &p, &o,
+                                                          nullptr));
+            ASSERT_EQ(ADAGRAD_OK, adagrad_convert_to_half_isa(isa, conversions.data(),
+                                                              halves.back().data(), n, type));
+          }
+          std::fegetenv(&after);
+        }
+        EXPECT_EQ(control_state(before), control_state(after));
+        for (std::size_t k = 0; k < copies.size(); ++k) {
+          for (std::size_t i = 0; i < n; ++i) {
+            ASSERT_TRUE(same_value(ws[k][i], w_ref[i])) << "path " << k << " w[" << i << "]";
+            const bool both_nan = std::isnan(w_ref[i]);
+            ASSERT_TRUE(both_nan || copies[k][i] == copy_ref[i])
+                << "path " << k << " copy[" << i << "] " << copies[k][i] << " vs " << copy_ref[i]
+                << " type " << type << " rounding " << rounding;
+            ASSERT_EQ(halves[k][i], half_ref[i])
+                << "path " << k << " conversion of " << hex(conversions[i]) << " type " << type;
+          }
+        }
+      }
+    }
+  }
+}
+
 // The environment really changes the results, so the tests above can fail.
 TEST(FpEnvironment, TheEnvironmentMatters) {
   std::mt19937_64 rng(5);

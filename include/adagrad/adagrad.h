@@ -414,7 +414,9 @@ ADAGRAD_API adagrad_status adagrad_rowwise_step_isa(adagrad_isa isa, float* w, c
  *   w = ((-lr_t) * u) / (c2 + d)
  * where c1 = t * l1 and c2 = l2 * t * lr_t are computed in double and rounded
  * once to the element type. With eps = 0 this is TensorFlow's ApplyAdagradDA
- * (which forms c1 and c2 in the element type). w is only written, never read.
+ * (which forms c1 and c2 in the element type). w is read only for weight
+ * decay (g' = g + weight_decay * w); otherwise it is only written. A zero
+ * weight takes the sign opposite to z's (the product with -lr_t).
  *
  * A NaN in the data stays NaN (m < 0 is false for NaN); copysign takes the
  * sign bit of v (or z), so a negative v that shrinks to zero gives -0.
@@ -487,6 +489,111 @@ ADAGRAD_API adagrad_status adagrad_sparse_da_step_isa(
     const int64_t* indices, size_t num_indices, const float* grads, const adagrad_params* p,
     const adagrad_regularization* r, adagrad_duplicates dup, void* workspace,
     size_t workspace_size, struct pthreadpool* pool);
+
+/* ---- Mixed precision: bf16 and fp16 weights and gradients, f32 state ----
+ *
+ * 16-bit values travel as uint16_t bit patterns: bfloat16 (the upper half of
+ * a float) or IEEE binary16 ("fp16"). All arithmetic is float, in the order
+ * of the dense step, with every hyperparameter rounded to float (never to 16
+ * bits). Per element:
+ *   g = float(g16)                           (exact; or g as is when f32)
+ *   g = g / grad_scale                       if grad_scale != 1 (AMP: one IEEE
+ *                                            division, as PyTorch's fused
+ *                                            optimizers unscale)
+ *   w = float(w16)                           (exact)
+ *   the dense step on (w, g, G), as adagrad_step
+ *   w16 = round16(w)                         (nearest-even or stochastic)
+ * round16 to nearest-even keeps subnormals, overflows to infinity and turns a
+ * NaN into a quiet NaN with its sign and upper payload. Stochastic rounding
+ * rounds away from zero with probability (|w| - |truncated|) / ulp, drawing
+ * its random bits from a counter-based generator keyed by (seed, p->step,
+ * element index), so the result does not depend on the ISA or the number of
+ * threads: the scalar reference's bits on every path.
+ *
+ * found_inf (AMP): when not NULL and *found_inf != 0, the step returns
+ * ADAGRAD_OK without writing anything (as PyTorch skips a step whose
+ * gradients overflowed). */
+
+typedef enum adagrad_dtype {
+  ADAGRAD_DTYPE_F32 = 0,  /* float */
+  ADAGRAD_DTYPE_BF16 = 1, /* bfloat16, as uint16_t */
+  ADAGRAD_DTYPE_F16 = 2   /* IEEE binary16, as uint16_t */
+} adagrad_dtype;
+
+typedef enum adagrad_rounding {
+  ADAGRAD_ROUND_NEAREST_EVEN = 0,
+  ADAGRAD_ROUND_STOCHASTIC = 1
+} adagrad_rounding;
+
+/* Options of the mixed-precision steps; NULL means all defaults. */
+typedef struct adagrad_mixed_options {
+  adagrad_rounding rounding; /* how the new 16-bit weight is rounded; default nearest-even */
+  uint64_t seed;             /* stochastic rounding's key (with p->step); default 0 */
+  double grad_scale;         /* gradients are divided by it; finite, > 0; default 1 (none) */
+  const float* found_inf;    /* AMP flag: nonzero means skip the step; default NULL */
+} adagrad_mixed_options;
+
+/* Nearest-even rounding, grad_scale 1, seed 0, found_inf NULL. */
+ADAGRAD_API adagrad_mixed_options adagrad_mixed_options_default(void);
+
+/* The dense step with 16-bit weights: w holds n values of w_type
+ * (ADAGRAD_DTYPE_BF16 or ADAGRAD_DTYPE_F16), g n values of g_type (any
+ * dtype), G n floats. w, g and G may not overlap; 16-bit buffers must be
+ * 2-byte aligned. pool as for adagrad_step_parallel (NULL: this thread). */
+ADAGRAD_API adagrad_status adagrad_step_mixed(void* w, adagrad_dtype w_type, const void* g,
+                                              adagrad_dtype g_type, float* G, size_t n,
+                                              const adagrad_params* p,
+                                              const adagrad_mixed_options* o,
+                                              struct pthreadpool* pool);
+
+/* f32 master weights with gradients of g_type: w and G are floats, updated
+ * as adagrad_step would (after the gradient's conversion and unscaling), and,
+ * when w_copy is not NULL, the updated weights are also written to w_copy
+ * rounded to copy_type (BF16 or F16) in the same pass: DeepSpeed's pattern,
+ * one pass instead of a step and a conversion. */
+ADAGRAD_API adagrad_status adagrad_step_master(float* w, const void* g, adagrad_dtype g_type,
+                                               float* G, void* w_copy, adagrad_dtype copy_type,
+                                               size_t n, const adagrad_params* p,
+                                               const adagrad_mixed_options* o,
+                                               struct pthreadpool* pool);
+
+/* AMP's unscale-and-check pass, as PyTorch's
+ * _amp_foreach_non_finite_check_and_unscale_: every one of the n gradients
+ * (of type g_type, in place) that is not finite sets *found_inf = 1.0f (it
+ * is never cleared), and each becomes g * inv_scale (a float product, rounded
+ * back to 16 bits to nearest-even). inv_scale finite and >= 0; found_inf not
+ * NULL and aligned. Nothing is written on error. */
+ADAGRAD_API adagrad_status adagrad_unscale_check(void* g, adagrad_dtype g_type, size_t n,
+                                                 double inv_scale, float* found_inf);
+
+/* Conversions between float and the 16-bit types (nearest-even), as the
+ * steps do them. in and out may not overlap. */
+ADAGRAD_API adagrad_status adagrad_convert_to_half(const float* in, uint16_t* out, size_t n,
+                                                   adagrad_dtype type);
+ADAGRAD_API adagrad_status adagrad_convert_from_half(const uint16_t* in, float* out, size_t n,
+                                                     adagrad_dtype type);
+
+/* The same on an explicit ISA (tests, benchmarks). */
+ADAGRAD_API adagrad_status adagrad_step_mixed_isa(adagrad_isa isa, void* w, adagrad_dtype w_type,
+                                                  const void* g, adagrad_dtype g_type, float* G,
+                                                  size_t n, const adagrad_params* p,
+                                                  const adagrad_mixed_options* o,
+                                                  struct pthreadpool* pool);
+ADAGRAD_API adagrad_status adagrad_step_master_isa(adagrad_isa isa, float* w, const void* g,
+                                                   adagrad_dtype g_type, float* G, void* w_copy,
+                                                   adagrad_dtype copy_type, size_t n,
+                                                   const adagrad_params* p,
+                                                   const adagrad_mixed_options* o,
+                                                   struct pthreadpool* pool);
+ADAGRAD_API adagrad_status adagrad_unscale_check_isa(adagrad_isa isa, void* g,
+                                                     adagrad_dtype g_type, size_t n,
+                                                     double inv_scale, float* found_inf);
+ADAGRAD_API adagrad_status adagrad_convert_to_half_isa(adagrad_isa isa, const float* in,
+                                                       uint16_t* out, size_t n,
+                                                       adagrad_dtype type);
+ADAGRAD_API adagrad_status adagrad_convert_from_half_isa(adagrad_isa isa, const uint16_t* in,
+                                                         float* out, size_t n,
+                                                         adagrad_dtype type);
 
 /* The ISA that adagrad_step and adagrad_step_f64 run on. Resolved once, at
  * the first call of any step or ISA function, thread-safely: the best ISA
