@@ -79,6 +79,32 @@ int main(void) {
            "row-wise dense step");
   }
 
+  {
+    /* Composite steps and mixed precision from C. */
+    float pw[4] = {1, -1, 0.5f, 0}, pg[4] = {0.5f, -0.5f, 0, 1}, pz[4] = {0, 0, 0, 0};
+    float pG[4] = {0, 0, 0, 0};
+    adagrad_regularization r = {0.01, 0.0};
+    uint16_t w16[4], g16[4];
+    float G16[4] = {0, 0, 0, 0}, widened[4];
+    const float found = 1.0f;
+    adagrad_mixed_options o = adagrad_mixed_options_default();
+    expect(adagrad_proximal_step(pw, pg, pG, 4, &p, &r) == ADAGRAD_OK, "proximal step");
+    expect(adagrad_da_step(pw, pg, pz, pG, 4, &p, &r) == ADAGRAD_OK, "dual averaging step");
+    expect(pz[0] == 0.5f, "DA sums the gradient");
+    expect(adagrad_convert_to_half(pw, w16, 4, ADAGRAD_DTYPE_BF16) == ADAGRAD_OK, "to bf16");
+    expect(adagrad_convert_to_half(pg, g16, 4, ADAGRAD_DTYPE_BF16) == ADAGRAD_OK, "to bf16");
+    o.rounding = ADAGRAD_ROUND_STOCHASTIC;
+    expect(adagrad_step_mixed(w16, ADAGRAD_DTYPE_BF16, g16, ADAGRAD_DTYPE_BF16, G16, 4, &p, &o,
+                              NULL) == ADAGRAD_OK,
+           "bf16 step");
+    expect(adagrad_convert_from_half(w16, widened, 4, ADAGRAD_DTYPE_BF16) == ADAGRAD_OK, "widen");
+    expect(G16[0] == 0.25f, "f32 state of the bf16 step");
+    o.found_inf = &found;
+    expect(adagrad_step_mixed(w16, ADAGRAD_DTYPE_BF16, g16, ADAGRAD_DTYPE_BF16, G16, 4, &p, &o,
+                              NULL) == ADAGRAD_OK && G16[0] == 0.25f,
+           "found_inf skips the step");
+  }
+
   isa = adagrad_active_isa();
   expect(adagrad_isa_supported(isa), "active ISA is supported");
   expect(adagrad_step_isa(ADAGRAD_ISA_SCALAR, w, g, G, 5, &p) == ADAGRAD_OK, "explicit scalar");

@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "adagrad/adagrad.h"
+#include "adagrad/adagrad.hpp"
 #include "dense_step_tester.h"
 #include "guarded_buffer.h"
 #include "half_reference.h"
@@ -487,6 +488,30 @@ TEST(MixedSemantics, FoundInfSkipsTheStep) {
                                            ADAGRAD_DTYPE_BF16, G.data(), 100, &p, &o, nullptr));
   EXPECT_EQ(2.0f, G[7]);
   EXPECT_NE(0x3f80, w[7]);
+}
+
+TEST(MixedCxxWrappers, SameResultsAsTheCApi) {
+  std::vector<std::uint16_t> w(40, 0x3f80), w2 = w, g(40, 0x3e80), copy(40), copy2(40);
+  std::vector<float> G(40, 0.5f), G2 = G, m(40, 1.0f), m2 = m, Gm(40, 0.5f), Gm2 = Gm;
+  adagrad_params p = adagrad_params_default();
+  adagrad_mixed_options o = adagrad_mixed_options_default();
+  o.rounding = ADAGRAD_ROUND_STOCHASTIC;
+  o.seed = 5;
+  ASSERT_EQ(ADAGRAD_OK, adagrad_step_mixed(w.data(), ADAGRAD_DTYPE_BF16, g.data(),
+                                           ADAGRAD_DTYPE_BF16, G.data(), 40, &p, &o, nullptr));
+  adagrad::mixed_options q;
+  q.rounding = ADAGRAD_ROUND_STOCHASTIC;
+  q.seed = 5;
+  ASSERT_EQ(ADAGRAD_OK, adagrad::step_mixed(w2.data(), ADAGRAD_DTYPE_BF16, g.data(),
+                                            ADAGRAD_DTYPE_BF16, G2.data(), 40, {}, q));
+  EXPECT_EQ(w, w2);
+  EXPECT_EQ(G, G2);
+  ASSERT_EQ(ADAGRAD_OK, adagrad_step_master(m.data(), g.data(), ADAGRAD_DTYPE_BF16, Gm.data(),
+                                            copy.data(), ADAGRAD_DTYPE_F16, 40, &p, &o, nullptr));
+  ASSERT_EQ(ADAGRAD_OK, adagrad::step_master(m2.data(), g.data(), ADAGRAD_DTYPE_BF16, Gm2.data(),
+                                             copy2.data(), ADAGRAD_DTYPE_F16, 40, {}, q));
+  EXPECT_EQ(m, m2);
+  EXPECT_EQ(copy, copy2);
 }
 
 // ---- Contract -----------------------------------------------------------

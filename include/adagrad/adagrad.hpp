@@ -216,6 +216,40 @@ inline status sparse_da_step(float* table, float* z, float* G, std::size_t num_r
                                 dup, workspace, workspace_size, pool);
 }
 
+// Mixed precision (see adagrad.h): 16-bit values are uint16_t bit patterns.
+struct mixed_options {
+  adagrad_rounding rounding = ADAGRAD_ROUND_NEAREST_EVEN;
+  std::uint64_t seed = 0;
+  double grad_scale = 1.0;
+  const float* found_inf = nullptr;
+  adagrad_mixed_options to_c() const noexcept {
+    adagrad_mixed_options o;
+    o.rounding = rounding;
+    o.seed = seed;
+    o.grad_scale = grad_scale;
+    o.found_inf = found_inf;
+    return o;
+  }
+};
+
+inline status step_mixed(std::uint16_t* w, adagrad_dtype w_type, const void* g,
+                         adagrad_dtype g_type, float* G, std::size_t n, const params& p = params{},
+                         const mixed_options& o = mixed_options{},
+                         struct pthreadpool* pool = nullptr) noexcept {
+  const adagrad_params c = p.to_c();
+  const adagrad_mixed_options oc = o.to_c();
+  return adagrad_step_mixed(w, w_type, g, g_type, G, n, &c, &oc, pool);
+}
+
+inline status step_master(float* w, const void* g, adagrad_dtype g_type, float* G,
+                          std::uint16_t* w_copy, adagrad_dtype copy_type, std::size_t n,
+                          const params& p = params{}, const mixed_options& o = mixed_options{},
+                          struct pthreadpool* pool = nullptr) noexcept {
+  const adagrad_params c = p.to_c();
+  const adagrad_mixed_options oc = o.to_c();
+  return adagrad_step_master(w, g, g_type, G, w_copy, copy_type, n, &c, &oc, pool);
+}
+
 #if defined(ADAGRAD_HAS_STD_SPAN)
 // Span overloads: ADAGRAD_ERROR_SIZE_MISMATCH, with nothing written, when the
 // three spans differ in length.
