@@ -130,8 +130,9 @@ typedef struct adagrad_params {
   /* lr_t = lr / (1 + (step - 1) * lr_decay), as torch.optim.Adagrad;
    * finite, >= 0. Default 0 (lr_t = lr). */
   double lr_decay;
-  /* 1-based index of this step; read only when lr_decay != 0, and must then
-   * be >= 1. Default 1. */
+  /* 1-based index of this step; read when lr_decay != 0, by dual averaging
+   * (its global step t) and by stochastic rounding (part of its key); must
+   * then be >= 1 (stochastic rounding takes any value). Default 1. */
   uint64_t step;
   /* Nonzero: ascend (the gradient is negated first). Default 0. */
   int maximize;
@@ -496,7 +497,10 @@ ADAGRAD_API adagrad_status adagrad_sparse_da_step_isa(
  * a float) or IEEE binary16 ("fp16"). All arithmetic is float, in the order
  * of the dense step, with every hyperparameter rounded to float (never to 16
  * bits). Per element:
- *   g = float(g16)                           (exact; or g as is when f32)
+ *   g = float(g16)                           (exact; or g as is when f32; a
+ *                                            binary16 NaN comes out quiet, a
+ *                                            bfloat16 one as it is: the bits
+ *                                            shifted)
  *   g = g / grad_scale                       if grad_scale != 1 (AMP: one IEEE
  *                                            division, as PyTorch's fused
  *                                            optimizers unscale)
@@ -508,7 +512,10 @@ ADAGRAD_API adagrad_status adagrad_sparse_da_step_isa(
  * rounds away from zero with probability (|w| - |truncated|) / ulp, drawing
  * its random bits from a counter-based generator keyed by (seed, p->step,
  * element index), so the result does not depend on the ISA or the number of
- * threads: the scalar reference's bits on every path.
+ * threads: the scalar reference's bits on every path. The index is the
+ * element's position in this call's arrays (0 .. n - 1): a tensor stepped in
+ * several calls draws other bits than in one call, and tensors stepped with
+ * the same seed and step draw the same bits at the same positions.
  *
  * found_inf (AMP): when not NULL and *found_inf != 0, the step returns
  * ADAGRAD_OK without writing anything (as PyTorch skips a step whose
@@ -529,7 +536,9 @@ typedef enum adagrad_rounding {
 typedef struct adagrad_mixed_options {
   adagrad_rounding rounding; /* how the new 16-bit weight is rounded; default nearest-even */
   uint64_t seed;             /* stochastic rounding's key (with p->step); default 0 */
-  double grad_scale;         /* gradients are divided by it; finite, > 0; default 1 (none) */
+  double grad_scale;         /* gradients are divided by it (skipped when exactly 1); finite,
+                              * > 0, and neither 0 nor infinite once rounded to float;
+                              * default 1 */
   const float* found_inf;    /* AMP flag: nonzero means skip the step; default NULL */
 } adagrad_mixed_options;
 

@@ -39,17 +39,39 @@ float32 tables lazily (only the named rows):
     sparse_da_step(table, z, G, indices, grads, *, step, l1=0.0, l2=0.0,
                    ..., duplicates="sum", threads=1, pool=None, isa=None)
 
+Mixed precision (float32 arithmetic and state, 16-bit weights and
+gradients): NumPy has no bfloat16, so 16-bit values are uint16 arrays of bit
+patterns, and a required dtype string says which format, "bf16" (bfloat16)
+or "fp16" (IEEE binary16); "f32" is a float32 array. The usual
+hyperparameters, threads, pool and isa, plus:
+
+    step_mixed(w, g, G, *, w_dtype, g_dtype, ..., rounding="nearest", seed=0,
+               grad_scale=1.0, found_inf=None, threads=1, pool=None, isa=None)
+        16-bit weights w, gradient g of g_dtype, float32 accumulator G, in
+        place; rounding "nearest" (even) or "stochastic" (keyed by seed and
+        step, so step= is then required: the same bits on every ISA and
+        thread count); g is divided by grad_scale first; a nonzero found_inf
+        (a 1-element float32 array) skips the step
+    step_master(w, g, G, *, g_dtype, copy=None, copy_dtype=None, ...)
+        float32 master weights w, and their 16-bit copy in the same pass
+    unscale_check(g, found_inf, *, dtype, inv_scale, isa=None)
+        AMP's pass: g *= inv_scale in place, found_inf set to 1.0 if any
+        gradient is not finite
+    to_half(x, *, dtype, out=None, isa=None)     float32 -> uint16 bits
+    from_half(h, *, dtype, out=None, isa=None)   uint16 bits -> float32
+
 Every function changes nothing when it raises: TypeError for a wrong type or
 dtype, IndexError for an index out of range, ValueError for anything else.
 
 A torch.optim optimizer built on step() is in ``adagrad.torch`` (imported
 on demand, so that NumPy users do not pay for importing PyTorch).
 """
-from adagrad._adagrad import (ThreadPool, __version__, active_isa, da_step, proximal_step,
-                              rowwise_sparse_step, rowwise_step, sparse_da_step,
-                              sparse_proximal_step, sparse_step, state_init, step,
-                              supported_isas)
+from adagrad._adagrad import (ThreadPool, __version__, active_isa, da_step, from_half,
+                              proximal_step, rowwise_sparse_step, rowwise_step, sparse_da_step,
+                              sparse_proximal_step, sparse_step, state_init, step, step_master,
+                              step_mixed, supported_isas, to_half, unscale_check)
 
-__all__ = ["ThreadPool", "__version__", "active_isa", "da_step", "proximal_step",
+__all__ = ["ThreadPool", "__version__", "active_isa", "da_step", "from_half", "proximal_step",
            "rowwise_sparse_step", "rowwise_step", "sparse_da_step", "sparse_proximal_step",
-           "sparse_step", "state_init", "step", "supported_isas"]
+           "sparse_step", "state_init", "step", "step_master", "step_mixed", "supported_isas",
+           "to_half", "unscale_check"]
