@@ -263,7 +263,16 @@ void mixed_loop(std::size_t n, void* w, const void* g, float* G, void* copy,
   const step_constants<float>& s = c.step;
   const batch lr(s.lr), eps(s.eps), weight_decay(s.weight_decay), scale(c.grad_scale);
   const std::size_t vector_end = n - n % width;
-  for (std::size_t i = 0; i < vector_end; i += width) {
+  auto body = [&](std::size_t i, auto prefetch) {
+    if constexpr (decltype(prefetch)::value) {
+      // 4 KiB ahead in every stream, as the dense step (kernels/prefetch.hpp).
+      prefetch_ahead(Arch{}, static_cast<const char*>(g) + i * (GType == kF32 ? 4 : 2), false);
+      prefetch_ahead(Arch{}, static_cast<const char*>(w) + i * (WType == kF32 ? 4 : 2), true);
+      prefetch_ahead(Arch{}, G + i, true);
+      if constexpr (WType == kF32 && CopyType != kF32) {
+        prefetch_ahead(Arch{}, static_cast<const std::uint16_t*>(copy) + i, true);
+      }
+    }
     // Loop-invariant switches: perfectly predicted; the loop is bound by
     // memory or the divider.
     batch grad = load_as_float<Arch, GType>(g, i);
@@ -290,7 +299,13 @@ void mixed_loop(std::size_t n, void* w, const void* g, float* G, void* copy,
     } else {
       store_half<Arch, WType, Stochastic>(w, i, weight, c.key, lane0);
     }
-  }
+  };
+  // Never past the end of the shortest-element stream (16-bit: 2048
+  // elements ahead).
+  const std::size_t prefetch_end = prefetch_limit<std::uint16_t>(vector_end, width);
+  std::size_t i = 0;
+  for (; i < prefetch_end; i += width) body(i, std::true_type{});
+  for (; i < vector_end; i += width) body(i, std::false_type{});
   if (vector_end != n) {
     // Tail via the reference: the same bits, nothing touched past n.
     void* w_tail = WType == kF32 ? static_cast<void*>(static_cast<float*>(w) + vector_end)
