@@ -31,9 +31,30 @@ default initial_accumulator_value=0. Each implementation keeps its own
 defaults for eps (PyTorch 1e-10, the seed class and the library 1e-8); the
 value of eps does not change the work done. lr is 0.01 everywhere.
 
+Sparse (embedding-table) steps, in the same process and the same way: a
+table of SPARSE_ROWS rows x dim (32, 64, 128, 256), a batch of SPARSE_BATCH
+int64 indices, uniform or Zipf (s = 1.05 over the rows, ranks scattered by a
+fixed random permutation), fixed seeds, one gradient row per index, for
+
+  torch_sparse          nn.Embedding(rows, dim, sparse=True) parameters with
+                        torch.optim.Adagrad (lr 0.01, its defaults otherwise),
+                        timing only optimizer.step() with .grad set once to a
+                        prebuilt, uncoalesced sparse COO gradient (the batch's
+                        indices, batch x dim values), as an embedding's
+                        backward leaves it; each step coalesces it again;
+  adagrad               this library's adagrad_sparse_step (per-element state,
+                        ADAGRAD_DUPLICATES_SUM: PyTorch's coalesce semantics,
+                        no pool) through ctypes, on the same batch, the same
+                        gradient values and a copy of the same table, its
+                        state starting at zero as PyTorch's.
+
+Both are timed on the batch again and again (the state grows, as in
+training); only the step is inside the timed loop.
+
 Usage:
   /usr/bin/python3 bench/compare.py --lib build/bench/libadagrad.so \\
       --out compare.json [--sizes 4096,65536,1048576,16777216]
+      [--sparse-dims 32,64,128,256] [--no-dense] [--no-sparse]
 
 Use Debian's /usr/bin/python3, which sees Debian's python3-numpy and
 python3-torch. Without PyTorch the torch rows are skipped; NumPy is required.
@@ -62,6 +83,12 @@ WARMUP_CALLS = 2
 SEED = 20240601
 LR = 0.01
 IMPLEMENTATIONS = ["adagrad", "numpy_seed", "torch_foreach_false", "torch_foreach_true"]
+SPARSE_ROWS = 1 << 20
+SPARSE_BATCH = 65536
+SPARSE_DIMS = [32, 64, 128, 256]
+ZIPF_EXPONENT = 1.05
+SPARSE_SEED = 20240602
+ADAGRAD_DUPLICATES_SUM = 0
 NUMPY_DTYPES = {"f32": np.float32, "f64": np.float64}
 
 
@@ -80,6 +107,9 @@ class AdagradParams(ctypes.Structure):
         ("step", ctypes.c_uint64),
         ("maximize", ctypes.c_int),
         ("eps_mode", ctypes.c_int),  # enum adagrad_eps_mode, int-sized
+        # The struct ends with fma; without it adagrad_params_default() would
+        # write past this object and the step would read an undefined fma.
+        ("fma", ctypes.c_int),
     ]
 
 
@@ -94,6 +124,15 @@ def load_library(path):
         fn = getattr(lib, name)
         fn.argtypes = [ctypes.c_void_p] * 3 + [ctypes.c_size_t, ctypes.c_void_p]
         fn.restype = ctypes.c_int
+    lib.adagrad_sparse_workspace_size.argtypes = [ctypes.c_size_t, ctypes.c_size_t, ctypes.c_int]
+    lib.adagrad_sparse_workspace_size.restype = ctypes.c_size_t
+    # table, state, num_rows, dim, indices, num_indices, grads, params, dup,
+    # workspace, workspace_size, pool
+    lib.adagrad_sparse_step.argtypes = (
+        [ctypes.c_void_p] * 2 + [ctypes.c_size_t] * 2 + [ctypes.c_void_p, ctypes.c_size_t]
+        + [ctypes.c_void_p] * 2 + [ctypes.c_int, ctypes.c_void_p, ctypes.c_size_t,
+                                   ctypes.c_void_p])
+    lib.adagrad_sparse_step.restype = ctypes.c_int
     lib.adagrad_active_isa.argtypes = []
     lib.adagrad_active_isa.restype = ctypes.c_int
     lib.adagrad_isa_name.argtypes = [ctypes.c_int]
@@ -206,6 +245,112 @@ def measure(lib, torch, sizes):
     return results
 
 
+def sparse_batch(distribution, rows, batch):
+    """batch fixed-seed int64 row indices: uniform, or Zipf (rank k with
+    probability proportional to k^-ZIPF_EXPONENT, by inverting the cumulative
+    distribution) with the ranks scattered over the table by a fixed random
+    permutation, so that the hot rows are not adjacent."""
+    rng = np.random.default_rng([SPARSE_SEED, 0 if distribution == "uniform" else 1])
+    if distribution == "uniform":
+        return rng.integers(0, rows, batch, dtype=np.int64)
+    cdf = np.cumsum(np.arange(1, rows + 1, dtype=np.float64) ** -ZIPF_EXPONENT)
+    ranks = np.searchsorted(cdf, rng.random(batch) * cdf[-1], side="right")
+    permutation = rng.permutation(rows)
+    return permutation[np.minimum(ranks, rows - 1)].astype(np.int64)
+
+
+def torch_sparse_step(torch, embedding, indices, grads):
+    """A no-argument callable: torch.optim.Adagrad.step() on an embedding
+    whose .grad is the batch's uncoalesced sparse COO gradient."""
+    rows, dim = embedding.weight.shape
+    embedding.weight.grad = torch.sparse_coo_tensor(
+        torch.from_numpy(indices).unsqueeze(0), torch.from_numpy(grads), (rows, dim))
+    # The bound method keeps the optimizer (and its state) alive.
+    return torch.optim.Adagrad(embedding.parameters(), lr=LR).step
+
+
+def library_sparse_step(lib, table, state, indices, grads):
+    """A no-argument callable: adagrad_sparse_step (SUM, no pool) on table and
+    state in place (C-contiguous float32 rows x dim, NumPy arrays or CPU
+    tensors, each kept alive by the callable)."""
+    rows, dim = table.shape
+    workspace_size = lib.adagrad_sparse_workspace_size(indices.size, dim, ADAGRAD_DUPLICATES_SUM)
+    workspace = np.empty(workspace_size, dtype=np.uint8)
+    params = lib.adagrad_params_default()
+    params.lr = LR
+
+    def address(array):
+        return array.ctypes.data if isinstance(array, np.ndarray) else array.data_ptr()
+
+    arguments = (address(table), address(state), rows, dim, indices.ctypes.data, indices.size,
+                 grads.ctypes.data, ctypes.addressof(params), ADAGRAD_DUPLICATES_SUM,
+                 workspace.ctypes.data, workspace_size, None)
+    fn = lib.adagrad_sparse_step
+
+    def step():
+        status = fn(*arguments)
+        if status != 0:
+            raise RuntimeError("adagrad_sparse_step returned %d (%s)" % (
+                status, lib.adagrad_status_string(status).decode()))
+    step.buffers = (table, state, workspace, params, indices, grads)
+    return step
+
+
+def measure_sparse(lib, torch, dims, rows=SPARSE_ROWS, batch=SPARSE_BATCH):
+    """Times torch.optim.Adagrad's sparse step and adagrad_sparse_step on the
+    same batches; returns the result rows."""
+    results = []
+    batches = {d: sparse_batch(d, rows, batch) for d in ("uniform", "zipf")}
+    for dim in dims:
+        for distribution, indices in batches.items():
+            unique_rows = int(np.unique(indices).size)
+            grads = (0.1 * np.random.default_rng([SPARSE_SEED, 2, dim]).standard_normal(
+                (batch, dim))).astype(np.float32)
+
+            def record(name, ns):
+                results.append({"implementation": name, "dim": dim, "distribution": distribution,
+                                "rows": rows, "indices": batch, "unique_rows": unique_rows,
+                                "ms_per_step": ns / 1e6, "ns_per_index": ns / batch})
+                print("  measured sparse dim=%d %s %s" % (dim, distribution, name),
+                      file=sys.stderr, flush=True)
+
+            # One after the other, each on its own copy of the table and its
+            # own state, the other's memory freed first. With PyTorch the
+            # library's table and state are tensors from PyTorch's allocator
+            # too, so both sides get the same kind of memory (NumPy would ask
+            # the kernel for transparent huge pages on large arrays, PyTorch
+            # 1.13 does not, and the TLB is part of what a sparse step costs).
+            if torch is not None:
+                torch.manual_seed(SPARSE_SEED)
+                embedding = torch.nn.Embedding(rows, dim, sparse=True)
+                table = embedding.weight.detach().clone()
+                state = torch.zeros_like(table)
+                step = torch_sparse_step(torch, embedding, indices, grads)
+                record("torch_sparse", median_ns_per_call(step))
+                del step, embedding  # its weight, state and gradient
+            else:
+                table = np.random.default_rng([SPARSE_SEED, 3, dim]).standard_normal(
+                    (rows, dim), dtype=np.float32)
+                state = np.zeros_like(table)
+            step = library_sparse_step(lib, table, state, indices, grads)
+            record("adagrad", median_ns_per_call(step))
+            del step, table, state
+    return results
+
+
+def sparse_markdown_table(results):
+    """The sparse results as a markdown table with the library's speedup."""
+    library = {(r["dim"], r["distribution"]): r["ms_per_step"]
+               for r in results if r["implementation"] == "adagrad"}
+    lines = ["| dim | distribution | unique rows | implementation | ms/step | ns/index "
+             "| library speedup |", "|---:|---|---:|---|---:|---:|---:|"]
+    for r in results:
+        lines.append("| %d | %s | %d | %s | %.3f | %.1f | %.2fx |" % (
+            r["dim"], r["distribution"], r["unique_rows"], r["implementation"], r["ms_per_step"],
+            r["ns_per_index"], r["ms_per_step"] / library[(r["dim"], r["distribution"])]))
+    return "\n".join(lines)
+
+
 def markdown_table(results):
     """The results as a markdown table with the speedup of the library over each row."""
     library = {(r["n"], r["dtype"]): r["ns_per_element"]
@@ -266,6 +411,11 @@ def main():
     parser.add_argument("--sizes", type=parse_sizes, default=DEFAULT_SIZES,
                         help="comma-separated element counts (default: %s)"
                         % ",".join(map(str, DEFAULT_SIZES)))
+    parser.add_argument("--sparse-dims", type=parse_sizes, default=SPARSE_DIMS,
+                        help="comma-separated embedding dims of the sparse comparison "
+                        "(default: %s)" % ",".join(map(str, SPARSE_DIMS)))
+    parser.add_argument("--no-dense", action="store_true", help="skip the dense comparison")
+    parser.add_argument("--no-sparse", action="store_true", help="skip the sparse comparison")
     args = parser.parse_args()
 
     lib = load_library(args.lib)
@@ -275,11 +425,24 @@ def main():
         run_context["active_isa"], run_context["numpy_version"],
         run_context["torch_version"] or "not available", run_context["host_cpu_count"]))
 
-    results = measure(lib, torch, args.sizes)
-    print()
-    print(markdown_table(results))
+    results = [] if args.no_dense else measure(lib, torch, args.sizes)
+    if results:
+        print()
+        print(markdown_table(results))
+    sparse_results = [] if args.no_sparse else measure_sparse(lib, torch, args.sparse_dims)
+    if sparse_results:
+        print()
+        print(sparse_markdown_table(sparse_results))
+    sparse_context = {"rows": SPARSE_ROWS, "batch": SPARSE_BATCH, "dims": args.sparse_dims,
+                      "zipf_exponent": ZIPF_EXPONENT, "seed": SPARSE_SEED,
+                      "duplicates": "sum", "index_dtype": "int64",
+                      "torch_version": run_context["torch_version"],
+                      "torch_optimizer": "torch.optim.Adagrad(lr=%g), sparse COO grad, "
+                                         "optimizer.step() only" % LR}
     with open(args.out, "w") as out:
-        json.dump({"context": run_context, "results": results}, out, indent=2)
+        json.dump({"context": run_context, "results": results,
+                   "sparse_context": sparse_context, "sparse_results": sparse_results},
+                  out, indent=2)
         out.write("\n")
 
 

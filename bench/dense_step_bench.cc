@@ -323,7 +323,11 @@ void call_dispatched(benchmark::State& state) {
 template <class T>
 void call_bare(benchmark::State& state) {
   step_buffers<T> b(static_cast<std::size_t>(state.range(0)));
-  const adagrad::kernels::step_constants<T> c = {T(0.01), T(1e-8), T(0), false, false, false};
+  // Every flag off (no weight decay, maximize, eps inside or fma), whatever
+  // fields the struct gains.
+  adagrad::kernels::step_constants<T> c = {};
+  c.lr = T(0.01);
+  c.eps = T(1e-8);
   const path& active = active_path();
   auto* ukernel = [&] {
     if constexpr (sizeof(T) == 4) {

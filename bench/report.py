@@ -13,10 +13,33 @@ machines are noisy and only ratios hold:
                 fast as its own loads and stores, or as its own divider, allow.
   speedup     = scalar reference time / path time, same n.
 
-Usage: report.py RESULTS.json [--markdown OUT.md] [--json OUT.json]
-                 [--plot OUT.png] [--compare COMPARE.json]
+The sparse section (--sparse, from sparse_step_bench's JSON) is built the
+same way; see bench/sparse_step_bench.cc for the definitions:
+
+  traffic     = per unique row 16 * dim bytes (per-element state: table and
+                state rows read and written) or 8 * dim + 8 (row-wise state),
+                plus 4 * dim per index (its gradient row read); unique rows
+                count once in both duplicate modes.
+  efficiency  = (time of a sequential stream of the best ISA moving the same
+                bytes with the same read/write mix, sparse_roofline/...) /
+                (step time); both move the same bytes, so it is also the ratio
+                of their GB/s.
+  speedup     = scalar path time / dispatched time (dim 128); 1 thread time /
+                2 threads time (there the fastest of the repetitions, since
+                other processes only slow a two-core run down, and a warning
+                when the roofline's own speedup shows a core was taken);
+                per-element dense step time / row-wise dense step time;
+                torch.optim.Adagrad's sparse step time / this library's
+                (--compare).
+  gather      = a diagnostic: the step's own rows visited in its own order
+                with trivial arithmetic (sparse_gather/...), the most any
+                kernel gets from these scattered rows on this CPU.
+
+Usage: report.py RESULTS.json [--sparse SPARSE.json] [--markdown OUT.md]
+                 [--json OUT.json] [--plot OUT.png] [--compare COMPARE.json]
 """
 import argparse
+import collections
 import json
 import math
 
@@ -33,12 +56,15 @@ def medians(results):
             continue
         if "error_occurred" in b:
             continue
-        # Per-benchmark settings (".../min_time:1.000/...") are not part of
-        # the name the tables look up.
-        name = "/".join(part for part in b.get("run_name", b["name"]).split("/")
-                        if not part.startswith("min_time:"))
-        rows[name] = b
+        rows[base_name(b)] = b
     return rows
+
+
+def base_name(b):
+    """The name the tables look up: per-benchmark settings
+    (".../min_time:1.000/...", ".../repeats:10/...") are not part of it."""
+    return "/".join(part for part in b.get("run_name", b["name"]).split("/")
+                    if not part.startswith(("min_time:", "repeats:")))
 
 
 def ns(row):
@@ -210,6 +236,262 @@ class Report:
         fig.savefig(path, dpi=110)
 
 
+class SparseReport:
+    """The sparse section, from sparse_step_bench's JSON."""
+
+    STATES = (("elem", "per-element"), ("rowwise", "row-wise"))
+    DUPS = (("sum", "SUM"), ("seq", "SEQUENTIAL"))
+
+    def __init__(self, results):
+        self.results = results
+        self.rows = medians(results)
+        self.context = results.get("context", {})
+        self.derived = []
+
+    def get(self, name):
+        return self.rows.get(name)
+
+    def step_table(self):
+        steps = {}
+        for name, row in self.rows.items():
+            parts = name.split("/")
+            if len(parts) == 6 and parts[0] == "sparse":
+                steps[tuple(parts[1:5]) + (int(parts[5]),)] = row
+        if not steps:
+            return ""
+        lines = ["| state | duplicates | dim | distribution | unique rows | ISA | ns/index "
+                 "| M indices/s | GB/s | roofline GB/s | efficiency | gather GB/s | of gather "
+                 "| speedup over scalar |",
+                 "|---|---|---:|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        ceiling = self.ceiling()
+        isas = sorted({k[2] for k in steps}, key=lambda i: (i == "scalar", isa_key(i)))
+        for state, state_label in self.STATES:
+            for dup, dup_label in self.DUPS:
+                for dim in sorted({k[4] for k in steps}):
+                    for dist in ("uniform", "zipf"):
+                        roofline = self.get("sparse_roofline/%s/%s/%d" % (state, dist, dim))
+                        gather = self.get("sparse_gather/%s/%s/%d" % (state, dist, dim))
+                        scalar = steps.get((state, dup, "scalar", dist, dim))
+                        for isa in isas:
+                            row = steps.get((state, dup, isa, dist, dim))
+                            if row is None:
+                                continue
+                            gbs = row["bytes_per_second"] / 1e9
+                            roof_gbs = roofline["bytes_per_second"] / 1e9 if roofline else None
+                            efficiency = gbs / roof_gbs if roof_gbs else float("nan")
+                            gather_gbs = gather["bytes_per_second"] / 1e9 if gather else None
+                            # sqrt + div per element updated: every element of
+                            # each unique row (SUM) or of each occurrence
+                            # (SEQUENTIAL); one per row update row-wise.
+                            updates = row["unique_rows"] if dup == "sum" else row["indices"]
+                            per_update = 1 if state == "rowwise" else dim
+                            sqrt_div_ms = (ns(ceiling) * updates * per_update / 1e6
+                                           if ceiling else None)
+                            speedup = (ns_index(scalar) / ns_index(row)
+                                       if scalar is not None and isa != "scalar" else None)
+                            self.derived.append({
+                                "table": "sparse_step", "state": state, "duplicates": dup,
+                                "dim": dim, "distribution": dist, "isa": isa,
+                                "unique_rows": int(row["unique_rows"]),
+                                "indices": int(row["indices"]),
+                                "bytes_per_step": row["bytes_per_step"],
+                                "ns_per_index": ns_index(row),
+                                "m_indices_per_s": 1e3 / ns_index(row),
+                                "gb_per_s": gbs, "roofline_gb_per_s": roof_gbs,
+                                "efficiency": efficiency,
+                                "ms_per_step": step_ms(row),
+                                "roofline_ms_per_step": step_ms(roofline) if roofline else None,
+                                "gather_gb_per_s": gather_gbs,
+                                "fraction_of_gather": gbs / gather_gbs if gather_gbs else None,
+                                "sqrt_div_ceiling_ms": sqrt_div_ms,
+                                "speedup_over_scalar": speedup})
+                            lines.append("| %s | %s | %d | %s | %d | %s | %.1f | %.2f | %.2f | %s "
+                                         "| %.2f | %s | %s | %s |" % (
+                                             state_label, dup_label, dim, dist,
+                                             int(row["unique_rows"]), isa, ns_index(row),
+                                             1e3 / ns_index(row), gbs,
+                                             "%.2f" % roof_gbs if roof_gbs else "-", efficiency,
+                                             "%.2f" % gather_gbs if gather_gbs else "-",
+                                             "%.2f" % (gbs / gather_gbs) if gather_gbs else "-",
+                                             "%.2fx" % speedup if speedup else "-"))
+        note = self.ceiling_note(ceiling)
+        if note:
+            lines += ["", note]
+        return "\n".join(lines)
+
+    def ceiling(self):
+        """The sqrt + div ceiling row of the roofline's ISA, or None."""
+        return self.get("ceiling/f32/%s/1024" % self.context.get("roofline_isa", "?"))
+
+    def ceiling_note(self, ceiling):
+        """One line putting the arithmetic alone next to the memory roofline."""
+        roofline = self.get("sparse_roofline/elem/uniform/128")
+        step = self.get("sparse/elem/sum/%s/uniform/128" % self.context.get("adagrad_active_isa"))
+        if not (ceiling and roofline and step):
+            return ""
+        sqrt_div_ms = ns(ceiling) * step["unique_rows"] * 128 / 1e6
+        return ("Arithmetic alone (ceiling/f32/%s/1024: one sqrt and one division per element on "
+                "L1 data, %.3f ns/element): %.2f ms of the per-element SUM step at dim 128, "
+                "uniform (%.2f ms/step), whose memory roofline is %.2f ms. gather = the same rows "
+                "in the step's order with trivial arithmetic (sparse_gather/...): what this CPU "
+                "gives any kernel on these scattered rows; of gather = step GB/s / gather GB/s." % (
+                    self.context.get("roofline_isa", "?"), ns(ceiling), sqrt_div_ms,
+                    step_ms(step), step_ms(roofline)))
+
+    def minimum(self, name):
+        """The "min" aggregate of a benchmark (the fastest repetition), or its
+        median row when it has none."""
+        for b in self.results["benchmarks"]:
+            if b.get("aggregate_name") == "min" and base_name(b) == name:
+                return b
+        return self.get(name)
+
+    def threads_table(self):
+        lines = ["| state | duplicates | 1 thread ms/step | 2 threads ms/step | speedup "
+                 "| roofline speedup | efficiency 1 thread | efficiency 2 threads |",
+                 "|---|---|---:|---:|---:|---:|---:|---:|"]
+        self.threads_disturbed = False
+        for state, state_label in self.STATES:
+            roof = [self.minimum("sparse_roofline_threads/%s/threads:%d/real_time" % (state, t))
+                    for t in (1, 2)]
+            for dup, dup_label in self.DUPS:
+                one, two = (self.minimum("sparse_threads/%s/%s/threads:%d/real_time"
+                                         % (state, dup, t)) for t in (1, 2))
+                if not (one and two and all(roof)):
+                    continue
+                ms = [step_ms(one), step_ms(two)]
+                roof_ms = [step_ms(r) for r in roof]
+                entry = {"table": "sparse_threads", "state": state, "duplicates": dup,
+                         "rows": int(self.context.get("sparse_threads_table_rows", 0)),
+                         "dim": int(one["dim"]), "unique_rows": int(one["unique_rows"]),
+                         "one_thread_ms": ms[0], "two_threads_ms": ms[1],
+                         "speedup": ms[0] / ms[1],
+                         "roofline_one_thread_ms": roof_ms[0],
+                         "roofline_two_threads_ms": roof_ms[1],
+                         "roofline_speedup": roof_ms[0] / roof_ms[1],
+                         "efficiency_one_thread": roof_ms[0] / ms[0],
+                         "efficiency_two_threads": roof_ms[1] / ms[1],
+                         "statistic": "min"}
+                # A streaming kernel split over two cores that gains less than
+                # 1.5x had a core taken by another process during the run.
+                self.threads_disturbed |= entry["roofline_speedup"] < 1.5
+                self.derived.append(entry)
+                lines.append("| %s | %s | %.3f | %.3f | %.2fx | %.2fx | %.2f | %.2f |" % (
+                    state_label, dup_label, ms[0], ms[1], entry["speedup"],
+                    entry["roofline_speedup"], entry["efficiency_one_thread"],
+                    entry["efficiency_two_threads"]))
+        return "\n".join(lines)
+
+    def rowwise_dense_table(self):
+        names = {k: self.get("rowwise_vs_dense/" + k)
+                 for k in ("rowwise", "dense", "rowwise_roofline", "dense_roofline")}
+        if not (names["rowwise"] and names["dense"]):
+            return ""
+        lines = ["| step | bytes/element | ms/step | ns/element | GB/s | roofline GB/s | efficiency "
+                 "| speedup over the per-element step |",
+                 "|---|---:|---:|---:|---:|---:|---:|---:|"]
+        dense_ns = ns(names["dense"])
+        for key, label, roof_key in (("dense", "adagrad_step (per-element state)",
+                                      "dense_roofline"),
+                                     ("rowwise", "adagrad_rowwise_step (row-wise state)",
+                                      "rowwise_roofline")):
+            row = names[key]
+            roof = names[roof_key]
+            n = int(row["rows"] * row["dim"])
+            gbs = row["bytes_per_second"] / 1e9
+            roof_gbs = roof["bytes_per_second"] / 1e9 if roof else None
+            entry = {"table": "rowwise_vs_dense", "step": key, "rows": int(row["rows"]),
+                     "dim": int(row["dim"]), "elements": n,
+                     "bytes_per_element": row["bytes_per_second"] / row["items_per_second"],
+                     "ms_per_step": ns(row) * n / 1e6, "ns_per_element": ns(row),
+                     "gb_per_s": gbs, "roofline_gb_per_s": roof_gbs,
+                     "efficiency": gbs / roof_gbs if roof_gbs else None,
+                     "speedup_over_dense": dense_ns / ns(row)}
+            if roof and names["dense_roofline"]:
+                entry["roofline_speedup_over_dense"] = ns(names["dense_roofline"]) / ns(roof)
+            self.derived.append(entry)
+            lines.append("| %s | %.2f | %.2f | %.3f | %.2f | %s | %s | %.2fx |" % (
+                label, entry["bytes_per_element"], entry["ms_per_step"], ns(row), gbs,
+                "%.2f" % roof_gbs if roof_gbs else "-",
+                "%.2f" % entry["efficiency"] if roof_gbs else "-", entry["speedup_over_dense"]))
+        if names["rowwise_roofline"] and names["dense_roofline"]:
+            lines.append("")
+            lines.append("The two rooflines' own ratio (the most a memory-bound row-wise step "
+                         "can gain here): %.2fx." % (
+                             ns(names["dense_roofline"]) / ns(names["rowwise_roofline"])))
+        return "\n".join(lines)
+
+    def sections(self):
+        ctx = self.context
+        out = []
+        table = self.step_table()
+        if table:
+            out.append(("Embedding tables, one thread: a batch of %s int64 indices on a table of "
+                        "%s rows (f32; Zipf s = %s, ranks scattered by a fixed permutation); "
+                        "traffic per step = 16*dim bytes (per-element state) or 8*dim + 8 "
+                        "(row-wise) per unique row + 4*dim per index; efficiency = time of a "
+                        "sequential %s stream of the same bytes and read/write mix / step time"
+                        % (ctx.get("sparse_batch", "?"), ctx.get("sparse_table_rows", "?"),
+                           ctx.get("sparse_zipf_exponent", "?"), ctx.get("roofline_isa", "?")),
+                        table))
+        table = self.threads_table()
+        if table.count("\n") > 1:
+            if self.threads_disturbed:
+                table += ("\n\nWARNING: the roofline itself gained less than 1.5x from the second "
+                          "thread: another process held a core during this measurement, so the "
+                          "thread speedups above say nothing about the library. Run again on an "
+                          "idle machine (bench/run --benchmark_filter=threads).")
+            out.append(("Embedding tables, threads: %s rows x %s (table and state stay in the "
+                        "last-level cache), the uniform batch, pthreadpool of 1 and 2 threads, "
+                        "wall time, the fastest of each benchmark's repetitions (other processes "
+                        "only slow a run down)" % (ctx.get("sparse_threads_table_rows", "?"),
+                                                   ctx.get("sparse_threads_dim", "?")), table))
+        table = self.rowwise_dense_table()
+        if table:
+            out.append(("Row-wise dense step against the per-element dense step, 2^24 floats "
+                        "(131072 rows x 128), one thread", table))
+        return out
+
+
+def ns_index(row):
+    """The ns_per_index counter is in seconds per index."""
+    return row["ns_per_index"] * 1e9
+
+
+def step_ms(row):
+    return row["ns_per_index"] * row["indices"] * 1e3
+
+
+def sparse_compare_table(compare, derived):
+    rows = compare.get("sparse_results") or []
+    if not rows:
+        return ""
+    ctx = compare.get("sparse_context", {})
+    lines = ["| dim | distribution | unique rows | torch.optim.Adagrad ms/step "
+             "| adagrad_sparse_step ms/step | speedup |", "|---:|---|---:|---:|---:|---:|"]
+    by_key = {}
+    for r in rows:
+        by_key.setdefault((r["dim"], r["distribution"]), {})[r["implementation"]] = r
+    for (dim, dist) in sorted(by_key, key=lambda k: (k[1] != "uniform", k[0])):
+        pair = by_key[(dim, dist)]
+        ours, torch = pair.get("adagrad"), pair.get("torch_sparse")
+        if not (ours and torch):
+            continue
+        speedup = torch["ms_per_step"] / ours["ms_per_step"]
+        derived.append({"table": "sparse_compare", "dim": dim, "distribution": dist,
+                        "unique_rows": ours["unique_rows"], "torch_ms": torch["ms_per_step"],
+                        "adagrad_ms": ours["ms_per_step"], "speedup": speedup})
+        lines.append("| %d | %s | %d | %.2f | %.2f | %.1fx |" % (
+            dim, dist, ours["unique_rows"], torch["ms_per_step"], ours["ms_per_step"], speedup))
+    title = ("Sparse step side by side, one thread (bench/compare.py): torch %s, "
+             "nn.Embedding(%s, dim, sparse=True) + torch.optim.Adagrad, only optimizer.step() "
+             "timed with a prebuilt uncoalesced sparse COO gradient of %s indices; this library's "
+             "adagrad_sparse_step (per-element state, SUM duplicates, as PyTorch's coalesce) "
+             "through ctypes on the same batch" % (
+                 ctx.get("torch_version", "?"), ctx.get("rows", "?"), ctx.get("batch", "?")))
+    return title + ":\n\n" + "\n".join(lines)
+
+
 def compare_table(compare):
     lines = ["| dtype | n | implementation | ns/element | this library is faster by |",
              "|---|---:|---|---:|---:|"]
@@ -223,6 +505,19 @@ def compare_table(compare):
     return "\n".join(lines)
 
 
+def load_results(path):
+    """Google Benchmark's JSON, or an empty run when the file is missing or
+    empty (what a --benchmark_filter matching nothing leaves)."""
+    try:
+        with open(path) as f:
+            text = f.read()
+    except FileNotFoundError:
+        text = ""
+    if not text.strip():
+        return {"context": {}, "benchmarks": []}
+    return json.loads(text)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("results")
@@ -230,11 +525,17 @@ def main():
     parser.add_argument("--json")
     parser.add_argument("--plot")
     parser.add_argument("--compare")
+    parser.add_argument("--sparse")
     args = parser.parse_args()
-    with open(args.results) as f:
-        report = Report(json.load(f))
-    ctx = report.context
-    repetitions = next((b.get("repetitions") for b in report.results["benchmarks"]), "?")
+    # A --benchmark_filter that matches nothing in one of the two executables
+    # leaves no results file for it: report what there is.
+    report = Report(load_results(args.results))
+    sparse = SparseReport(load_results(args.sparse)) if args.sparse else None
+    ctx = report.context or (sparse.context if sparse is not None else {})
+    all_benchmarks = report.results["benchmarks"] + (
+        sparse.results["benchmarks"] if sparse is not None else [])
+    counts = collections.Counter(b.get("repetitions") for b in all_benchmarks)
+    repetitions = counts.most_common(1)[0][0] if counts else "?"
     sections = ["Host: %s, %s CPUs; active ISA %s; L1d %s, L2 %s, L3 %s bytes (cpuinfo); "
                 "medians of %s repetitions" % (
                     ctx.get("host_name", "?"), ctx.get("num_cpus", "?"),
@@ -249,11 +550,20 @@ def main():
                          ("Per-call cost", report.call_table())):
         if table.count("\n") > 1:
             sections.append("%s:\n\n%s" % (title, table))
+    if sparse is not None:
+        for title, table in sparse.sections():
+            sections.append("%s:\n\n%s" % (title, table))
     compare = None
+    sparse_derived = sparse.derived if sparse is not None else []
     if args.compare:
         with open(args.compare) as f:
             compare = json.load(f)
-        sections.append("Side by side, one thread (bench/compare.py):\n\n" + compare_table(compare))
+        if compare.get("results"):
+            sections.append("Side by side, one thread (bench/compare.py):\n\n" +
+                            compare_table(compare))
+        table = sparse_compare_table(compare, sparse_derived)
+        if table:
+            sections.append(table)
     text = "\n\n".join(sections) + "\n"
     print(text)
     if args.markdown:
@@ -262,8 +572,10 @@ def main():
     if args.json:
         with open(args.json, "w") as out:
             json.dump({"context": ctx, "derived": report.derived,
+                       "sparse_context": sparse.context if sparse is not None else None,
+                       "sparse_derived": sparse_derived,
                        "compare": compare}, out, indent=1)
-    if args.plot:
+    if args.plot and report.family("dense_step"):
         report.plot(args.plot)
 
 
