@@ -18,6 +18,7 @@
 #include <xsimd/xsimd.hpp>
 
 #include "exact_ops.hpp"
+#include "prefetch.hpp"
 #include "step_constants.h"
 #include "ukernels.h"
 
@@ -166,7 +167,17 @@ void rowwise_step::rows(Arch, std::size_t rows, std::size_t dim, float* w, const
                         float* state, const step_constants<float>& c) const {
   // Two passes over each row (sum of squares, then update): a row of an
   // embedding table is a few KiB and is still in L1 for the second pass.
+  // The rows are contiguous, so the lines 4 KiB ahead in w and g are asked
+  // for as each row starts, as the dense step streams (never past the block).
+  constexpr std::size_t ahead = detail::kPrefetchBytes / sizeof(float);
+  constexpr std::size_t line = 64 / sizeof(float);
+  const std::size_t total = rows * dim;
   for (std::size_t r = 0; r < rows; ++r) {
+    const std::size_t first = r * dim;
+    for (std::size_t j = 0; j < dim && first + j + ahead < total; j += line) {
+      detail::prefetch_ahead(Arch{}, w + j, true);
+      detail::prefetch_ahead(Arch{}, g + j, false);
+    }
     alignas(64) float partial[kRowwiseLanes] = {};
     reduce(Arch{}, dim, w, g, partial, c);
     const float rate = adagrad_f32_rowwise_rate(partial, dim, state + r, c);
