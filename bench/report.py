@@ -453,6 +453,52 @@ class SparseReport:
         return out
 
 
+def real_ns(row):
+    """A row's wall time per iteration in ns."""
+    scale = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}[row.get("time_unit", "ns")]
+    return row["real_time"] * scale
+
+
+class VariantReport:
+    """The proximal, dual-averaging and mixed-precision steps, from
+    variant_step_bench's JSON: variant/<step>/<n> and
+    variant_roofline/<bytes>/<n>."""
+
+    def __init__(self, results):
+        self.rows = medians(results)
+        self.derived = []
+
+    def table(self):
+        steps = {}
+        for name, row in self.rows.items():
+            parts = name.split("/")
+            if len(parts) == 3 and parts[0] == "variant":
+                steps[(parts[1], int(parts[2]))] = row
+        if not steps:
+            return ""
+        lines = ["| step | n | bytes/elem | ns/elem | GB/s | efficiency | speedup over f32 step |",
+                 "|---|---|---|---|---|---|---|"]
+        order = ["dense_f32", "proximal_f32", "proximal_f64", "da_f32", "mixed_bf16",
+                 "mixed_f16", "mixed_bf16_sr", "master_bf16_copy", "dense_then_convert_bf16"]
+        for (step, n) in sorted(steps, key=lambda k: (k[1], order.index(k[0])
+                                                     if k[0] in order else 99)):
+            row = steps[(step, n)]
+            t = real_ns(row)
+            per_element = row.get("bytes_per_element", 0)
+            roof = self.rows.get("variant_roofline/%d/%d" % (per_element, n))
+            dense = steps.get(("dense_f32", n))
+            efficiency = real_ns(roof) / t if roof else None
+            speedup = real_ns(dense) / t if dense else None
+            self.derived.append({"step": step, "n": n, "bytes_per_element": per_element,
+                                 "ns_per_element": t / n, "efficiency": efficiency,
+                                 "speedup_over_f32_step": speedup})
+            lines.append("| %s | %d | %d | %.3f | %.1f | %s | %s |" % (
+                step, n, per_element, t / n, per_element * n / t,
+                "%.2f" % efficiency if efficiency else "-",
+                "%.2fx" % speedup if speedup else "-"))
+        return "\n".join(lines)
+
+
 def ns_index(row):
     """The ns_per_index counter is in seconds per index."""
     return row["ns_per_index"] * 1e9
@@ -526,6 +572,7 @@ def main():
     parser.add_argument("--plot")
     parser.add_argument("--compare")
     parser.add_argument("--sparse")
+    parser.add_argument("--variants")
     args = parser.parse_args()
     # A --benchmark_filter that matches nothing in one of the two executables
     # leaves no results file for it: report what there is.
@@ -553,6 +600,15 @@ def main():
     if sparse is not None:
         for title, table in sparse.sections():
             sections.append("%s:\n\n%s" % (title, table))
+    variants = VariantReport(load_results(args.variants)) if args.variants else None
+    if variants is not None:
+        table = variants.table()
+        if table:
+            sections.append("The other dense steps on the dispatched ISA (variant_step_bench): "
+                            "efficiency = the dense roofline kernel moving the same bytes / step "
+                            "time (the memory bound only: at 4096, in cache, the divider bounds every step); "
+                            "speedup = the f32 step (adagrad_step) / this step, same n:\n\n"
+                            + table)
     compare = None
     sparse_derived = sparse.derived if sparse is not None else []
     if args.compare:
@@ -574,6 +630,7 @@ def main():
             json.dump({"context": ctx, "derived": report.derived,
                        "sparse_context": sparse.context if sparse is not None else None,
                        "sparse_derived": sparse_derived,
+                       "variant_derived": variants.derived if variants is not None else [],
                        "compare": compare}, out, indent=1)
     if args.plot and report.family("dense_step"):
         report.plot(args.plot)
