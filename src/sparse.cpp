@@ -184,9 +184,10 @@ adagrad_status validate_sparse(sparse_batch<Index>* b, const adagrad_params* p,
 template <class Position, class Index>
 const Position* sort_by_row(const Index* indices, std::size_t n, std::uint64_t max_row,
                             void* workspace) {
-  const auto base = reinterpret_cast<std::uintptr_t>(workspace);
-  auto* from = reinterpret_cast<Position*>((base + kWorkspaceAlignment - 1) &
-                                           ~std::uintptr_t{kWorkspaceAlignment - 1});
+  // From the next cache line on (the size asked for includes the slack).
+  const std::size_t past_line = reinterpret_cast<std::uintptr_t>(workspace) % kWorkspaceAlignment;
+  const std::size_t skip = (kWorkspaceAlignment - past_line) % kWorkspaceAlignment;
+  auto* from = reinterpret_cast<Position*>(static_cast<unsigned char*>(workspace) + skip);
   Position* to = from + n;
   for (std::size_t i = 0; i < n; ++i) from[i] = static_cast<Position>(i);
   if (n <= kSmallBatch) {
