@@ -60,7 +60,7 @@ adagrad_params adagrad_params_default(void) {
 
 adagrad_params adagrad_params_preset(adagrad_preset preset) {
   adagrad_params p = adagrad_params_default();
-  switch (preset) {
+  switch (adagrad::detail::enum_int(preset)) {
     case ADAGRAD_PRESET_SEED: break;
     case ADAGRAD_PRESET_PYTORCH: p.eps = 1e-10; break;
     case ADAGRAD_PRESET_KERAS:
@@ -77,7 +77,7 @@ adagrad_params adagrad_params_preset(adagrad_preset preset) {
 }
 
 double adagrad_preset_initial_accumulator(adagrad_preset preset) {
-  switch (preset) {
+  switch (adagrad::detail::enum_int(preset)) {
     case ADAGRAD_PRESET_SEED:
     case ADAGRAD_PRESET_PYTORCH: return 0.0;
     case ADAGRAD_PRESET_KERAS:
@@ -114,7 +114,7 @@ adagrad_status adagrad_step_f64_isa(adagrad_isa isa, double* w, const double* g,
 }
 
 const char* adagrad_status_string(adagrad_status status) {
-  switch (status) {
+  switch (adagrad::detail::enum_int(status)) {
     case ADAGRAD_OK: return "ok";
     case ADAGRAD_ERROR_NULL_POINTER: return "a buffer pointer is NULL while n > 0";
     case ADAGRAD_ERROR_MISALIGNED: return "a buffer is not aligned to its element size";

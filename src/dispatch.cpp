@@ -121,10 +121,11 @@ std::uint32_t resolve_dispatch_state() {
   return s;
 }
 
-const isa_kernels* usable_kernels(adagrad_isa isa) {
+const isa_kernels* usable_kernels(const adagrad_isa& isa) {
+  const int wanted = enum_int(isa);
   const std::uint32_t s = dispatch_state();
   for (unsigned i = 0; i < kTableSize; ++i) {
-    if (kIsaTable[i].isa == isa) return (s >> i & 1u) ? &kIsaTable[i] : nullptr;
+    if (static_cast<int>(kIsaTable[i].isa) == wanted) return (s >> i & 1u) ? &kIsaTable[i] : nullptr;
   }
   return nullptr;
 }
@@ -141,7 +142,7 @@ int adagrad_isa_supported(adagrad_isa isa) {
 }
 
 const char* adagrad_isa_name(adagrad_isa isa) {
-  switch (isa) {
+  switch (adagrad::detail::enum_int(isa)) {
     case ADAGRAD_ISA_SCALAR: return "scalar";
     case ADAGRAD_ISA_SSE2: return "sse2";
     case ADAGRAD_ISA_AVX: return "avx";

@@ -5,6 +5,8 @@
 
 #include <atomic>
 #include <cstdint>
+#include <cstring>
+#include <type_traits>
 
 #include "adagrad/adagrad.h"
 #include "ukernels.h"
@@ -85,9 +87,20 @@ inline const isa_kernels& step_kernels() {
 // The kernels that really run (resolving first if needed).
 inline const isa_kernels& active_kernels() { return kIsaTable[(dispatch_state() >> 16) & 0xffu]; }
 
+// The integer a C caller stored in an enum parameter. A C caller may pass
+// any int; in C++ loading an enum object whose value lies outside the
+// enumerators' range is undefined, so the entry points never load their
+// enum parameters as enums: they take them by reference and copy the bytes.
+template <class Enum>
+inline int enum_int(const Enum& e) {
+  std::underlying_type_t<Enum> value;
+  std::memcpy(&value, &e, sizeof value);
+  return static_cast<int>(value);
+}
+
 // The kernels of isa, or nullptr when isa is unknown, not built into this
-// library or not usable on this CPU.
-const isa_kernels* usable_kernels(adagrad_isa isa);
+// library or not usable on this CPU. By reference: see enum_int.
+const isa_kernels* usable_kernels(const adagrad_isa& isa);
 
 }  // namespace detail
 }  // namespace adagrad

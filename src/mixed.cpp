@@ -18,12 +18,10 @@ namespace adagrad {
 namespace detail {
 namespace {
 
-// An enum a C caller filled, read as its integer (see make_constants).
+// An enum a C caller filled, read as its integer (see enum_int).
 template <class Enum>
 int enum_value(const Enum& e) {
-  std::underlying_type_t<Enum> v;
-  std::memcpy(&v, &e, sizeof v);
-  return static_cast<int>(v);
+  return enum_int(e);
 }
 
 bool valid_dtype(int type) {
@@ -152,6 +150,15 @@ adagrad_status mixed_step(const isa_kernels* k, void* w, int w_type, const void*
   return ADAGRAD_OK;
 }
 
+// 16-bit weights only: float weights are adagrad_step's (or the master's).
+adagrad_status mixed_16(const isa_kernels* k, void* w, int w_type, const void* g, int g_type,
+                        float* G, std::size_t n, const adagrad_params* p,
+                        const adagrad_mixed_options* o, struct pthreadpool* pool) {
+  if (k == nullptr) return ADAGRAD_ERROR_UNSUPPORTED_ISA;
+  if (!is_half(w_type)) return ADAGRAD_ERROR_INVALID_PARAMS;
+  return mixed_step(k, w, w_type, g, g_type, G, nullptr, ADAGRAD_DTYPE_F32, n, p, o, pool);
+}
+
 adagrad_status unscale_check(const isa_kernels* k, void* g, int g_type, std::size_t n,
                              double inv_scale, float* found_inf) {
   if (k == nullptr) return ADAGRAD_ERROR_UNSUPPORTED_ISA;
@@ -222,7 +229,9 @@ adagrad_status adagrad_step_mixed(void* w, adagrad_dtype w_type, const void* g,
                                   adagrad_dtype g_type, float* G, size_t n,
                                   const adagrad_params* p, const adagrad_mixed_options* o,
                                   struct pthreadpool* pool) {
-  return adagrad_step_mixed_isa(adagrad_active_isa(), w, w_type, g, g_type, G, n, p, o, pool);
+  using namespace adagrad::detail;
+  return mixed_16(&active_kernels(), w, enum_value(w_type), g, enum_value(g_type), G, n, p, o,
+                  pool);
 }
 
 adagrad_status adagrad_step_mixed_isa(adagrad_isa isa, void* w, adagrad_dtype w_type,
@@ -230,23 +239,17 @@ adagrad_status adagrad_step_mixed_isa(adagrad_isa isa, void* w, adagrad_dtype w_
                                       const adagrad_params* p, const adagrad_mixed_options* o,
                                       struct pthreadpool* pool) {
   using namespace adagrad::detail;
-  const int weights = enum_value(w_type);
-  // 16-bit weights only: float weights are adagrad_step's (or the master's).
-  if (!is_half(weights)) {
-    const isa_kernels* k = usable_kernels(isa);
-    if (k == nullptr) return ADAGRAD_ERROR_UNSUPPORTED_ISA;
-    return ADAGRAD_ERROR_INVALID_PARAMS;
-  }
-  return mixed_step(usable_kernels(isa), w, weights, g, enum_value(g_type), G, nullptr,
-                    ADAGRAD_DTYPE_F32, n, p, o, pool);
+  return mixed_16(usable_kernels(isa), w, enum_value(w_type), g, enum_value(g_type), G, n, p, o,
+                  pool);
 }
 
 adagrad_status adagrad_step_master(float* w, const void* g, adagrad_dtype g_type, float* G,
                                    void* w_copy, adagrad_dtype copy_type, size_t n,
                                    const adagrad_params* p, const adagrad_mixed_options* o,
                                    struct pthreadpool* pool) {
-  return adagrad_step_master_isa(adagrad_active_isa(), w, g, g_type, G, w_copy, copy_type, n, p, o,
-                                 pool);
+  using namespace adagrad::detail;
+  return mixed_step(&active_kernels(), w, ADAGRAD_DTYPE_F32, g, enum_value(g_type), G, w_copy,
+                    enum_value(copy_type), n, p, o, pool);
 }
 
 adagrad_status adagrad_step_master_isa(adagrad_isa isa, float* w, const void* g,
@@ -260,7 +263,8 @@ adagrad_status adagrad_step_master_isa(adagrad_isa isa, float* w, const void* g,
 
 adagrad_status adagrad_unscale_check(void* g, adagrad_dtype g_type, size_t n, double inv_scale,
                                      float* found_inf) {
-  return adagrad_unscale_check_isa(adagrad_active_isa(), g, g_type, n, inv_scale, found_inf);
+  using namespace adagrad::detail;
+  return unscale_check(&active_kernels(), g, enum_value(g_type), n, inv_scale, found_inf);
 }
 
 adagrad_status adagrad_unscale_check_isa(adagrad_isa isa, void* g, adagrad_dtype g_type, size_t n,
@@ -271,7 +275,8 @@ adagrad_status adagrad_unscale_check_isa(adagrad_isa isa, void* g, adagrad_dtype
 
 adagrad_status adagrad_convert_to_half(const float* in, uint16_t* out, size_t n,
                                        adagrad_dtype type) {
-  return adagrad_convert_to_half_isa(adagrad_active_isa(), in, out, n, type);
+  using namespace adagrad::detail;
+  return to_half(&active_kernels(), in, out, n, enum_value(type));
 }
 
 adagrad_status adagrad_convert_to_half_isa(adagrad_isa isa, const float* in, uint16_t* out,
@@ -282,7 +287,8 @@ adagrad_status adagrad_convert_to_half_isa(adagrad_isa isa, const float* in, uin
 
 adagrad_status adagrad_convert_from_half(const uint16_t* in, float* out, size_t n,
                                          adagrad_dtype type) {
-  return adagrad_convert_from_half_isa(adagrad_active_isa(), in, out, n, type);
+  using namespace adagrad::detail;
+  return from_half(&active_kernels(), in, out, n, enum_value(type));
 }
 
 adagrad_status adagrad_convert_from_half_isa(adagrad_isa isa, const uint16_t* in, float* out,

@@ -104,7 +104,7 @@ struct sparse_batch {
 
 template <class Index>
 adagrad_status validate_sparse(sparse_batch<Index>* b, const adagrad_params* p,
-                               const adagrad_regularization* r, adagrad_duplicates dup,
+                               const adagrad_regularization* r, const adagrad_duplicates& dup,
                                const void* workspace, std::size_t workspace_size) {
   if (b->kernels == nullptr) return ADAGRAD_ERROR_UNSUPPORTED_ISA;
   adagrad_status status = ADAGRAD_OK;
@@ -115,9 +115,8 @@ adagrad_status validate_sparse(sparse_batch<Index>* b, const adagrad_params* p,
     status = make_constants(p, &b->constants);
   }
   if (status != ADAGRAD_OK) return status;
-  // dup may hold any int a C caller stored; read it as the integer.
-  std::underlying_type_t<adagrad_duplicates> mode;
-  std::memcpy(&mode, &dup, sizeof mode);
+  // dup may hold any int a C caller stored: read as the integer (enum_int).
+  const int mode = enum_int(dup);
   if (mode != ADAGRAD_DUPLICATES_SUM && mode != ADAGRAD_DUPLICATES_SEQUENTIAL) {
     return ADAGRAD_ERROR_INVALID_PARAMS;
   }
@@ -347,7 +346,8 @@ adagrad_status sparse_step(const isa_kernels* k, row_update kind, float* table, 
                            float* state2, std::size_t num_rows, std::size_t dim,
                            const Index* indices, std::size_t num_indices, const float* grads,
                            const adagrad_params* p, const adagrad_regularization* r,
-                           adagrad_duplicates dup, void* workspace, std::size_t workspace_size,
+                           const adagrad_duplicates& dup, void* workspace,
+                           std::size_t workspace_size,
                            struct pthreadpool* pool) {
   sparse_batch<Index> b;
   b.kind = kind;

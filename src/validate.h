@@ -93,7 +93,7 @@ adagrad_status make_composite_constants(const adagrad_params* p, const adagrad_r
                                         bool dual_averaging, kernels::composite_constants<T>* c) {
   const adagrad_status status = make_constants(p, &c->step);
   if (status != ADAGRAD_OK) return status;
-  if (r == nullptr || !(valid_hyperparameter<T>(r->l1) & valid_hyperparameter<T>(r->l2))) {
+  if (r == nullptr || !(valid_hyperparameter<T>(r->l1) && valid_hyperparameter<T>(r->l2))) {
     return ADAGRAD_ERROR_INVALID_PARAMS;
   }
   c->l1 = static_cast<T>(r->l1);
@@ -108,7 +108,7 @@ adagrad_status make_composite_constants(const adagrad_params* p, const adagrad_r
     const auto t = static_cast<double>(p->step);
     const double threshold = t * r->l1;
     const double offset = r->l2 * t * decayed_lr(*p);
-    if (!(valid_hyperparameter<T>(threshold) & valid_hyperparameter<T>(offset))) {
+    if (!(valid_hyperparameter<T>(threshold) && valid_hyperparameter<T>(offset))) {
       return ADAGRAD_ERROR_INVALID_PARAMS;
     }
     c->da_l1 = static_cast<T>(threshold);

@@ -31,7 +31,11 @@
  *  - All validation happens before the first write: when a function returns
  *    anything other than ADAGRAD_OK, not one byte of w, g or G has changed.
  *  - NaN and infinity inside the data are not errors: they propagate as
- *    IEEE-754 says, identically on every path.
+ *    IEEE-754 says, and every path has a NaN exactly where the reference
+ *    has one. Which NaN (its sign and payload) is not specified, as IEEE-754
+ *    leaves it open: where two NaNs meet, or a NaN is negated twice, paths
+ *    and thread counts may return different NaNs. Every other value is
+ *    bitwise identical.
  *  - The functions never allocate, print, abort or throw, keep no mutable
  *    global state besides the once-resolved ISA choice (resolved
  *    thread-safely at first use), and are safe to call concurrently on
