@@ -3,9 +3,6 @@
 // checked before the first write.
 #include <cstddef>
 #include <cstdint>
-#include <cstring>
-#include <limits>
-#include <type_traits>
 
 #include "adagrad/adagrad.h"
 #include "dispatch.h"
@@ -17,12 +14,6 @@
 namespace adagrad {
 namespace detail {
 namespace {
-
-// An enum a C caller filled, read as its integer (see enum_int).
-template <class Enum>
-int enum_value(const Enum& e) {
-  return enum_int(e);
-}
 
 bool valid_dtype(int type) {
   return type == ADAGRAD_DTYPE_F32 || type == ADAGRAD_DTYPE_BF16 || type == ADAGRAD_DTYPE_F16;
@@ -39,7 +30,7 @@ adagrad_status read_options(const adagrad_mixed_options* o, kernels::mixed_const
                             std::uint64_t* seed, const float** found_inf) {
   adagrad_mixed_options options = adagrad_mixed_options_default();
   if (o != nullptr) options = *o;
-  const int rounding = enum_value(options.rounding);
+  const int rounding = enum_int(options.rounding);
   if (rounding != ADAGRAD_ROUND_NEAREST_EVEN && rounding != ADAGRAD_ROUND_STOCHASTIC) {
     return ADAGRAD_ERROR_INVALID_PARAMS;
   }
@@ -230,7 +221,7 @@ adagrad_status adagrad_step_mixed(void* w, adagrad_dtype w_type, const void* g,
                                   const adagrad_params* p, const adagrad_mixed_options* o,
                                   struct pthreadpool* pool) {
   using namespace adagrad::detail;
-  return mixed_16(&active_kernels(), w, enum_value(w_type), g, enum_value(g_type), G, n, p, o,
+  return mixed_16(&active_kernels(), w, enum_int(w_type), g, enum_int(g_type), G, n, p, o,
                   pool);
 }
 
@@ -239,7 +230,7 @@ adagrad_status adagrad_step_mixed_isa(adagrad_isa isa, void* w, adagrad_dtype w_
                                       const adagrad_params* p, const adagrad_mixed_options* o,
                                       struct pthreadpool* pool) {
   using namespace adagrad::detail;
-  return mixed_16(usable_kernels(isa), w, enum_value(w_type), g, enum_value(g_type), G, n, p, o,
+  return mixed_16(usable_kernels(isa), w, enum_int(w_type), g, enum_int(g_type), G, n, p, o,
                   pool);
 }
 
@@ -248,8 +239,8 @@ adagrad_status adagrad_step_master(float* w, const void* g, adagrad_dtype g_type
                                    const adagrad_params* p, const adagrad_mixed_options* o,
                                    struct pthreadpool* pool) {
   using namespace adagrad::detail;
-  return mixed_step(&active_kernels(), w, ADAGRAD_DTYPE_F32, g, enum_value(g_type), G, w_copy,
-                    enum_value(copy_type), n, p, o, pool);
+  return mixed_step(&active_kernels(), w, ADAGRAD_DTYPE_F32, g, enum_int(g_type), G, w_copy,
+                    enum_int(copy_type), n, p, o, pool);
 }
 
 adagrad_status adagrad_step_master_isa(adagrad_isa isa, float* w, const void* g,
@@ -257,44 +248,44 @@ adagrad_status adagrad_step_master_isa(adagrad_isa isa, float* w, const void* g,
                                        adagrad_dtype copy_type, size_t n, const adagrad_params* p,
                                        const adagrad_mixed_options* o, struct pthreadpool* pool) {
   using namespace adagrad::detail;
-  return mixed_step(usable_kernels(isa), w, ADAGRAD_DTYPE_F32, g, enum_value(g_type), G, w_copy,
-                    enum_value(copy_type), n, p, o, pool);
+  return mixed_step(usable_kernels(isa), w, ADAGRAD_DTYPE_F32, g, enum_int(g_type), G, w_copy,
+                    enum_int(copy_type), n, p, o, pool);
 }
 
 adagrad_status adagrad_unscale_check(void* g, adagrad_dtype g_type, size_t n, double inv_scale,
                                      float* found_inf) {
   using namespace adagrad::detail;
-  return unscale_check(&active_kernels(), g, enum_value(g_type), n, inv_scale, found_inf);
+  return unscale_check(&active_kernels(), g, enum_int(g_type), n, inv_scale, found_inf);
 }
 
 adagrad_status adagrad_unscale_check_isa(adagrad_isa isa, void* g, adagrad_dtype g_type, size_t n,
                                          double inv_scale, float* found_inf) {
   using namespace adagrad::detail;
-  return unscale_check(usable_kernels(isa), g, enum_value(g_type), n, inv_scale, found_inf);
+  return unscale_check(usable_kernels(isa), g, enum_int(g_type), n, inv_scale, found_inf);
 }
 
 adagrad_status adagrad_convert_to_half(const float* in, uint16_t* out, size_t n,
                                        adagrad_dtype type) {
   using namespace adagrad::detail;
-  return to_half(&active_kernels(), in, out, n, enum_value(type));
+  return to_half(&active_kernels(), in, out, n, enum_int(type));
 }
 
 adagrad_status adagrad_convert_to_half_isa(adagrad_isa isa, const float* in, uint16_t* out,
                                            size_t n, adagrad_dtype type) {
   using namespace adagrad::detail;
-  return to_half(usable_kernels(isa), in, out, n, enum_value(type));
+  return to_half(usable_kernels(isa), in, out, n, enum_int(type));
 }
 
 adagrad_status adagrad_convert_from_half(const uint16_t* in, float* out, size_t n,
                                          adagrad_dtype type) {
   using namespace adagrad::detail;
-  return from_half(&active_kernels(), in, out, n, enum_value(type));
+  return from_half(&active_kernels(), in, out, n, enum_int(type));
 }
 
 adagrad_status adagrad_convert_from_half_isa(adagrad_isa isa, const uint16_t* in, float* out,
                                              size_t n, adagrad_dtype type) {
   using namespace adagrad::detail;
-  return from_half(usable_kernels(isa), in, out, n, enum_value(type));
+  return from_half(usable_kernels(isa), in, out, n, enum_int(type));
 }
 
 }  // extern "C"
