@@ -29,6 +29,7 @@
 #endif
 
 #include "adagrad/adagrad.h"
+#include "cache_context.h"
 #include "limits.h"
 #include "step_constants.h"
 #include "ukernels.h"
@@ -396,20 +397,6 @@ void register_type(const std::string& dtype) {
   }
 }
 
-void add_cache_context() {
-#if defined(__x86_64__) || defined(_M_X64)
-  if (!cpuinfo_initialize()) return;
-  const struct cpuinfo_cache* caches[] = {cpuinfo_get_l1d_cache(0), cpuinfo_get_l2_cache(0),
-                                          cpuinfo_get_l3_cache(0)};
-  const char* names[] = {"cpuinfo_l1d_bytes", "cpuinfo_l2_bytes", "cpuinfo_l3_bytes"};
-  for (int level = 0; level < 3; ++level) {
-    if (caches[level] != nullptr) {
-      benchmark::AddCustomContext(names[level], std::to_string(caches[level]->size));
-    }
-  }
-#endif
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -418,7 +405,7 @@ int main(int argc, char** argv) {
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   benchmark::AddCustomContext("adagrad_active_isa", adagrad_isa_name(adagrad_active_isa()));
-  add_cache_context();
+  adagrad_bench::add_cache_context();
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
   return 0;

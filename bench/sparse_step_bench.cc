@@ -64,6 +64,7 @@
 #endif
 
 #include "adagrad/adagrad.h"
+#include "cache_context.h"
 #include "limits.h"
 #include "sparse_limits.h"
 
@@ -682,17 +683,7 @@ void add_context() {
   benchmark::AddCustomContext("sparse_threads_table_rows", std::to_string(kThreadTableRows));
   benchmark::AddCustomContext("sparse_threads_dim", std::to_string(kThreadDim));
   benchmark::AddCustomContext("sparse_learning_rate", std::to_string(kLearningRate));
-#if defined(__x86_64__) || defined(_M_X64)
-  if (!cpuinfo_initialize()) return;
-  const struct cpuinfo_cache* caches[] = {cpuinfo_get_l1d_cache(0), cpuinfo_get_l2_cache(0),
-                                          cpuinfo_get_l3_cache(0)};
-  const char* names[] = {"cpuinfo_l1d_bytes", "cpuinfo_l2_bytes", "cpuinfo_l3_bytes"};
-  for (int level = 0; level < 3; ++level) {
-    if (caches[level] != nullptr) {
-      benchmark::AddCustomContext(names[level], std::to_string(caches[level]->size));
-    }
-  }
-#endif
+  adagrad_bench::add_cache_context();
 }
 
 }  // namespace
