@@ -295,5 +295,110 @@ TEST(ParallelEmbedding, SparseStepsMatchTheCallingThread) {
   std::fesetround(caller_mode);
 }
 
+// The composite sparse steps (proximal, dual averaging) share the row split:
+// bitwise equal to the calling thread for pools of 2 to 4 threads.
+TEST(ParallelEmbedding, CompositeSparseStepsMatchTheCallingThread) {
+  const std::size_t num_rows = 3000, dim = 40, num_indices = 5000;
+  std::mt19937_64 rng(7);
+  std::vector<float> table(num_rows * dim), G(num_rows * dim), z(num_rows * dim),
+      grads(num_indices * dim);
+  fill(table, rng, -1.0, 1.0);
+  fill(G, rng, 0.0, 2.0);
+  fill(z, rng, -3.0, 3.0);
+  fill(grads, rng, -1.0, 1.0);
+  std::vector<std::int64_t> indices(num_indices);
+  std::uniform_int_distribution<std::int64_t> any(0, num_rows - 1);
+  for (std::size_t k = 0; k < num_indices; ++k) indices[k] = (k % 7 == 2) ? 11 : any(rng);
+  std::vector<unsigned char> workspace(
+      adagrad_sparse_workspace_size(num_indices, dim, ADAGRAD_DUPLICATES_SUM));
+  adagrad_params p = adagrad_params_default();
+  p.step = 5;
+  adagrad_regularization r{0.001, 0.01};
+  for (adagrad_duplicates dup : {ADAGRAD_DUPLICATES_SUM, ADAGRAD_DUPLICATES_SEQUENTIAL}) {
+    std::vector<float> want_table = table, want_G = G, want_z = z;
+    ASSERT_EQ(ADAGRAD_OK, adagrad_sparse_proximal_step(
+                              want_table.data(), want_G.data(), num_rows, dim, indices.data(),
+                              num_indices, grads.data(), &p, &r, dup, workspace.data(),
+                              workspace.size(), nullptr));
+    ASSERT_EQ(ADAGRAD_OK, adagrad_sparse_da_step(want_table.data(), want_z.data(), want_G.data(),
+                                                 num_rows, dim, indices.data(), num_indices,
+                                                 grads.data(), &p, &r, dup, workspace.data(),
+                                                 workspace.size(), nullptr));
+    for (std::size_t threads = 2; threads <= 4; ++threads) {
+      Pool pool = make_pool(threads);
+      std::vector<float> got_table = table, got_G = G, got_z = z;
+      ASSERT_EQ(ADAGRAD_OK, adagrad_sparse_proximal_step(
+                                got_table.data(), got_G.data(), num_rows, dim, indices.data(),
+                                num_indices, grads.data(), &p, &r, dup, workspace.data(),
+                                workspace.size(), pool.get()));
+      ASSERT_EQ(ADAGRAD_OK,
+                adagrad_sparse_da_step(got_table.data(), got_z.data(), got_G.data(), num_rows,
+                                       dim, indices.data(), num_indices, grads.data(), &p, &r,
+                                       dup, workspace.data(), workspace.size(), pool.get()));
+      SCOPED_TRACE(testing::Message() << "threads=" << threads << " dup=" << dup);
+      expect_same(got_table, want_table, "table");
+      expect_same(got_G, want_G, "G");
+      expect_same(got_z, want_z, "z");
+    }
+  }
+}
+
+// The mixed-precision steps through pools of 2 to 4 threads, at a length
+// that is split and starts off a cache line: bf16 and fp16 weights with
+// nearest-even and stochastic rounding, and f32 master weights writing a
+// 16-bit copy, each bitwise equal to the calling thread alone.
+TEST(ParallelMixed, MixedStepsMatchTheCallingThread) {
+  const std::size_t n = 300001, offset = 3;
+  std::mt19937_64 rng(5);
+  std::vector<float> w32(n + offset), g32(n + offset), G(n + offset);
+  fill(w32, rng, -1.0, 1.0);
+  fill(g32, rng, -1.0, 1.0);
+  fill(G, rng, 0.0, 2.0);
+  std::vector<std::uint16_t> w16(n + offset), g16(n + offset);
+  adagrad_params p = adagrad_params_default();
+  p.step = 3;
+  for (adagrad_dtype half : {ADAGRAD_DTYPE_BF16, ADAGRAD_DTYPE_F16}) {
+    ASSERT_EQ(ADAGRAD_OK, adagrad_convert_to_half(w32.data(), w16.data(), w16.size(), half));
+    ASSERT_EQ(ADAGRAD_OK, adagrad_convert_to_half(g32.data(), g16.data(), g16.size(), half));
+    for (adagrad_rounding rounding : {ADAGRAD_ROUND_NEAREST_EVEN, ADAGRAD_ROUND_STOCHASTIC}) {
+      adagrad_mixed_options o = adagrad_mixed_options_default();
+      o.rounding = rounding;
+      o.seed = 42;
+      o.grad_scale = 1024.0;
+      std::vector<std::uint16_t> want_w = w16;
+      std::vector<float> want_G = G;
+      ASSERT_EQ(ADAGRAD_OK, adagrad_step_mixed(want_w.data() + offset, half, g16.data() + offset,
+                                               half, want_G.data() + offset, n, &p, &o, nullptr));
+      std::vector<float> want_master = w32, want_master_G = G;
+      std::vector<std::uint16_t> want_copy(n + offset);
+      ASSERT_EQ(ADAGRAD_OK,
+                adagrad_step_master(want_master.data() + offset, g16.data() + offset, half,
+                                    want_master_G.data() + offset, want_copy.data() + offset,
+                                    half, n, &p, &o, nullptr));
+      for (std::size_t threads = 2; threads <= 4; ++threads) {
+        SCOPED_TRACE(testing::Message() << "threads=" << threads << " dtype=" << half
+                                        << " rounding=" << rounding);
+        Pool pool = make_pool(threads);
+        std::vector<std::uint16_t> got_w = w16;
+        std::vector<float> got_G = G;
+        ASSERT_EQ(ADAGRAD_OK,
+                  adagrad_step_mixed(got_w.data() + offset, half, g16.data() + offset, half,
+                                     got_G.data() + offset, n, &p, &o, pool.get()));
+        ASSERT_TRUE(got_w == want_w);
+        expect_same(got_G, want_G, "G");
+        std::vector<float> got_master = w32, got_master_G = G;
+        std::vector<std::uint16_t> got_copy(n + offset);
+        ASSERT_EQ(ADAGRAD_OK,
+                  adagrad_step_master(got_master.data() + offset, g16.data() + offset, half,
+                                      got_master_G.data() + offset, got_copy.data() + offset,
+                                      half, n, &p, &o, pool.get()));
+        expect_same(got_master, want_master, "master w");
+        expect_same(got_master_G, want_master_G, "master G");
+        ASSERT_TRUE(got_copy == want_copy);
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace adagrad_test
