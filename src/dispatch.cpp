@@ -74,6 +74,7 @@ static_assert(kTableSize <= 16, "the resolved state packs one usable bit per tab
 }  // namespace
 
 std::atomic<std::uint32_t> g_dispatch_state{kResolverIndex << 16};
+std::atomic<const isa_kernels*> g_step_kernels{&kIsaTable[kResolverIndex]};
 
 namespace {
 
@@ -117,6 +118,7 @@ std::uint32_t compute_state() {
 // enough: no lock, and after the first call one acquire load.
 std::uint32_t resolve_dispatch_state() {
   const std::uint32_t s = compute_state();
+  g_step_kernels.store(&kIsaTable[(s >> 16) & 0xffu], std::memory_order_release);
   g_dispatch_state.store(s, std::memory_order_release);
   return s;
 }

@@ -77,12 +77,16 @@ inline std::uint32_t dispatch_state() {
   return (state & kDispatchResolved) ? state : resolve_dispatch_state();
 }
 
+// The active entry of kIsaTable, for adagrad_step alone: the resolver's
+// until the state is resolved, then the active one. A pointer of its own
+// saves the dense step, whose per-call cost is measured at n = 16, the index
+// arithmetic; racing resolvers store the same value.
+ADAGRAD_INTERNAL extern std::atomic<const isa_kernels*> g_step_kernels;
+
 // The kernels adagrad_step runs: one atomic load, no test; before the first
 // step they are the resolver's, whose dense-step ukernels resolve and forward
 // (its other entries are null: everything else uses active_kernels()).
-inline const isa_kernels& step_kernels() {
-  return kIsaTable[(g_dispatch_state.load(std::memory_order_acquire) >> 16) & 0xffu];
-}
+inline const isa_kernels& step_kernels() { return *g_step_kernels.load(std::memory_order_acquire); }
 
 // The kernels that really run (resolving first if needed).
 inline const isa_kernels& active_kernels() { return kIsaTable[(dispatch_state() >> 16) & 0xffu]; }
