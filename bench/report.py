@@ -43,7 +43,7 @@ import collections
 import json
 import math
 
-ISA_ORDER = ["scalar", "sse2", "avx", "avx2", "avx512f", "neon64"]
+ISA_ORDER = ["scalar", "sse2", "avx", "avx2", "avx512f", "avx512bf16", "neon64"]
 BYTES_PER_ELEMENT = {"f32": 20, "f64": 40}
 FOOTPRINT_PER_ELEMENT = {"f32": 12, "f64": 24}  # w, g and G resident
 
