@@ -42,19 +42,19 @@ void ceiling(std::size_t n, const T* in, T* out) {
 
 }  // namespace adagrad_bench
 
-#define ADAGRAD_BENCH_DEFINE_LIMITS(name)                                           \
+#define ADAGRAD_BENCH_DEFINE_LIMITS(name, arch)                                     \
   namespace adagrad_bench {                                                         \
   void roofline_f32__##name(std::size_t n, float* w, const float* g, float* G) {    \
-    roofline<xsimd::name>(n, w, g, G);                                              \
+    roofline<arch>(n, w, g, G);                                                     \
   }                                                                                 \
   void roofline_f64__##name(std::size_t n, double* w, const double* g, double* G) { \
-    roofline<xsimd::name>(n, w, g, G);                                              \
+    roofline<arch>(n, w, g, G);                                                     \
   }                                                                                 \
   void ceiling_f32__##name(std::size_t n, const float* in, float* out) {            \
-    ceiling<xsimd::name>(n, in, out);                                               \
+    ceiling<arch>(n, in, out);                                                      \
   }                                                                                 \
   void ceiling_f64__##name(std::size_t n, const double* in, double* out) {          \
-    ceiling<xsimd::name>(n, in, out);                                               \
+    ceiling<arch>(n, in, out);                                                      \
   }                                                                                 \
   }
 

@@ -2,4 +2,4 @@
 // flags alone.
 #include "limits.hpp"
 
-ADAGRAD_BENCH_DEFINE_LIMITS(avx2)
+ADAGRAD_BENCH_DEFINE_LIMITS(avx2, xsimd::avx2)

@@ -2,4 +2,4 @@
 // flags alone.
 #include "limits.hpp"
 
-ADAGRAD_BENCH_DEFINE_LIMITS(avx512f)
+ADAGRAD_BENCH_DEFINE_LIMITS(avx512f, xsimd::avx512f)

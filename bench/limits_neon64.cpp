@@ -2,4 +2,4 @@
 // flags alone.
 #include "limits.hpp"
 
-ADAGRAD_BENCH_DEFINE_LIMITS(neon64)
+ADAGRAD_BENCH_DEFINE_LIMITS(neon64, xsimd::neon64)

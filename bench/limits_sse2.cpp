@@ -2,4 +2,4 @@
 // flags alone.
 #include "limits.hpp"
 
-ADAGRAD_BENCH_DEFINE_LIMITS(sse2)
+ADAGRAD_BENCH_DEFINE_LIMITS(sse2, xsimd::sse2)

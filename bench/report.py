@@ -43,7 +43,7 @@ import collections
 import json
 import math
 
-ISA_ORDER = ["scalar", "sse2", "avx", "avx2", "avx512f", "neon64"]
+ISA_ORDER = ["scalar", "sse2", "avx", "avx2", "avx512f", "avx512bf16", "neon64"]
 BYTES_PER_ELEMENT = {"f32": 20, "f64": 40}
 FOOTPRINT_PER_ELEMENT = {"f32": 12, "f64": 24}  # w, g and G resident
 
@@ -461,8 +461,8 @@ def real_ns(row):
 
 class VariantReport:
     """The proximal, dual-averaging and mixed-precision steps, from
-    variant_step_bench's JSON: variant/<step>/<n> and
-    variant_roofline/<bytes>/<n>."""
+    variant_step_bench's JSON: variant/<step>/<n>,
+    variant_isa/<step>/<isa>/<n> and variant_roofline/<bytes>/<n>."""
 
     def __init__(self, results):
         self.rows = medians(results)
@@ -496,6 +496,24 @@ class VariantReport:
                 step, n, per_element, t / n, per_element * n / t,
                 "%.2f" % efficiency if efficiency else "-",
                 "%.2fx" % speedup if speedup else "-"))
+        return "\n".join(lines)
+
+    def isa_table(self):
+        """The bf16 step and conversion on each ISA, same run."""
+        rows = {}
+        for name, row in self.rows.items():
+            parts = name.split("/")
+            if len(parts) == 4 and parts[0] == "variant_isa":
+                rows[(parts[1], int(parts[3]), parts[2])] = row
+        if not rows:
+            return ""
+        lines = ["| step | n | ISA | ns/elem | GB/s |", "|---|---|---|---|---|"]
+        for (step, n, isa) in sorted(rows, key=lambda k: (k[0], k[1], isa_key(k[2]))):
+            row = rows[(step, n, isa)]
+            t = real_ns(row)
+            per_element = row.get("bytes_per_element", 0)
+            lines.append("| %s | %d | %s | %.3f | %.1f |" % (step, n, isa, t / n,
+                                                          per_element * n / t))
         return "\n".join(lines)
 
 
@@ -608,6 +626,11 @@ def main():
                             "efficiency = the dense roofline kernel moving the same bytes / step "
                             "time (the memory bound only: at 4096, in cache, the divider bounds every step); "
                             "speedup = the f32 step (adagrad_step) / this step, same n:\n\n"
+                            + table)
+        table = variants.isa_table()
+        if table:
+            sections.append("The bf16 step (bf16 weights and gradients, nearest even) and the "
+                            "float-to-bf16 conversion alone on each ISA (variant_step_bench):\n\n"
                             + table)
     compare = None
     sparse_derived = sparse.derived if sparse is not None else []

@@ -99,21 +99,19 @@ void row_update_rowwise(std::size_t n, float* w, const float* g) {
 
 }  // namespace adagrad_bench
 
-#define ADAGRAD_BENCH_DEFINE_SPARSE_LIMITS(name)                                                \
-  namespace adagrad_bench {                                                                     \
-  float read_stream_f32__##name(std::size_t n, const float* x) {                                \
-    return read_stream<xsimd::name>(n, x);                                                      \
-  }                                                                                             \
-  void update_stream_f32__##name(std::size_t n, float* x) { update_stream<xsimd::name>(n, x); } \
-  void rowwise_roofline_f32__##name(std::size_t n, float* w, const float* g) {                  \
-    rowwise_roofline<xsimd::name>(n, w, g);                                                     \
-  }                                                                                             \
-  void row_update_f32__##name(std::size_t n, float* w, const float* g, float* G) {              \
-    row_update<xsimd::name>(n, w, g, G);                                                        \
-  }                                                                                             \
-  void row_update_rowwise_f32__##name(std::size_t n, float* w, const float* g) {                \
-    row_update_rowwise<xsimd::name>(n, w, g);                                                   \
-  }                                                                                             \
+#define ADAGRAD_BENCH_DEFINE_SPARSE_LIMITS(name, arch)                                             \
+  namespace adagrad_bench {                                                                        \
+  float read_stream_f32__##name(std::size_t n, const float* x) { return read_stream<arch>(n, x); } \
+  void update_stream_f32__##name(std::size_t n, float* x) { update_stream<arch>(n, x); }           \
+  void rowwise_roofline_f32__##name(std::size_t n, float* w, const float* g) {                     \
+    rowwise_roofline<arch>(n, w, g);                                                               \
+  }                                                                                                \
+  void row_update_f32__##name(std::size_t n, float* w, const float* g, float* G) {                 \
+    row_update<arch>(n, w, g, G);                                                                  \
+  }                                                                                                \
+  void row_update_rowwise_f32__##name(std::size_t n, float* w, const float* g) {                   \
+    row_update_rowwise<arch>(n, w, g);                                                             \
+  }                                                                                                \
   }
 
 #endif  // ADAGRAD_BENCH_SPARSE_LIMITS_HPP_

@@ -2,4 +2,4 @@
 // avx flags alone.
 #include "sparse_limits.hpp"
 
-ADAGRAD_BENCH_DEFINE_SPARSE_LIMITS(avx)
+ADAGRAD_BENCH_DEFINE_SPARSE_LIMITS(avx, xsimd::avx)

@@ -2,4 +2,4 @@
 // avx2 flags alone.
 #include "sparse_limits.hpp"
 
-ADAGRAD_BENCH_DEFINE_SPARSE_LIMITS(avx2)
+ADAGRAD_BENCH_DEFINE_SPARSE_LIMITS(avx2, xsimd::avx2)

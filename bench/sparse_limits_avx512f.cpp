@@ -2,4 +2,4 @@
 // avx512f flags alone.
 #include "sparse_limits.hpp"
 
-ADAGRAD_BENCH_DEFINE_SPARSE_LIMITS(avx512f)
+ADAGRAD_BENCH_DEFINE_SPARSE_LIMITS(avx512f, xsimd::avx512f)

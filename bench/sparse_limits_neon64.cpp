@@ -2,4 +2,4 @@
 // neon64 flags alone.
 #include "sparse_limits.hpp"
 
-ADAGRAD_BENCH_DEFINE_SPARSE_LIMITS(neon64)
+ADAGRAD_BENCH_DEFINE_SPARSE_LIMITS(neon64, xsimd::neon64)

@@ -2,4 +2,4 @@
 // sse2 flags alone.
 #include "sparse_limits.hpp"
 
-ADAGRAD_BENCH_DEFINE_SPARSE_LIMITS(sse2)
+ADAGRAD_BENCH_DEFINE_SPARSE_LIMITS(sse2, xsimd::sse2)

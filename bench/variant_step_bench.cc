@@ -12,6 +12,10 @@
 //                                 gradients, bf16 copy written in the pass
 //     dense_then_convert_bf16     adagrad_step, then adagrad_convert_to_half
 //                                 of the weights: the two-pass alternative
+//   variant_isa/<step>/<isa>/<n>  on each ISA this CPU has, so that they
+//                                 compare in one run:
+//     mixed_bf16                  as above, on that ISA
+//     to_bf16                     adagrad_convert_to_half_isa of n floats
 //   variant_roofline/<bytes>/<n>  the best ISA's roofline kernel (the dense
 //                                 step's loads and stores, trivial math) on
 //                                 n * bytes / 20 floats: the same bytes as a
@@ -24,13 +28,14 @@
 // write w, G); f64 40; DA 24 (read g, z, G; write w, z, G); 16-bit weights and
 // gradients 14 (2 + 2 + 4 read, 2 + 4 written); master with copy 20 (read w 4,
 // g 2, G 4; write w 4, G 4, copy 2); step then convert 26 (20, then read w 4,
-// write 2).
+// write 2); the conversion alone 6 (read 4, write 2).
 #include <benchmark/benchmark.h>
 
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -66,11 +71,13 @@ std::vector<std::uint16_t> halves(const float* values, std::size_t n, adagrad_dt
   return out;
 }
 
-void set_traffic(benchmark::State& state, std::int64_t n, std::int64_t bytes_per_element) {
+// The label is the ISA the row ran on: the dispatched one unless pinned.
+void set_traffic(benchmark::State& state, std::int64_t n, std::int64_t bytes_per_element,
+                 std::optional<adagrad_isa> isa = std::nullopt) {
   state.SetItemsProcessed(state.iterations() * n);
   state.SetBytesProcessed(state.iterations() * n * bytes_per_element);
   state.counters["bytes_per_element"] = static_cast<double>(bytes_per_element);
-  state.SetLabel(adagrad_isa_name(adagrad_active_isa()));
+  state.SetLabel(adagrad_isa_name(isa ? *isa : adagrad_active_isa()));
 }
 
 void check(benchmark::State& state, adagrad_status status) {
@@ -136,7 +143,9 @@ void dual_averaging(benchmark::State& state) {
   set_traffic(state, state.range(0), 24);
 }
 
-void mixed(benchmark::State& state, adagrad_dtype type, adagrad_rounding rounding) {
+// On the dispatched ISA, or on isa.
+void mixed(benchmark::State& state, adagrad_dtype type, adagrad_rounding rounding,
+           std::optional<adagrad_isa> isa = std::nullopt) {
   const auto n = static_cast<std::size_t>(state.range(0));
   auto wf = page_array<float>(n), gf = page_array<float>(n), G = page_array<float>(n);
   fill(wf.get(), n, 1, -1.0, 1.0);
@@ -150,11 +159,27 @@ void mixed(benchmark::State& state, adagrad_dtype type, adagrad_rounding roundin
   adagrad_mixed_options o = adagrad_mixed_options_default();
   o.rounding = rounding;
   for (auto _ : state) {
-    check(state, adagrad_step_mixed(w.get(), type, g.get(), type, G.get(), n, &p, &o, nullptr));
+    check(state,
+          isa ? adagrad_step_mixed_isa(*isa, w.get(), type, g.get(), type, G.get(), n, &p, &o,
+                                       nullptr)
+              : adagrad_step_mixed(w.get(), type, g.get(), type, G.get(), n, &p, &o, nullptr));
     ++p.step;  // new random bits every step, as in training
     benchmark::ClobberMemory();
   }
-  set_traffic(state, state.range(0), 14);
+  set_traffic(state, state.range(0), 14, isa);
+}
+
+// The conversion pass alone: n floats to bfloat16 on isa.
+void to_bf16(benchmark::State& state, adagrad_isa isa) {
+  const auto n = static_cast<std::size_t>(state.range(0));
+  auto in = page_array<float>(n);
+  fill(in.get(), n, 1, -1.0, 1.0);
+  auto out = page_array<std::uint16_t>(n);
+  for (auto _ : state) {
+    check(state, adagrad_convert_to_half_isa(isa, in.get(), out.get(), n, ADAGRAD_DTYPE_BF16));
+    benchmark::ClobberMemory();
+  }
+  set_traffic(state, state.range(0), 6, isa);
 }
 
 void master_copy(benchmark::State& state) {
@@ -193,6 +218,13 @@ void dense_then_convert(benchmark::State& state) {
   }
   set_traffic(state, state.range(0), 26);
 }
+
+// The SIMD ISAs of the one list, for the per-ISA rows.
+const adagrad_isa kSimdIsas[] = {
+#define ADAGRAD_ISA(ENUM, name, arch, usable) ADAGRAD_ISA_##ENUM,
+#include "isa_list.inc"
+#undef ADAGRAD_ISA
+};
 
 // The dispatched ISA's f32 roofline kernel.
 using roofline_fn = void (*)(std::size_t, float*, const float*, float*);
@@ -245,6 +277,20 @@ int main(int argc, char** argv) {
   });
   add("master_bf16_copy", master_copy);
   add("dense_then_convert_bf16", dense_then_convert);
+  for (adagrad_isa isa : kSimdIsas) {
+    if (!adagrad_isa_supported(isa)) continue;
+    const std::string suffix = std::string("/") + adagrad_isa_name(isa);
+    for (std::int64_t n : lengths) {
+      benchmark::RegisterBenchmark(("variant_isa/mixed_bf16" + suffix).c_str(),
+                                   [isa](benchmark::State& s) {
+                                     mixed(s, ADAGRAD_DTYPE_BF16, ADAGRAD_ROUND_NEAREST_EVEN, isa);
+                                   })
+          ->Arg(n);
+      benchmark::RegisterBenchmark(("variant_isa/to_bf16" + suffix).c_str(),
+                                   [isa](benchmark::State& s) { to_bf16(s, isa); })
+          ->Arg(n);
+    }
+  }
   for (std::int64_t bytes : {14, 20, 24, 26, 40}) {
     for (std::int64_t n : lengths) {
       benchmark::RegisterBenchmark(("variant_roofline/" + std::to_string(bytes)).c_str(),

@@ -83,20 +83,26 @@ inline xsimd::batch<T, Arch> exact_copysign(const xsimd::batch<T, Arch>& magnitu
 // 8.1 has no avx512f fma and falls back to its generic x * y + z, which
 // rounds twice. Other ISAs never instantiate exact_fma: in fma mode they run
 // the scalar reference, which calls std::fma.
-template <class Arch>
+template <class Arch, class = void>
 struct has_exact_fma : std::false_type {};
 
 #if XSIMD_WITH_AVX512F
-template <>
-struct has_exact_fma<xsimd::avx512f> : std::true_type {};
-inline xsimd::batch<float, xsimd::avx512f> exact_fma(const xsimd::batch<float, xsimd::avx512f>& x,
-                                                     const xsimd::batch<float, xsimd::avx512f>& y,
-                                                     const xsimd::batch<float, xsimd::avx512f>& z) {
+// avx512f and every xsimd architecture built on it (avx512bw, the
+// avx512bf16 ISA's): all have AVX-512F's fused multiply-add.
+template <class Arch>
+constexpr bool is_avx512_family = std::is_base_of<xsimd::avx512f, Arch>::value;
+template <class Arch>
+struct has_exact_fma<Arch, std::enable_if_t<is_avx512_family<Arch>>> : std::true_type {};
+template <class Arch, std::enable_if_t<is_avx512_family<Arch>, int> = 0>
+inline xsimd::batch<float, Arch> exact_fma(const xsimd::batch<float, Arch>& x,
+                                           const xsimd::batch<float, Arch>& y,
+                                           const xsimd::batch<float, Arch>& z) {
   return _mm512_fmadd_ps(x, y, z);
 }
-inline xsimd::batch<double, xsimd::avx512f> exact_fma(
-    const xsimd::batch<double, xsimd::avx512f>& x, const xsimd::batch<double, xsimd::avx512f>& y,
-    const xsimd::batch<double, xsimd::avx512f>& z) {
+template <class Arch, std::enable_if_t<is_avx512_family<Arch>, int> = 0>
+inline xsimd::batch<double, Arch> exact_fma(const xsimd::batch<double, Arch>& x,
+                                            const xsimd::batch<double, Arch>& y,
+                                            const xsimd::batch<double, Arch>& z) {
   return _mm512_fmadd_pd(x, y, z);
 }
 #endif

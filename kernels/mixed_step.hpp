@@ -4,6 +4,10 @@
 // floats, so each ISA's loads, stores and random bits are intrinsics in
 // half_lanes<Arch>; the arithmetic is the dense step's, with xsimd.
 //
+// bfloat16 rounding is integer arithmetic on the float bits but on
+// avx512bf16, which has an instruction for it (VCVTNEPS2BF16, with a fix-up
+// for the inputs it treats otherwise).
+//
 // Where an ISA lacks what a call needs, the call runs the scalar reference,
 // which gives the same bits: SSE2 and AVX (no F16C; the integer conversions
 // would gain nothing there), binary16 results on NEON64 (its conversion
@@ -39,15 +43,17 @@ struct half_lanes {
 };
 
 #if XSIMD_WITH_AVX512F
-template <>
-struct half_lanes<xsimd::avx512f> {
-  using batch = xsimd::batch<float, xsimd::avx512f>;
+// The AVX-512F lanes, for avx512f and the architectures built on it; keyed
+// on Arch, as every helper of the per-ISA code.
+template <class Arch>
+struct avx512_half_lanes {
+  using batch = xsimd::batch<float, Arch>;
   static constexpr bool supported = true;
   static constexpr bool f16_stores = true;
 
   static batch load_bf16(const std::uint16_t* p) {
-    const __m512i wide = _mm512_cvtepu16_epi32(
-        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+    const __m512i wide =
+        _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
     return _mm512_castsi512_ps(_mm512_slli_epi32(wide, 16));
   }
   static batch load_f16(const std::uint16_t* p) {
@@ -64,16 +70,20 @@ struct half_lanes<xsimd::avx512f> {
     return _mm512_cmpgt_epu32_mask(_mm512_and_si512(u, _mm512_set1_epi32(0x7fffffff)),
                                    _mm512_set1_epi32(0x7f800000));
   }
-  static void store_bf16(std::uint16_t* p, const batch& x) {
-    const __m512i u = _mm512_castps_si512(x);
+  // half::f32_to_bf16 of the float bits u, in integer lanes (each < 2^16).
+  static __m512i bf16_nearest_even(__m512i u) {
     const __m512i odd = _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));
     const __m512i rounded = _mm512_srli_epi32(
         _mm512_add_epi32(u, _mm512_add_epi32(odd, _mm512_set1_epi32(0x7fff))), 16);
-    store_u16(p, _mm512_mask_blend_epi32(is_nan(u), rounded, quiet_nan_bf16(u)));
+    return _mm512_mask_blend_epi32(is_nan(u), rounded, quiet_nan_bf16(u));
+  }
+  static void store_bf16(std::uint16_t* p, const batch& x) {
+    store_u16(p, bf16_nearest_even(_mm512_castps_si512(x)));
   }
   static void store_bf16_stochastic(std::uint16_t* p, const batch& x, __m512i random) {
     const __m512i u = _mm512_castps_si512(x);
-    const __m512i rounded = _mm512_srli_epi32(_mm512_add_epi32(u, _mm512_srli_epi32(random, 16)), 16);
+    const __m512i rounded =
+        _mm512_srli_epi32(_mm512_add_epi32(u, _mm512_srli_epi32(random, 16)), 16);
     store_u16(p, _mm512_mask_blend_epi32(is_nan(u), rounded, quiet_nan_bf16(u)));
   }
   static void store_f16(std::uint16_t* p, const batch& x) {
@@ -90,14 +100,46 @@ struct half_lanes<xsimd::avx512f> {
   // half::random_bits(key, first + lane) for the 16 lanes.
   static __m512i random_bits(std::uint32_t key, std::uint32_t first) {
     const __m512i k = _mm512_set1_epi32(static_cast<int>(key));
-    const __m512i index = _mm512_add_epi32(
-        _mm512_set1_epi32(static_cast<int>(first)),
-        _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
+    const __m512i index =
+        _mm512_add_epi32(_mm512_set1_epi32(static_cast<int>(first)),
+                         _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
     return mix32(_mm512_add_epi32(mix32(_mm512_xor_si512(index, k)), k));
   }
   static bool any_not_finite(const batch& x) {
-    const __m512i exponent = _mm512_and_si512(_mm512_castps_si512(x), _mm512_set1_epi32(0x7f800000));
+    const __m512i exponent =
+        _mm512_and_si512(_mm512_castps_si512(x), _mm512_set1_epi32(0x7f800000));
     return _mm512_cmpeq_epi32_mask(exponent, _mm512_set1_epi32(0x7f800000)) != 0;
+  }
+};
+
+template <>
+struct half_lanes<xsimd::avx512f> : avx512_half_lanes<xsimd::avx512f> {};
+#endif
+
+#if XSIMD_WITH_AVX512BW && defined(__AVX512BF16__)
+// AVX-512 BF16 (the avx512bf16 ISA, on xsimd's avx512bw): float to bfloat16
+// with VCVTNEPS2BF16, everything else as avx512f (bfloat16 to float is a
+// shift; stochastic rounding adds its random bits in integer lanes).
+template <>
+struct half_lanes<xsimd::avx512bw> : avx512_half_lanes<xsimd::avx512bw> {
+  // VCVTNEPS2BF16 rounds to nearest even, whatever MXCSR says, as the
+  // reference does; but it reads a subnormal input as zero (Intel SDM), so
+  // those lanes take the integer path, merged in only when a vector has
+  // one. So do NaN lanes: the SDM quiets them as the reference does, and one
+  // more compare keeps the result from resting on that.
+  static void store_bf16(std::uint16_t* p, const batch& x) {
+    // GCC 12's __m256bh holds shorts, later compilers' __bf16: a vector cast
+    // of the same 32 bytes either way.
+    __m256i result = (__m256i)_mm512_cvtneps_pbh(x);
+    const __m512i u = _mm512_castps_si512(x);
+    const __m512i magnitude = _mm512_and_si512(u, _mm512_set1_epi32(0x7fffffff));
+    // 0 < magnitude < 2^23, as one unsigned compare: magnitude - 1 < 2^23 - 1.
+    const __mmask16 subnormal = _mm512_cmplt_epu32_mask(
+        _mm512_sub_epi32(magnitude, _mm512_set1_epi32(1)), _mm512_set1_epi32(0x007fffff));
+    const __mmask16 nan = _mm512_cmpgt_epu32_mask(magnitude, _mm512_set1_epi32(0x7f800000));
+    const __mmask16 fix_up = _kor_mask16(subnormal, nan);
+    if (fix_up != 0) result = _mm512_mask_cvtepi32_epi16(result, fix_up, bf16_nearest_even(u));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), result);
   }
 };
 #endif

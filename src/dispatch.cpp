@@ -151,6 +151,7 @@ const char* adagrad_isa_name(adagrad_isa isa) {
     case ADAGRAD_ISA_AVX512F: return "avx512f";
     case ADAGRAD_ISA_NEON64: return "neon64";
     case ADAGRAD_ISA_AVX2: return "avx2";
+    case ADAGRAD_ISA_AVX512BF16: return "avx512bf16";
   }
   return "unknown";
 }

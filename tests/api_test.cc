@@ -18,8 +18,9 @@ namespace adagrad_test {
 namespace {
 
 // Every ISA value the public enum has, plus one past the end.
-const adagrad_isa kAllIsas[] = {ADAGRAD_ISA_SCALAR,  ADAGRAD_ISA_SSE2,   ADAGRAD_ISA_AVX,
-                                ADAGRAD_ISA_AVX512F, ADAGRAD_ISA_NEON64, ADAGRAD_ISA_AVX2};
+const adagrad_isa kAllIsas[] = {ADAGRAD_ISA_SCALAR,    ADAGRAD_ISA_SSE2,   ADAGRAD_ISA_AVX,
+                                ADAGRAD_ISA_AVX512F,   ADAGRAD_ISA_NEON64, ADAGRAD_ISA_AVX2,
+                                ADAGRAD_ISA_AVX512BF16};
 
 // One arena holding w, g and G back to back (so overlaps can be made), a
 // snapshot of its bytes, and the check that nothing changed.
@@ -261,7 +262,7 @@ TYPED_TEST(BadInputTest, BoundaryHyperparametersAreAccepted) {
 
 TYPED_TEST(BadInputTest, UnsupportedIsaIsCheckedFirst) {
   using T = TypeParam;
-  for (int value : {-1, 6, 1000}) {
+  for (int value : {-1, 7, 1000}) {
     // Before the parameters and the pointers are looked at.
     EXPECT_EQ(ADAGRAD_ERROR_UNSUPPORTED_ISA,
               call(static_cast<adagrad_isa>(value), static_cast<T*>(nullptr), nullptr, nullptr, 1,
@@ -344,6 +345,7 @@ TEST(Api, IsaNames) {
   EXPECT_STREQ("avx512f", adagrad_isa_name(ADAGRAD_ISA_AVX512F));
   EXPECT_STREQ("neon64", adagrad_isa_name(ADAGRAD_ISA_NEON64));
   EXPECT_STREQ("avx2", adagrad_isa_name(ADAGRAD_ISA_AVX2));
+  EXPECT_STREQ("avx512bf16", adagrad_isa_name(ADAGRAD_ISA_AVX512BF16));
   EXPECT_STREQ("unknown", adagrad_isa_name(static_cast<adagrad_isa>(99)));
 }
 

@@ -1,21 +1,26 @@
 # ISA hygiene of the built objects (run by ctest as `cmake -P`).
 #
-#  ISA_OBJECTS       list of "<isa>=<obj>|<obj>..." for each per-ISA object library
+#  ISA_OBJECTS       list of "<isa>/<arch>=<obj>|<obj>..." for each per-ISA
+#                    object library, <arch> naming the xsimd architecture its
+#                    kernels are instantiated for (the ISA's own name but for
+#                    avx512bf16, whose kernels are xsimd::avx512bw's)
 #  BASELINE_OBJECTS  "<obj>|<obj>..." compiled with the baseline flags
 #
 # 1. Every symbol a per-ISA object defines globally (strong or weak) names its
-#    ISA. An inline function not keyed on the ISA (std::sqrt, a helper) is
-#    emitted there as a weak symbol, and the linker may keep that copy for the
-#    whole program: an older CPU would then die with SIGILL in baseline code.
+#    ISA or its xsimd architecture. An inline function not keyed on the ISA
+#    (std::sqrt, a helper) is emitted there as a weak symbol, and the linker
+#    may keep that copy for the whole program: an older CPU would then die
+#    with SIGILL in baseline code.
 # 2. The baseline objects use no AVX register (ymm/zmm): none of their code may
 #    need more than the x86-64 baseline.
 cmake_minimum_required(VERSION 3.21)
 
 set(failures 0)
 foreach(entry IN LISTS ISA_OBJECTS)
-  string(REGEX MATCH "^([a-z0-9_]+)=(.*)$" _ "${entry}")
+  string(REGEX MATCH "^([a-z0-9_]+)/([a-z0-9_]+)=(.*)$" _ "${entry}")
   set(isa "${CMAKE_MATCH_1}")
-  string(REPLACE "|" ";" objects "${CMAKE_MATCH_2}")
+  set(arch "${CMAKE_MATCH_2}")
+  string(REPLACE "|" ";" objects "${CMAKE_MATCH_3}")
   foreach(object IN LISTS objects)
     execute_process(COMMAND ${NM} --defined-only --extern-only --demangle ${object}
                     OUTPUT_VARIABLE symbols RESULT_VARIABLE nm_result)
@@ -30,7 +35,7 @@ foreach(entry IN LISTS ISA_OBJECTS)
         continue()
       endif()
       # Keyed: the ukernel name (…__<isa>) or the xsimd architecture type.
-      if(line MATCHES "(__|xsimd::)${isa}([^a-z0-9_]|$)")
+      if(line MATCHES "(__${isa}|xsimd::${arch})([^a-z0-9_]|$)")
         math(EXPR keyed "${keyed} + 1")
       else()
         message(SEND_ERROR "${object}: symbol not keyed on ${isa}: ${line}")
@@ -41,7 +46,7 @@ foreach(entry IN LISTS ISA_OBJECTS)
       message(SEND_ERROR "${object}: defines no ${isa} symbol at all")
       math(EXPR failures "${failures} + 1")
     endif()
-    message(STATUS "${isa}: ${object}: ${keyed} global symbols, all keyed on ${isa}")
+    message(STATUS "${isa}: ${object}: ${keyed} global symbols, all keyed on ${isa} or xsimd::${arch}")
   endforeach()
 endforeach()
 

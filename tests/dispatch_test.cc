@@ -64,7 +64,7 @@ adagrad_isa expected_isa() {
   const char* forced = std::getenv("ADAGRAD_ISA");
   if (forced == nullptr) return best;
   for (adagrad_isa isa : {ADAGRAD_ISA_SCALAR, ADAGRAD_ISA_SSE2, ADAGRAD_ISA_AVX, ADAGRAD_ISA_AVX2,
-                          ADAGRAD_ISA_AVX512F, ADAGRAD_ISA_NEON64}) {
+                          ADAGRAD_ISA_AVX512F, ADAGRAD_ISA_AVX512BF16, ADAGRAD_ISA_NEON64}) {
     if (std::strcmp(forced, adagrad_isa_name(isa)) == 0 && adagrad_isa_supported(isa)) return isa;
   }
   return best;

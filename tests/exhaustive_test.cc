@@ -133,6 +133,8 @@ TEST(Exhaustive, EveryFloatToHalf) {
   if (stride == 0) return;
   const std::uint64_t count = pattern_count(stride);
   for (adagrad_dtype type : {ADAGRAD_DTYPE_BF16, ADAGRAD_DTYPE_F16}) {
+    // Per ISA, so that the output shows which ones ran the whole sweep.
+    std::size_t compared_on[sizeof kSimdIsas / sizeof kSimdIsas[0]] = {};
     for (std::uint64_t start = 0; start < count; start += kChunk) {
       const std::size_t n =
           static_cast<std::size_t>(std::min<std::uint64_t>(kChunk, count - start));
@@ -140,7 +142,8 @@ TEST(Exhaustive, EveryFloatToHalf) {
         in[i] = half::float_of(static_cast<std::uint32_t>((start + i) * stride));
         want[i] = type == ADAGRAD_DTYPE_BF16 ? half::f32_to_bf16(in[i]) : half::f32_to_f16(in[i]);
       }
-      for (adagrad_isa isa : kSimdIsas) {
+      for (std::size_t k = 0; k < sizeof kSimdIsas / sizeof kSimdIsas[0]; ++k) {
+        const adagrad_isa isa = kSimdIsas[k];
         if (!adagrad_isa_supported(isa)) continue;
         ASSERT_EQ(ADAGRAD_OK, adagrad_convert_to_half_isa(isa, in.data(), got.data(), n, type));
         if (std::memcmp(got.data(), want.data(), n * 2) != 0) {
@@ -150,7 +153,12 @@ TEST(Exhaustive, EveryFloatToHalf) {
           }
         }
         compared += n;
+        compared_on[k] += n;
       }
+    }
+    for (std::size_t k = 0; k < sizeof kSimdIsas / sizeof kSimdIsas[0]; ++k) {
+      std::printf("%s to %s: %zu patterns equal to the reference\n", adagrad_isa_name(kSimdIsas[k]),
+                  type == ADAGRAD_DTYPE_BF16 ? "bf16" : "f16", compared_on[k]);
     }
   }
   std::printf("float-to-half conversions compared: %zu (%llu per ISA and type, stride %u)\n",

@@ -114,12 +114,13 @@ typedef enum adagrad_eps_mode {
 /* Instruction sets a step can run on. The numeric values are stable; an ISA
  * of the other CPU architecture is simply never supported. */
 typedef enum adagrad_isa {
-  ADAGRAD_ISA_SCALAR = 0,  /* plain C++ reference, every CPU */
-  ADAGRAD_ISA_SSE2 = 1,    /* x86-64, 128-bit */
-  ADAGRAD_ISA_AVX = 2,     /* x86-64, 256-bit */
-  ADAGRAD_ISA_AVX512F = 3, /* x86-64, 512-bit */
-  ADAGRAD_ISA_NEON64 = 4,  /* aarch64, 128-bit */
-  ADAGRAD_ISA_AVX2 = 5     /* x86-64, 256-bit with FMA3 (the fused mode's 256-bit path) */
+  ADAGRAD_ISA_SCALAR = 0,    /* plain C++ reference, every CPU */
+  ADAGRAD_ISA_SSE2 = 1,      /* x86-64, 128-bit */
+  ADAGRAD_ISA_AVX = 2,       /* x86-64, 256-bit */
+  ADAGRAD_ISA_AVX512F = 3,   /* x86-64, 512-bit */
+  ADAGRAD_ISA_NEON64 = 4,    /* aarch64, 128-bit */
+  ADAGRAD_ISA_AVX2 = 5,      /* x86-64, 256-bit with FMA3 (the fused mode's 256-bit path) */
+  ADAGRAD_ISA_AVX512BF16 = 6 /* x86-64, 512-bit with AVX-512 BW and BF16 (bfloat16 conversion) */
 } adagrad_isa;
 
 /* Hyperparameters of one step. Start from adagrad_params_default(). */
@@ -620,8 +621,8 @@ ADAGRAD_API adagrad_isa adagrad_active_isa(void);
 /* Nonzero when isa is built into this library and usable on this CPU. */
 ADAGRAD_API int adagrad_isa_supported(adagrad_isa isa);
 
-/* "scalar", "sse2", "avx", "avx512f", "neon64", "avx2"; "unknown" for any
- * other value. The string is static. */
+/* "scalar", "sse2", "avx", "avx512f", "neon64", "avx2", "avx512bf16";
+ * "unknown" for any other value. The string is static. */
 ADAGRAD_API const char* adagrad_isa_name(adagrad_isa isa);
 
 /* A static, human-readable description of a status ("unknown status" for a

@@ -42,7 +42,7 @@ namespace py = pybind11;
 namespace {
 
 // adagrad_isa is dense from 0; every value below this has a name.
-constexpr int kIsaCount = 6;
+constexpr int kIsaCount = 7;
 
 // The C functions of one element type.
 template <class T>

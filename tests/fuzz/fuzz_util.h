@@ -611,8 +611,8 @@ inline bool nan_any_between_paths() {
 }
 
 // ADAGRAD_FUZZ_IN_RANGE_ENUMS=1 in the environment: pass only enum values
-// inside each enum's range of values (ISAs 6 and 7, which no enumerator
-// names, but no -1 or 100, and no unknown duplicates mode, whose enum has
+// inside each enum's range of values (ISA 7, which no enumerator names,
+// but no -1 or 100, and no unknown duplicates mode, whose enum has
 // no spare value), for fuzzing past a finding about the others.
 inline bool in_range_enums_only() {
   static const bool only = [] {
@@ -658,22 +658,24 @@ inline pthreadpool_t two_threads() {
 // Every ISA this library and CPU run, scalar first.
 inline std::vector<int> supported_isas() {
   std::vector<int> isas;
-  for (int isa = ADAGRAD_ISA_SCALAR; isa <= ADAGRAD_ISA_AVX2; ++isa) {
+  for (int isa = ADAGRAD_ISA_SCALAR; isa <= ADAGRAD_ISA_AVX512BF16; ++isa) {
     if (fuzz_isa_supported(isa)) isas.push_back(isa);
   }
   return isas;
 }
 
 // An ISA value that may not be usable here: an enumerator of the other
-// architecture, or no enumerator at all. False when the choice is usable.
+// architecture or of an extension this CPU may lack, or no enumerator at
+// all. False when the choice is usable.
 inline bool unusable_isa(std::uint8_t k, int* isa) {
-  static const int kValues[] = {ADAGRAD_ISA_NEON64, ADAGRAD_ISA_SSE2, 6, 7, 100, -1, 0x7fffffff};
+  static const int kValues[] = {
+      ADAGRAD_ISA_NEON64, ADAGRAD_ISA_SSE2, ADAGRAD_ISA_AVX512BF16, 7, 100, -1, 0x7fffffff};
   *isa = kValues[k % (in_range_enums_only() ? 4 : sizeof kValues / sizeof kValues[0])];
   return !fuzz_isa_supported(*isa);
 }
 
 inline std::string isa_label(int isa) {
-  return isa >= ADAGRAD_ISA_SCALAR && isa <= ADAGRAD_ISA_AVX2
+  return isa >= ADAGRAD_ISA_SCALAR && isa <= ADAGRAD_ISA_AVX512BF16
              ? adagrad_isa_name(static_cast<adagrad_isa>(isa))
              : "isa " + std::to_string(isa);
 }

@@ -126,7 +126,7 @@ class IsaTest(unittest.TestCase):
         self.assertIn("scalar", supported)
         self.assertIn(adagrad.active_isa(), supported)
         self.assertLessEqual(set(supported),
-                             {"scalar", "sse2", "avx", "avx2", "avx512f", "neon64"})
+                             {"scalar", "sse2", "avx", "avx2", "avx512f", "avx512bf16", "neon64"})
 
 
 if __name__ == "__main__":
