@@ -10,10 +10,10 @@
 //
 // Where an ISA lacks what a call needs, the call runs the scalar reference,
 // which gives the same bits: SSE2 and AVX (no F16C; the integer conversions
-// would gain nothing there), binary16 results on NEON64 (its conversion
-// rounds by the caller's FPCR mode, the contract says nearest-even always),
-// stochastic rounding to binary16 (reference only), and fma mode without
-// hardware FMA.
+// would gain nothing there), binary16 results on NEON64 when the caller's
+// FPCR is not the default one (its conversion follows FPCR; the contract
+// says nearest-even always), stochastic rounding to binary16 (reference
+// only), and fma mode without hardware FMA.
 #ifndef ADAGRAD_KERNELS_MIXED_STEP_HPP_
 #define ADAGRAD_KERNELS_MIXED_STEP_HPP_
 
@@ -39,7 +39,9 @@ constexpr int kF16 = ADAGRAD_DTYPE_F16;
 template <class Arch>
 struct half_lanes {
   static constexpr bool supported = false;
-  static constexpr bool f16_stores = false;
+  // Whether store_f16 rounds as the reference does in this call's
+  // floating-point environment (else binary16 results run the reference).
+  static bool f16_stores() { return false; }
 };
 
 #if XSIMD_WITH_AVX512F
@@ -49,7 +51,9 @@ template <class Arch>
 struct avx512_half_lanes {
   using batch = xsimd::batch<float, Arch>;
   static constexpr bool supported = true;
-  static constexpr bool f16_stores = true;
+  // F16C/AVX-512 conversions take the rounding mode from the instruction
+  // (nearest even) and ignore DAZ/FTZ.
+  static bool f16_stores() { return true; }
 
   static batch load_bf16(const std::uint16_t* p) {
     const __m512i wide =
@@ -149,7 +153,9 @@ template <>
 struct half_lanes<xsimd::fma3<xsimd::avx2>> {
   using batch = xsimd::batch<float, xsimd::fma3<xsimd::avx2>>;
   static constexpr bool supported = true;
-  static constexpr bool f16_stores = true;
+  // F16C/AVX-512 conversions take the rounding mode from the instruction
+  // (nearest even) and ignore DAZ/FTZ.
+  static bool f16_stores() { return true; }
 
   static batch load_bf16(const std::uint16_t* p) {
     const __m256i wide =
@@ -215,8 +221,18 @@ template <>
 struct half_lanes<xsimd::neon64> {
   using batch = xsimd::batch<float, xsimd::neon64>;
   static constexpr bool supported = true;
-  // NEON's float-to-half conversion rounds by the caller's FPCR mode.
-  static constexpr bool f16_stores = false;
+  // NEON's float-to-half conversion (FCVTN) follows FPCR: its rounding mode,
+  // FZ (flushes subnormal float inputs), DN (default NaN) and AHP (the
+  // alternative half-precision format). With all of them clear, as a thread
+  // starts, it gives the reference's bits for every float (NaNs quieted,
+  // payload truncated, as the reference does); in any other environment the
+  // reference runs. One read of FPCR per call.
+  static bool f16_stores() {
+    std::uint64_t fpcr;
+    __asm__ volatile("mrs %0, fpcr" : "=r"(fpcr));
+    constexpr std::uint64_t kAhpDnFzRmode = (1u << 26) | (1u << 25) | (1u << 24) | (3u << 22);
+    return (fpcr & kAhpDnFzRmode) == 0;
+  }
 
   static batch load_bf16(const std::uint16_t* p) {
     return vreinterpretq_f32_u32(vshll_n_u16(vld1_u16(p), 16));
@@ -242,11 +258,9 @@ struct half_lanes<xsimd::neon64> {
     const uint32x4_t u = vreinterpretq_u32_f32(x);
     store_narrowed(p, vaddq_u32(u, vshrq_n_u32(random, 16)), u);
   }
-  // Not used by the vector loops (f16_stores is false); correct all the same.
+  // Only where f16_stores() holds.
   static void store_f16(std::uint16_t* p, const batch& x) {
-    float values[4];
-    x.store_unaligned(values);
-    adagrad_to_half_ukernel__scalar(4, values, p, ADAGRAD_DTYPE_F16);
+    vst1_u16(p, vreinterpret_u16_f16(vcvt_f16_f32(x)));
   }
   static uint32x4_t mix32(uint32x4_t x) {
     x = veorq_u32(x, vshrq_n_u32(x, 16));
@@ -369,7 +383,7 @@ inline bool mixed_vectorizable(Arch, const mixed_constants& c) {
     return false;
   } else {
     const int result_type = c.w_type == kF32 ? c.copy_type : c.w_type;
-    if (result_type == kF16 && (c.stochastic || !lanes::f16_stores)) return false;
+    if (result_type == kF16 && (c.stochastic || !lanes::f16_stores())) return false;
     if (c.step.fma && !has_exact_fma<Arch>::value) return false;
     return true;
   }
@@ -450,7 +464,7 @@ struct mixed_step {
     if constexpr (lanes::supported) {
       using batch = xsimd::batch<float, Arch>;
       constexpr std::size_t width = batch::size;
-      if (type != detail::kF16 || lanes::f16_stores) {
+      if (type != detail::kF16 || lanes::f16_stores()) {
         const batch factor(inv_scale);
         const std::size_t vector_end = n - n % width;
         bool found = false;
@@ -489,7 +503,7 @@ struct mixed_step {
     if constexpr (lanes::supported) {
       using batch = xsimd::batch<float, Arch>;
       constexpr std::size_t width = batch::size;
-      if (type == detail::kBF16 || lanes::f16_stores) {
+      if (type == detail::kBF16 || lanes::f16_stores()) {
         const std::size_t vector_end = n - n % width;
         for (std::size_t i = 0; i < vector_end; i += width) {
           const batch x = batch::load_unaligned(in + i);
