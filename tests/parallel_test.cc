@@ -240,6 +240,17 @@ TEST(ParallelBadInput, SameStatusesAsTheSingleStep) {
   EXPECT_TRUE(buffer == before);
 }
 
+// A batch of uniform row indices in which every `period`-th occurrence (period
+// > 3) is the row `hot`: heavy duplicates, spread over the whole batch.
+std::vector<std::int64_t> batch_with_hot_row(std::size_t num_indices, std::size_t num_rows,
+                                             std::size_t period, std::int64_t hot,
+                                             std::mt19937_64& rng) {
+  std::vector<std::int64_t> indices(num_indices);
+  std::uniform_int_distribution<std::int64_t> any(0, static_cast<std::int64_t>(num_rows) - 1);
+  for (std::size_t k = 0; k < num_indices; ++k) indices[k] = k % period == 3 ? hot : any(rng);
+  return indices;
+}
+
 // Sparse and row-wise steps through pools of 1 to 5 threads: rows split
 // across tasks at row boundaries, heavy duplicates (one row takes a tenth of
 // the batch), both duplicate modes, both kinds of state, under round-upward:
@@ -253,9 +264,7 @@ TEST(ParallelEmbedding, SparseStepsMatchTheCallingThread) {
   fill(state, rng, 0.0, 2.0);
   fill(row_state, rng, 0.0, 2.0);
   fill(grads, rng, -1.0, 1.0);
-  std::vector<std::int64_t> indices(num_indices);
-  std::uniform_int_distribution<std::int64_t> any(0, num_rows - 1);
-  for (std::size_t k = 0; k < num_indices; ++k) indices[k] = (k % 10 == 3) ? 77 : any(rng);
+  const std::vector<std::int64_t> indices = batch_with_hot_row(num_indices, num_rows, 10, 77, rng);
   std::vector<unsigned char> workspace(
       adagrad_sparse_workspace_size(num_indices, dim, ADAGRAD_DUPLICATES_SUM));
   adagrad_params p = adagrad_params_default();
@@ -306,9 +315,7 @@ TEST(ParallelEmbedding, CompositeSparseStepsMatchTheCallingThread) {
   fill(G, rng, 0.0, 2.0);
   fill(z, rng, -3.0, 3.0);
   fill(grads, rng, -1.0, 1.0);
-  std::vector<std::int64_t> indices(num_indices);
-  std::uniform_int_distribution<std::int64_t> any(0, num_rows - 1);
-  for (std::size_t k = 0; k < num_indices; ++k) indices[k] = (k % 7 == 2) ? 11 : any(rng);
+  const std::vector<std::int64_t> indices = batch_with_hot_row(num_indices, num_rows, 7, 11, rng);
   std::vector<unsigned char> workspace(
       adagrad_sparse_workspace_size(num_indices, dim, ADAGRAD_DUPLICATES_SUM));
   adagrad_params p = adagrad_params_default();
@@ -316,25 +323,25 @@ TEST(ParallelEmbedding, CompositeSparseStepsMatchTheCallingThread) {
   adagrad_regularization r{0.001, 0.01};
   for (adagrad_duplicates dup : {ADAGRAD_DUPLICATES_SUM, ADAGRAD_DUPLICATES_SEQUENTIAL}) {
     std::vector<float> want_table = table, want_G = G, want_z = z;
-    ASSERT_EQ(ADAGRAD_OK, adagrad_sparse_proximal_step(
-                              want_table.data(), want_G.data(), num_rows, dim, indices.data(),
-                              num_indices, grads.data(), &p, &r, dup, workspace.data(),
-                              workspace.size(), nullptr));
-    ASSERT_EQ(ADAGRAD_OK, adagrad_sparse_da_step(want_table.data(), want_z.data(), want_G.data(),
-                                                 num_rows, dim, indices.data(), num_indices,
-                                                 grads.data(), &p, &r, dup, workspace.data(),
-                                                 workspace.size(), nullptr));
+    ASSERT_EQ(ADAGRAD_OK,
+              adagrad_sparse_proximal_step(want_table.data(), want_G.data(), num_rows, dim,
+                                           indices.data(), num_indices, grads.data(), &p, &r, dup,
+                                           workspace.data(), workspace.size(), nullptr));
+    ASSERT_EQ(ADAGRAD_OK,
+              adagrad_sparse_da_step(want_table.data(), want_z.data(), want_G.data(), num_rows, dim,
+                                     indices.data(), num_indices, grads.data(), &p, &r, dup,
+                                     workspace.data(), workspace.size(), nullptr));
     for (std::size_t threads = 2; threads <= 4; ++threads) {
       Pool pool = make_pool(threads);
       std::vector<float> got_table = table, got_G = G, got_z = z;
-      ASSERT_EQ(ADAGRAD_OK, adagrad_sparse_proximal_step(
-                                got_table.data(), got_G.data(), num_rows, dim, indices.data(),
-                                num_indices, grads.data(), &p, &r, dup, workspace.data(),
-                                workspace.size(), pool.get()));
       ASSERT_EQ(ADAGRAD_OK,
-                adagrad_sparse_da_step(got_table.data(), got_z.data(), got_G.data(), num_rows,
-                                       dim, indices.data(), num_indices, grads.data(), &p, &r,
-                                       dup, workspace.data(), workspace.size(), pool.get()));
+                adagrad_sparse_proximal_step(got_table.data(), got_G.data(), num_rows, dim,
+                                             indices.data(), num_indices, grads.data(), &p, &r, dup,
+                                             workspace.data(), workspace.size(), pool.get()));
+      ASSERT_EQ(ADAGRAD_OK,
+                adagrad_sparse_da_step(got_table.data(), got_z.data(), got_G.data(), num_rows, dim,
+                                       indices.data(), num_indices, grads.data(), &p, &r, dup,
+                                       workspace.data(), workspace.size(), pool.get()));
       SCOPED_TRACE(testing::Message() << "threads=" << threads << " dup=" << dup);
       expect_same(got_table, want_table, "table");
       expect_same(got_G, want_G, "G");
@@ -373,11 +380,11 @@ TEST(ParallelMixed, MixedStepsMatchTheCallingThread) {
       std::vector<std::uint16_t> want_copy(n + offset);
       ASSERT_EQ(ADAGRAD_OK,
                 adagrad_step_master(want_master.data() + offset, g16.data() + offset, half,
-                                    want_master_G.data() + offset, want_copy.data() + offset,
-                                    half, n, &p, &o, nullptr));
+                                    want_master_G.data() + offset, want_copy.data() + offset, half,
+                                    n, &p, &o, nullptr));
       for (std::size_t threads = 2; threads <= 4; ++threads) {
-        SCOPED_TRACE(testing::Message() << "threads=" << threads << " dtype=" << half
-                                        << " rounding=" << rounding);
+        SCOPED_TRACE(testing::Message()
+                     << "threads=" << threads << " dtype=" << half << " rounding=" << rounding);
         Pool pool = make_pool(threads);
         std::vector<std::uint16_t> got_w = w16;
         std::vector<float> got_G = G;
@@ -390,8 +397,8 @@ TEST(ParallelMixed, MixedStepsMatchTheCallingThread) {
         std::vector<std::uint16_t> got_copy(n + offset);
         ASSERT_EQ(ADAGRAD_OK,
                   adagrad_step_master(got_master.data() + offset, g16.data() + offset, half,
-                                      got_master_G.data() + offset, got_copy.data() + offset,
-                                      half, n, &p, &o, pool.get()));
+                                      got_master_G.data() + offset, got_copy.data() + offset, half,
+                                      n, &p, &o, pool.get()));
         expect_same(got_master, want_master, "master w");
         expect_same(got_master_G, want_master_G, "master G");
         ASSERT_TRUE(got_copy == want_copy);
