@@ -316,16 +316,16 @@ const char* count_word(std::size_t count) {
 // The last checks of a dense step's arrays: the layout of each, then each
 // pair for overlap.
 void check_layouts_and_overlap(std::initializer_list<dense_array> arrays) {
-  // "w, g and G", "w, g, z and G"
-  std::string names;
-  for (const dense_array& a : arrays) {
-    if (!names.empty()) names += &a == arrays.end() - 1 ? " and " : ", ";
-    names += a.name;
-  }
   for (const dense_array& a : arrays) check_layout(a.array, a.name, a.written);
   for (const dense_array* a = arrays.begin(); a != arrays.end(); ++a) {
     for (const dense_array* b = a + 1; b != arrays.end(); ++b) {
       if (overlap(a->array, b->array)) {
+        // "w, g and G", "w, g, z and G"
+        std::string names;
+        for (const dense_array& each : arrays) {
+          if (!names.empty()) names += &each == arrays.end() - 1 ? " and " : ", ";
+          names += each.name;
+        }
         throw py::value_error(std::string(a->name) + " and " + b->name + " share memory; " + names +
                               " must not overlap");
       }
@@ -333,9 +333,19 @@ void check_layouts_and_overlap(std::initializer_list<dense_array> arrays) {
   }
 }
 
+// Whether two arrays have the same shape, read from the buffers' own
+// fields: no Python attribute lookups on the per-call path.
+bool same_shape(const py::array& a, const py::array& b) {
+  if (a.ndim() != b.ndim()) return false;
+  for (py::ssize_t axis = 0; axis < a.ndim(); ++axis) {
+    if (a.shape(axis) != b.shape(axis)) return false;
+  }
+  return true;
+}
+
 // Each array's shape against the first's.
 void check_same_shape(const dense_array& first, const dense_array& a, std::size_t count) {
-  if (!a.array.attr("shape").equal(first.array.attr("shape"))) {
+  if (!same_shape(a.array, first.array)) {
     throw py::value_error(
         std::string(a.name) + " has shape " + repr_of(a.array.attr("shape")) + " but " +
         first.name + " has " + repr_of(first.array.attr("shape")) +
