@@ -230,14 +230,16 @@ const Position* sort_by_row(const Index* indices, std::size_t n, std::uint64_t m
 // 32 about 25% faster, dim 128 5-35%); 512 B, 2 KiB and 4 KiB gave less.
 constexpr std::size_t kPrefetchBytesPerTask = 1024;
 
-// Asks for every cache line of [p, p + bytes).
+// Asks for every cache line of [p, p + bytes), bytes > 0: one request per
+// 64 bytes from p, and one for the last byte, whose line is one more when p
+// is not line-aligned. Every address stays inside the range.
 template <bool ForWrite>
 inline void prefetch_lines(const float* p, std::size_t bytes) {
-  const auto first = reinterpret_cast<std::uintptr_t>(p) & ~std::uintptr_t{63};
-  const auto end = reinterpret_cast<std::uintptr_t>(p) + bytes;
-  for (std::uintptr_t line = first; line < end; line += 64) {
-    __builtin_prefetch(reinterpret_cast<const void*>(line), ForWrite ? 1 : 0);
+  const auto* first = reinterpret_cast<const char*>(p);
+  for (std::size_t offset = 0; offset < bytes; offset += 64) {
+    __builtin_prefetch(first + offset, ForWrite ? 1 : 0);
   }
+  __builtin_prefetch(first + bytes - 1, ForWrite ? 1 : 0);
 }
 
 template <class Index, class Position>
