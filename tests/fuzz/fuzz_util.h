@@ -46,6 +46,7 @@
 
 #include "adagrad/adagrad.h"
 #include "fuzz_shims.h"
+#include "../guarded_buffer.h"
 
 // The harness's own loops over every byte or element (data, poisoning,
 // comparison) without coverage callbacks: they would cost more than the
@@ -100,30 +101,11 @@ class Input {
   unsigned left_ = 0;
 };
 
-template <class T>
-using bits_of = std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint64_t>;
-
-template <class T>
-bits_of<T> to_bits(T value) {
-  bits_of<T> bits;
-  std::memcpy(&bits, &value, sizeof(T));
-  return bits;
-}
-
-template <class T>
-T from_bits(bits_of<T> bits) {
-  T value;
-  std::memcpy(&value, &bits, sizeof(T));
-  return value;
-}
-
-template <class T>
-std::string hex(T value) {
-  char text[80];
-  std::snprintf(text, sizeof text, sizeof(T) == 4 ? "0x%08llx (%.9g)" : "0x%016llx (%.17g)",
-                static_cast<unsigned long long>(to_bits(value)), static_cast<double>(value));
-  return text;
-}
+// Bit views of floats and their printing: the unit tests' helpers.
+using adagrad_test::bits_of;
+using adagrad_test::from_bits;
+using adagrad_test::hex;
+using adagrad_test::to_bits;
 
 // Bit patterns every kernel must handle: signed zeros and infinities, quiet
 // and signalling NaNs with payloads and either sign, subnormals, the extremes,
