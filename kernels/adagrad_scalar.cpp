@@ -206,8 +206,13 @@ float adagrad_f32_rowwise_rate(float* partial, std::size_t dim, float* G,
   for (std::size_t half = kRowwiseLanes / 2; half > 0; half /= 2) {
     for (std::size_t k = 0; k < half; ++k) partial[k] = partial[k] + partial[k + half];
   }
+  return adagrad_f32_rowwise_rate_of_sum(partial[0], dim, G, c);
+}
+
+float adagrad_f32_rowwise_rate_of_sum(float sum, std::size_t dim, float* G,
+                                      const step_constants<float>& c) {
   // The mean, as FBGEMM and TorchRec take it: the sum divided by dim.
-  const float sum_sq = *G + partial[0] / static_cast<float>(dim);
+  const float sum_sq = *G + sum / static_cast<float>(dim);
   *G = sum_sq;
   const float denom = c.eps_inside ? std::sqrt(sum_sq + c.eps) : std::sqrt(sum_sq) + c.eps;
   return c.lr / denom;

@@ -109,6 +109,11 @@ constexpr std::size_t kRowwiseLanes = 16;
 // lr_t / (sqrt(G) + eps) (or lr_t / sqrt(G + eps)).
 float adagrad_f32_rowwise_rate(float* partial, std::size_t dim, float* G,
                                const step_constants<float>& c);
+// The same after the fold: sum is the tree's result (partial[0] above). The
+// vector paths fold their registers by the same tree and call this, so the
+// partial sums never go through memory (kernels/rowwise_step.hpp says why).
+float adagrad_f32_rowwise_rate_of_sum(float sum, std::size_t dim, float* G,
+                                      const step_constants<float>& c);
 
 void adagrad_f32_rowwise_reduce_ukernel__scalar(std::size_t n, const float* w, const float* g,
                                                 float* partial, step_constants<float> c);

@@ -364,6 +364,14 @@ struct sparse_job {
       for (std::size_t q = i; q < j; ++q) k.rowwise_rows(1, dim, w, grad_row(q), G, c);
       return;
     }
+    if (dim <= kChunkColumns) {
+      // The summed gradient fits one chunk: summed once, then stepped as a
+      // one-row dense row-wise step (the same reduction, rate and update as
+      // the chunks below, which take one chunk here).
+      sum_gradients(i, j, 0, dim, sum);
+      k.rowwise_rows(1, dim, w, sum, G, c);
+      return;
+    }
     // Row-wise with a summed gradient: the sum of squares over all chunks,
     // then the update, summing each chunk again (the same additions in the
     // same order, so the same bits) instead of keeping a whole row.

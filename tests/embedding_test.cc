@@ -310,10 +310,11 @@ TEST_P(EmbeddingTest, SparseStepsMatchTheDocumentedSemantics) {
     std::size_t rows, dim, indices, hot;
   };
   // Small batches take the insertion sort, larger ones the radix sort (5000
-  // rows: two digits); dims below, at and above the 256-column chunk.
+  // rows: two digits); dims below, at and above the 256-column chunk (a
+  // row-wise SUM row of at most one chunk is summed once and stepped whole).
   const Shape shapes[] = {{10, 1, 1, 1},      {10, 5, 7, 2},      {50, 16, 64, 3},
                           {50, 33, 65, 4},    {5000, 8, 3000, 7}, {5000, 128, 600, 5},
-                          {300, 257, 200, 3}, {40, 513, 90, 2}};
+                          {300, 256, 200, 3}, {300, 257, 200, 3}, {40, 513, 90, 2}};
   for (const adagrad_params& p : switch_settings()) {
     for (const Shape& s : shapes) {
       for (bool rowwise : {false, true}) {
