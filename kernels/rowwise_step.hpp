@@ -9,7 +9,7 @@
 // cover one block of 16 elements, each lane always adding the same residue
 // class in increasing j, exactly as the reference does. A whole row whose
 // length is a multiple of 16 folds its accumulators in registers by the
-// reference's tree (fold_lanes) and hands the sum to the reference's
+// reference's tree (fold_register) and hands the sum to the reference's
 // adagrad_f32_rowwise_rate_of_sum; any other row (and a chunk of a row, the
 // reduce ukernel) stores its partials to memory in lane order and lets the
 // reference fold them (adagrad_f32_rowwise_rate).
