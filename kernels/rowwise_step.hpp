@@ -112,9 +112,19 @@ inline float fold_register(__m256 x) {
 }
 #endif
 #if XSIMD_WITH_AVX512F
+// At full width: each step brings lanes k + half down to lane k by a
+// shuffle and adds. The shuffles are the masked forms with every lane
+// selected and x as the source of the (unselected) rest: the plain forms
+// (and _mm512_extractf64x4_pd, _mm512_castps512_ps256) start from
+// _mm512_undefined_ps, which GCC 12's -Wuninitialized flags in the
+// sanitizer build.
 inline float fold_register(__m512 x) {
-  const __m256 upper = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(x), 1));
-  return fold_register(_mm256_add_ps(_mm512_castps512_ps256(x), upper));
+  constexpr __mmask16 all = 0xffff;
+  x = _mm512_add_ps(x, _mm512_mask_shuffle_f32x4(x, all, x, x, _MM_SHUFFLE(1, 0, 3, 2)));  // k + 8
+  x = _mm512_add_ps(x, _mm512_mask_shuffle_f32x4(x, all, x, x, _MM_SHUFFLE(2, 3, 0, 1)));  // k + 4
+  x = _mm512_add_ps(x, _mm512_mask_permute_ps(x, all, x, _MM_SHUFFLE(1, 0, 3, 2)));        // k + 2
+  x = _mm512_add_ps(x, _mm512_mask_permute_ps(x, all, x, _MM_SHUFFLE(2, 3, 0, 1)));        // k + 1
+  return _mm512_cvtss_f32(x);
 }
 #endif
 #if XSIMD_WITH_NEON64
