@@ -224,22 +224,42 @@ const Position* sort_by_row(const Index* indices, std::size_t n, std::uint64_t m
   return from;
 }
 
-// Roughly how many bytes of rows each thread asks for ahead of its updates
-// (at least two occurrences). Measured on a 1M-row table, 65,536 indices,
-// A/B of one benchmark binary on a quiet machine: 1 KiB gave the most (dim
-// 32 about 25% faster, dim 128 5-35%); 512 B, 2 KiB and 4 KiB gave less.
-constexpr std::size_t kPrefetchBytesPerTask = 1024;
+// Software prefetch of the rows of the occurrences ahead, in two stages (in
+// occurrences of the sorted order): the first kPrefetchFarBytes of each row
+// kPrefetchFarOccurrences ahead, the rest of the row kPrefetchNearOccurrences
+// ahead. Measured on a 1M-row table, 65,536 indices, SEQUENTIAL, A/B of one
+// benchmark binary with the library swapped, against asking for every line
+// of each row 1 KiB of rows ahead (the previous driver), ns per index:
+//   dim 128 uniform  per-element 223-249 -> 211-218, row-wise 118-158 -> 109-117
+//   dim 256 uniform  per-element 555-571 -> 447-456, row-wise 425-447 -> 293-321
+// dims 32 and 64 and the Zipf batches within about 10% either way, the
+// cache-resident table of the thread benchmark unchanged. Why: a request for
+// a line holds one of the core's few line-fill buffers until memory answers,
+// so asking for whole rows stalls the loop on the buffers; the first lines
+// alone, far ahead, start the L2 streamer on the rest of each row, and the
+// near stage then finds those lines in L2 or on their way. Far distances 4 to
+// 12 and near distances 1 to 3 measured within noise of these; 256 far bytes
+// in place of 128 was better at dim 64 and worse at dim 128.
+constexpr std::size_t kPrefetchFarOccurrences = 8;
+constexpr std::size_t kPrefetchNearOccurrences = 2;
+constexpr std::size_t kPrefetchFarBytes = 128;
 
-// Asks for every cache line of [p, p + bytes), bytes > 0: one request per
-// 64 bytes from p, and one for the last byte, whose line is one more when p
-// is not line-aligned. Every address stays inside the range.
+// Asks for the lines of [p + from, p + to), to > from: one request per 64
+// bytes from p + from, and one for the last byte, whose line is one more when
+// p + from is not line-aligned. Every address stays inside the range.
+// always_inline is load-bearing, here and in prefetch_occurrence: a prefetch
+// has no effect the compiler can see, so GCC 12's IPA pure-const pass marks
+// an out-of-line function of prefetches pure, and a pure call whose result
+// nobody uses is deleted. A first version of this driver built without a
+// single prefetch in this file that way (checked with objdump).
 template <bool ForWrite>
-inline void prefetch_lines(const float* p, std::size_t bytes) {
+__attribute__((always_inline)) inline void prefetch_span(const float* p, std::size_t from,
+                                                         std::size_t to) {
   const auto* first = reinterpret_cast<const char*>(p);
-  for (std::size_t offset = 0; offset < bytes; offset += 64) {
+  for (std::size_t offset = from; offset < to; offset += 64) {
     __builtin_prefetch(first + offset, ForWrite ? 1 : 0);
   }
-  __builtin_prefetch(first + bytes - 1, ForWrite ? 1 : 0);
+  __builtin_prefetch(first + to - 1, ForWrite ? 1 : 0);
 }
 
 template <class Index, class Position>
@@ -265,50 +285,93 @@ struct sparse_job {
   }
 
   // Runs [begin, end), which begins and ends at run boundaries.
+  //
+  // The loop is kept lean on purpose: an occurrence's update is a direct call
+  // of the ISA's row kernel, and only a summed run of duplicates goes through
+  // the out-of-line update_summed_row. The rows miss in cache, and how many
+  // rows' misses the core keeps in flight depends on how many rows its
+  // out-of-order window spans, so every instruction per row costs memory
+  // parallelism. In an experiment on the table above (row-wise, SEQUENTIAL,
+  // dim 128, the same prefetch), calling the general per-run update for every
+  // row took 218-219 ns per index, calling the kernel from here 191-196.
   void run_range(std::size_t begin, std::size_t end) const {
-    const std::size_t ahead = prefetch_occurrences(batch->dim);
-    std::size_t prefetched = begin;  // the next occurrence to prefetch
-    std::uint64_t prefetched_row = ~std::uint64_t{0};
+    const bool sum_duplicates = batch->sum_duplicates;
+    prefetch_cursor far{begin, ~std::uint64_t{0}};
+    prefetch_cursor near{begin, ~std::uint64_t{0}};
     for (std::size_t i = begin; i < end;) {
       const std::uint64_t row = row_at(i);
       std::size_t j = i + 1;
       while (j < end && row_at(j) == row) ++j;
-      const std::size_t horizon = end - j > ahead ? j + ahead : end;
-      for (; prefetched < horizon; ++prefetched) prefetch_occurrence(prefetched, &prefetched_row);
-      update_row(row, i, j);
+      const std::size_t far_end =
+          end - j > kPrefetchFarOccurrences ? j + kPrefetchFarOccurrences : end;
+      for (; far.next < far_end; ++far.next) prefetch_occurrence<true>(&far);
+      const std::size_t near_end =
+          end - j > kPrefetchNearOccurrences ? j + kPrefetchNearOccurrences : end;
+      for (; near.next < near_end; ++near.next) prefetch_occurrence<false>(&near);
+      if (j - i == 1 || !sum_duplicates) {
+        for (std::size_t q = i; q < j; ++q) step_row(row, grad_row(q));
+      } else {
+        update_summed_row(row, i, j);
+      }
       i = j;
     }
   }
 
-  // The rows of a batch are scattered: each is a few lines in a page of its
-  // own, so the hardware prefetchers cannot guess the next one, and an
-  // update waits on its gradient row, then its state, then its table row.
-  // The lines of the occurrences `ahead` places further in the sorted order
-  // are asked for while this run is updated, so those misses overlap.
-  static std::size_t prefetch_occurrences(std::size_t dim) {
-    const std::size_t row_bytes = dim * sizeof(float);
-    const std::size_t ahead = kPrefetchBytesPerTask / (row_bytes + 64);
-    return ahead < 2 ? 2 : ahead;
-  }
+  // Where one prefetch stage is: the next occurrence it asks for, and the
+  // table row it asked for last (a duplicate's rows are on their way).
+  struct prefetch_cursor {
+    std::size_t next;
+    std::uint64_t last_row;
+  };
 
-  void prefetch_occurrence(std::size_t q, std::uint64_t* last_row) const {
+  // The rows of a batch are scattered: each is a few lines in a page of its
+  // own, so the hardware prefetchers cannot guess the next one. One stage
+  // (see kPrefetchFarOccurrences) asks for its part of the rows of
+  // occurrence cursor->next: the gradient row, and unless the occurrence
+  // repeats the previous one's row, the table row and the state.
+  template <bool Far>
+  __attribute__((always_inline)) inline void prefetch_occurrence(prefetch_cursor* cursor) const {
     const sparse_batch<Index>& b = *batch;
     const std::size_t row_bytes = b.dim * sizeof(float);
-    if (row_bytes == 0) return;
-    prefetch_lines<false>(grad_row(q), row_bytes);
+    const std::size_t from = Far ? 0 : kPrefetchFarBytes;
+    const std::size_t to = Far && row_bytes > kPrefetchFarBytes ? kPrefetchFarBytes : row_bytes;
+    if (to <= from) return;  // an empty row, or a row the far stage took whole
+    const std::size_t q = cursor->next;
+    prefetch_span<false>(grad_row(q), from, to);
     const std::uint64_t row = row_at(q);
-    if (row == *last_row) return;  // a duplicate: its rows are on their way
-    *last_row = row;
-    prefetch_lines<true>(b.table + row * b.dim, row_bytes);
+    if (row == cursor->last_row) return;
+    cursor->last_row = row;
+    prefetch_span<true>(b.table + row * b.dim, from, to);
     if (b.rowwise) {
-      prefetch_lines<true>(b.state + row, sizeof(float));
+      if (Far) __builtin_prefetch(b.state + row, 1);
       return;
     }
-    prefetch_lines<true>(b.state + row * b.dim, row_bytes);
-    if (b.state2 != nullptr) prefetch_lines<true>(b.state2 + row * b.dim, row_bytes);
+    prefetch_span<true>(b.state + row * b.dim, from, to);
+    if (b.state2 != nullptr) prefetch_span<true>(b.state2 + row * b.dim, from, to);
   }
 
   const float* grad_row(std::size_t i) const { return batch->grads + order[i] * batch->dim; }
+
+  // One update of `row` by one gradient row (a lone occurrence, or one
+  // occurrence of a SEQUENTIAL run), whole, by the ISA's row kernel.
+  void step_row(std::uint64_t row, const float* grad) const {
+    const sparse_batch<Index>& b = *batch;
+    const isa_kernels& k = *b.kernels;
+    const std::size_t dim = b.dim;
+    const std::size_t at = row * dim;
+    switch (b.kind) {
+      case row_update::rowwise:
+        k.rowwise_rows(1, dim, b.table + at, grad, b.state + row, b.constants);
+        break;
+      case row_update::proximal:
+        k.proximal_f32(dim, b.table + at, grad, b.state + at, &b.composite);
+        break;
+      case row_update::dual_averaging:
+        k.da_f32(dim, b.table + at, grad, b.state + at, b.state2 + at, &b.composite);
+        break;
+      default: k.f32(dim, b.table + at, grad, b.state + at, b.constants); break;
+    }
+  }
 
   // sum[0 .. len) = the gradients of occurrences [i, j), columns
   // [column, column + len), added in batch order.
@@ -322,48 +385,37 @@ struct sparse_job {
     }
   }
 
-  // Occurrences [i, j) of one row.
-  void update_row(std::uint64_t row, std::size_t i, std::size_t j) const {
+  // A SUM run, occurrences [i, j) of one row with j - i > 1: the row updated
+  // once with the gradients summed in batch order. Out of line: duplicates
+  // are the exception, and its buffers stay off run_range's stack.
+  __attribute__((noinline)) void update_summed_row(std::uint64_t row, std::size_t i,
+                                                   std::size_t j) const {
     const sparse_batch<Index>& b = *batch;
     const std::size_t dim = b.dim;
     const isa_kernels& k = *b.kernels;
     const kernels::step_constants<float>& c = b.constants;
     float* w = b.table + row * dim;
-    const bool each_occurrence = !b.sum_duplicates || j - i == 1;
     alignas(64) float sum[kChunkColumns];
     if (!b.rowwise) {
-      // Element-wise updates: the columns [column, column + len) of the row
-      // with gradient `grad`. Being element by element, they can take the
-      // row in chunks.
+      // Element-wise updates take the row in chunks of the summed gradient.
       const std::size_t row_offset = row * dim;
-      auto update = [&](std::size_t column, std::size_t len, const float* grad) {
-        const std::size_t at = row_offset + column;
-        switch (b.kind) {
-          case row_update::proximal:
-            k.proximal_f32(len, b.table + at, grad, b.state + at, &b.composite);
-            break;
-          case row_update::dual_averaging:
-            k.da_f32(len, b.table + at, grad, b.state + at, b.state2 + at, &b.composite);
-            break;
-          default: k.f32(len, b.table + at, grad, b.state + at, c); break;
-        }
-      };
-      if (each_occurrence) {
-        for (std::size_t q = i; q < j; ++q) update(0, dim, grad_row(q));
-        return;
-      }
       for (std::size_t column = 0; column < dim; column += kChunkColumns) {
         const std::size_t len = dim - column < kChunkColumns ? dim - column : kChunkColumns;
         sum_gradients(i, j, column, len, sum);
-        update(column, len, sum);
+        const std::size_t at = row_offset + column;
+        switch (b.kind) {
+          case row_update::proximal:
+            k.proximal_f32(len, b.table + at, sum, b.state + at, &b.composite);
+            break;
+          case row_update::dual_averaging:
+            k.da_f32(len, b.table + at, sum, b.state + at, b.state2 + at, &b.composite);
+            break;
+          default: k.f32(len, b.table + at, sum, b.state + at, c); break;
+        }
       }
       return;
     }
     float* G = b.state + row;
-    if (each_occurrence) {
-      for (std::size_t q = i; q < j; ++q) k.rowwise_rows(1, dim, w, grad_row(q), G, c);
-      return;
-    }
     if (dim <= kChunkColumns) {
       // The summed gradient fits one chunk: summed once, then stepped as a
       // one-row dense row-wise step (the same reduction, rate and update as
