@@ -356,20 +356,26 @@ struct sparse_job {
   // occurrence of a SEQUENTIAL run), whole, by the ISA's row kernel.
   void step_row(std::uint64_t row, const float* grad) const {
     const sparse_batch<Index>& b = *batch;
+    if (b.rowwise) {
+      b.kernels->rowwise_rows(1, b.dim, b.table + row * b.dim, grad, b.state + row, b.constants);
+      return;
+    }
+    step_elements(row * b.dim, b.dim, grad);
+  }
+
+  // The element-wise update of table (and state) elements [at, at + len) by
+  // grad[0 .. len): a whole row, or a chunk of a summed one.
+  void step_elements(std::size_t at, std::size_t len, const float* grad) const {
+    const sparse_batch<Index>& b = *batch;
     const isa_kernels& k = *b.kernels;
-    const std::size_t dim = b.dim;
-    const std::size_t at = row * dim;
     switch (b.kind) {
-      case row_update::rowwise:
-        k.rowwise_rows(1, dim, b.table + at, grad, b.state + row, b.constants);
-        break;
       case row_update::proximal:
-        k.proximal_f32(dim, b.table + at, grad, b.state + at, &b.composite);
+        k.proximal_f32(len, b.table + at, grad, b.state + at, &b.composite);
         break;
       case row_update::dual_averaging:
-        k.da_f32(dim, b.table + at, grad, b.state + at, b.state2 + at, &b.composite);
+        k.da_f32(len, b.table + at, grad, b.state + at, b.state2 + at, &b.composite);
         break;
-      default: k.f32(dim, b.table + at, grad, b.state + at, b.constants); break;
+      default: k.f32(len, b.table + at, grad, b.state + at, b.constants); break;
     }
   }
 
@@ -398,20 +404,10 @@ struct sparse_job {
     alignas(64) float sum[kChunkColumns];
     if (!b.rowwise) {
       // Element-wise updates take the row in chunks of the summed gradient.
-      const std::size_t row_offset = row * dim;
       for (std::size_t column = 0; column < dim; column += kChunkColumns) {
         const std::size_t len = dim - column < kChunkColumns ? dim - column : kChunkColumns;
         sum_gradients(i, j, column, len, sum);
-        const std::size_t at = row_offset + column;
-        switch (b.kind) {
-          case row_update::proximal:
-            k.proximal_f32(len, b.table + at, sum, b.state + at, &b.composite);
-            break;
-          case row_update::dual_averaging:
-            k.da_f32(len, b.table + at, sum, b.state + at, b.state2 + at, &b.composite);
-            break;
-          default: k.f32(len, b.table + at, sum, b.state + at, c); break;
-        }
+        step_elements(row * dim + column, len, sum);
       }
       return;
     }
