@@ -231,7 +231,7 @@ const Position* sort_by_row(const Index* indices, std::size_t n, std::uint64_t m
 // benchmark binary with the library swapped, against asking for every line
 // of each row 1 KiB of rows ahead (the previous driver), ns per index:
 //   dim 128 uniform  per-element 223-249 -> 211-218, row-wise 118-158 -> 109-117
-//   dim 256 uniform  per-element 555-571 -> 447-456, row-wise 425-447 -> 293-321
+//   dim 256 uniform  per-element 555-571 -> 448-456, row-wise 425-447 -> 293-321
 // dims 32 and 64 and the Zipf batches within about 10% either way, the
 // cache-resident table of the thread benchmark unchanged. Why: a request for
 // a line holds one of the core's few line-fill buffers until memory answers,
