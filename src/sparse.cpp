@@ -247,11 +247,14 @@ constexpr std::size_t kPrefetchFarBytes = 128;
 // Asks for the lines of [p + from, p + to), to > from: one request per 64
 // bytes from p + from, and one for the last byte, whose line is one more when
 // p + from is not line-aligned. Every address stays inside the range.
-// always_inline is load-bearing, here and in prefetch_occurrence: a prefetch
-// has no effect the compiler can see, so GCC 12's IPA pure-const pass marks
-// an out-of-line function of prefetches pure, and a pure call whose result
-// nobody uses is deleted. A first version of this driver built without a
-// single prefetch in this file that way (checked with objdump).
+// always_inline, here and in prefetch_occurrence, keeps the prefetches: one
+// has no effect the compiler can see, so GCC 12's IPA pure-const pass may mark
+// an out-of-line function that only reads and prefetches as pure, and then
+// deletes each call of it whose result nobody uses. A first version of
+// prefetch_occurrence (no store, not always_inline) built without a single
+// prefetch in this file; the same function always_inline kept them all. The
+// test sparse_prefetch_codegen (tests/check_prefetch_codegen.cmake) reads the
+// object code for them.
 template <bool ForWrite>
 __attribute__((always_inline)) inline void prefetch_span(const float* p, std::size_t from,
                                                          std::size_t to) {
