@@ -326,7 +326,7 @@ class SparseReport:
     def ceiling_note(self, ceiling):
         """One line putting the arithmetic alone next to the memory roofline."""
         roofline = self.get("sparse_roofline/elem/uniform/128")
-        step = self.get("sparse/elem/sum/%s/uniform/128" % self.context.get("adagrad_active_isa"))
+        step = self.get("sparse/elem/sum/%s/uniform/128" % self.context.get("adagrad_active_wide_isa"))
         if not (ceiling and roofline and step):
             return ""
         sqrt_div_ms = ns(ceiling) * step["unique_rows"] * 128 / 1e6
@@ -476,8 +476,9 @@ class VariantReport:
                 steps[(parts[1], int(parts[2]))] = row
         if not steps:
             return ""
-        lines = ["| step | n | bytes/elem | ns/elem | GB/s | efficiency | speedup over f32 step |",
-                 "|---|---|---|---|---|---|---|"]
+        lines = ["| step | n | ISA | bytes/elem | ns/elem | GB/s | efficiency "
+                 "| speedup over f32 step |",
+                 "|---|---|---|---|---|---|---|---|"]
         order = ["dense_f32", "proximal_f32", "proximal_f64", "da_f32", "mixed_bf16",
                  "mixed_f16", "mixed_bf16_sr", "master_bf16_copy", "dense_then_convert_bf16"]
         for (step, n) in sorted(steps, key=lambda k: (k[1], order.index(k[0])
@@ -489,11 +490,13 @@ class VariantReport:
             dense = steps.get(("dense_f32", n))
             efficiency = real_ns(roof) / t if roof else None
             speedup = real_ns(dense) / t if dense else None
-            self.derived.append({"step": step, "n": n, "bytes_per_element": per_element,
+            isa = row.get("label", "?")
+            self.derived.append({"step": step, "n": n, "isa": isa,
+                                 "bytes_per_element": per_element,
                                  "ns_per_element": t / n, "efficiency": efficiency,
                                  "speedup_over_f32_step": speedup})
-            lines.append("| %s | %d | %d | %.3f | %.1f | %s | %s |" % (
-                step, n, per_element, t / n, per_element * n / t,
+            lines.append("| %s | %d | %s | %d | %.3f | %.1f | %s | %s |" % (
+                step, n, isa, per_element, t / n, per_element * n / t,
                 "%.2f" % efficiency if efficiency else "-",
                 "%.2fx" % speedup if speedup else "-"))
         return "\n".join(lines)
@@ -601,10 +604,11 @@ def main():
         sparse.results["benchmarks"] if sparse is not None else [])
     counts = collections.Counter(b.get("repetitions") for b in all_benchmarks)
     repetitions = counts.most_common(1)[0][0] if counts else "?"
-    sections = ["Host: %s, %s CPUs; active ISA %s; L1d %s, L2 %s, L3 %s bytes (cpuinfo); "
-                "medians of %s repetitions" % (
+    wide = (sparse.context.get("adagrad_active_wide_isa", "?") if sparse is not None else "?")
+    sections = ["Host: %s, %s CPUs; dispatched ISAs: %s (dense element-wise steps), %s (the "
+                "others); L1d %s, L2 %s, L3 %s bytes (cpuinfo); medians of %s repetitions" % (
                     ctx.get("host_name", "?"), ctx.get("num_cpus", "?"),
-                    ctx.get("adagrad_active_isa", "?"), ctx.get("cpuinfo_l1d_bytes", "?"),
+                    ctx.get("adagrad_active_isa", "?"), wide, ctx.get("cpuinfo_l1d_bytes", "?"),
                     ctx.get("cpuinfo_l2_bytes", "?"), ctx.get("cpuinfo_l3_bytes", "?"), repetitions)]
     for title, table in (("Dense step, one thread", report.step_table()),
                          ("Compute ceiling: one sqrt and one division per element, L1 data",
@@ -622,7 +626,8 @@ def main():
     if variants is not None:
         table = variants.table()
         if table:
-            sections.append("The other dense steps on the dispatched ISA (variant_step_bench): "
+            sections.append("The other dense steps, each on the ISA it dispatches to "
+                            "(variant_step_bench): "
                             "efficiency = the dense roofline kernel moving the same bytes / step "
                             "time (the memory bound only: at 4096, in cache, the divider bounds every step); "
                             "speedup = the f32 step (adagrad_step) / this step, same n:\n\n"

@@ -329,7 +329,7 @@ void sparse_step(benchmark::State& state, sparse_case c, std::size_t threads) {
     benchmark::ClobberMemory();
   }
   set_sparse_counters(state, {b.unique_rows, b.indices.size(), c.dim, c.rowwise});
-  state.SetLabel(c.dispatched ? std::string("dispatched: ") + adagrad_isa_name(adagrad_active_isa())
+  state.SetLabel(c.dispatched ? std::string("dispatched: ") + adagrad_isa_name(adagrad_active_wide_isa())
                               : std::string(adagrad_isa_name(c.isa)));
 }
 
@@ -569,7 +569,7 @@ void rowwise_vs_dense(benchmark::State& state, dense_kind kind) {
                          benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
   state.counters["rows"] = static_cast<double>(kDenseRows);
   state.counters["dim"] = static_cast<double>(kDenseDim);
-  state.SetLabel(adagrad_isa_name(roofline ? path.isa : adagrad_active_isa()));
+  state.SetLabel(adagrad_isa_name(roofline ? path.isa : adagrad_active_wide_isa()));
 }
 
 // ---- registration -----------------------------------------------------------
@@ -589,7 +589,7 @@ const char* dup_name(adagrad_duplicates dup) {
 }
 
 void register_benchmarks() {
-  const std::string active = adagrad_isa_name(adagrad_active_isa());
+  const std::string active = adagrad_isa_name(adagrad_active_wide_isa());
   const adagrad_duplicates dups[] = {ADAGRAD_DUPLICATES_SUM, ADAGRAD_DUPLICATES_SEQUENTIAL};
   const distribution dists[] = {distribution::uniform, distribution::zipf};
   // Grouped by dim: one table shape is built at a time.
@@ -603,7 +603,7 @@ void register_benchmarks() {
               std::string("sparse/") + state_name(rowwise) + "/" + dup_name(dup) + "/";
           benchmark::RegisterBenchmark(
               (head + active + tail).c_str(), sparse_step,
-              sparse_case{rowwise, dup, true, adagrad_active_isa(), dist, kTableRows, dim},
+              sparse_case{rowwise, dup, true, adagrad_active_wide_isa(), dist, kTableRows, dim},
               std::size_t{0});
           if (dim == kScalarDim) {
             benchmark::RegisterBenchmark(
@@ -639,7 +639,7 @@ void register_benchmarks() {
           (std::string("sparse_threads/") + state_name(rowwise) + "/" + dup_name(dup)).c_str(),
           [rowwise, dup](benchmark::State& state) {
             sparse_step(state,
-                        {rowwise, dup, true, adagrad_active_isa(), distribution::uniform,
+                        {rowwise, dup, true, adagrad_active_wide_isa(), distribution::uniform,
                          kThreadTableRows, kThreadDim},
                         static_cast<std::size_t>(state.range(0)));
           })
@@ -675,7 +675,7 @@ void register_benchmarks() {
 }
 
 void add_context() {
-  benchmark::AddCustomContext("adagrad_active_isa", adagrad_isa_name(adagrad_active_isa()));
+  benchmark::AddCustomContext("adagrad_active_wide_isa", adagrad_isa_name(adagrad_active_wide_isa()));
   benchmark::AddCustomContext("roofline_isa", adagrad_isa_name(best_roofline().isa));
   benchmark::AddCustomContext("sparse_table_rows", std::to_string(kTableRows));
   benchmark::AddCustomContext("sparse_batch", std::to_string(kBatch));

@@ -71,14 +71,19 @@ std::vector<std::uint16_t> halves(const float* values, std::size_t n, adagrad_dt
   return out;
 }
 
-// The label is the ISA the row ran on: the dispatched one unless pinned.
+// The label is the ISA the row ran on.
 void set_traffic(benchmark::State& state, std::int64_t n, std::int64_t bytes_per_element,
-                 std::optional<adagrad_isa> isa = std::nullopt) {
+                 const std::string& label) {
   state.SetItemsProcessed(state.iterations() * n);
   state.SetBytesProcessed(state.iterations() * n * bytes_per_element);
   state.counters["bytes_per_element"] = static_cast<double>(bytes_per_element);
-  state.SetLabel(adagrad_isa_name(isa ? *isa : adagrad_active_isa()));
+  state.SetLabel(label);
 }
+
+// The ISAs the dispatched dense element-wise steps and the other (wide)
+// steps run on.
+std::string dense_isa() { return adagrad_isa_name(adagrad_active_isa()); }
+std::string wide_isa() { return adagrad_isa_name(adagrad_active_wide_isa()); }
 
 void check(benchmark::State& state, adagrad_status status) {
   if (status != ADAGRAD_OK) state.SkipWithError(adagrad_status_string(status));
@@ -108,7 +113,7 @@ void proximal(benchmark::State& state) {
     }
     benchmark::ClobberMemory();
   }
-  set_traffic(state, state.range(0), 5 * static_cast<std::int64_t>(sizeof(T)));
+  set_traffic(state, state.range(0), 5 * static_cast<std::int64_t>(sizeof(T)), dense_isa());
 }
 
 void dense(benchmark::State& state) {
@@ -122,7 +127,7 @@ void dense(benchmark::State& state) {
     check(state, adagrad_step(w.get(), g.get(), G.get(), n, &p));
     benchmark::ClobberMemory();
   }
-  set_traffic(state, state.range(0), 20);
+  set_traffic(state, state.range(0), 20, dense_isa());
 }
 
 void dual_averaging(benchmark::State& state) {
@@ -140,7 +145,7 @@ void dual_averaging(benchmark::State& state) {
     check(state, adagrad_da_step(w.get(), g.get(), z.get(), G.get(), n, &p, &r));
     benchmark::ClobberMemory();
   }
-  set_traffic(state, state.range(0), 24);
+  set_traffic(state, state.range(0), 24, dense_isa());
 }
 
 // On the dispatched ISA, or on isa.
@@ -166,7 +171,7 @@ void mixed(benchmark::State& state, adagrad_dtype type, adagrad_rounding roundin
     ++p.step;  // new random bits every step, as in training
     benchmark::ClobberMemory();
   }
-  set_traffic(state, state.range(0), 14, isa);
+  set_traffic(state, state.range(0), 14, isa ? adagrad_isa_name(*isa) : wide_isa());
 }
 
 // The conversion pass alone: n floats to bfloat16 on isa.
@@ -179,7 +184,7 @@ void to_bf16(benchmark::State& state, adagrad_isa isa) {
     check(state, adagrad_convert_to_half_isa(isa, in.get(), out.get(), n, ADAGRAD_DTYPE_BF16));
     benchmark::ClobberMemory();
   }
-  set_traffic(state, state.range(0), 6, isa);
+  set_traffic(state, state.range(0), 6, adagrad_isa_name(isa));
 }
 
 void master_copy(benchmark::State& state) {
@@ -198,7 +203,7 @@ void master_copy(benchmark::State& state) {
                                      ADAGRAD_DTYPE_BF16, n, &p, &o, nullptr));
     benchmark::ClobberMemory();
   }
-  set_traffic(state, state.range(0), 20);
+  set_traffic(state, state.range(0), 20, wide_isa());
 }
 
 // The two-pass alternative to master_copy: an f32 step (f32 gradients: the
@@ -216,7 +221,7 @@ void dense_then_convert(benchmark::State& state) {
     check(state, adagrad_convert_to_half(w.get(), copy.get(), n, ADAGRAD_DTYPE_BF16));
     benchmark::ClobberMemory();
   }
-  set_traffic(state, state.range(0), 26);
+  set_traffic(state, state.range(0), 26, dense_isa() + " step, " + wide_isa() + " conversion");
 }
 
 // The SIMD ISAs of the one list, for the per-ISA rows.
@@ -250,7 +255,7 @@ void roofline(benchmark::State& state, std::int64_t bytes_per_element) {
     kernel(floats, w.get(), g.get(), G.get());
     benchmark::ClobberMemory();
   }
-  set_traffic(state, n, bytes_per_element);
+  set_traffic(state, n, bytes_per_element, dense_isa());
 }
 
 }  // namespace
@@ -300,7 +305,8 @@ int main(int argc, char** argv) {
   }
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  benchmark::AddCustomContext("adagrad_active_isa", adagrad_isa_name(adagrad_active_isa()));
+  benchmark::AddCustomContext("adagrad_active_isa", dense_isa());
+  benchmark::AddCustomContext("adagrad_active_wide_isa", wide_isa());
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
   return 0;

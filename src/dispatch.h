@@ -62,9 +62,14 @@ ADAGRAD_INTERNAL extern const isa_kernels kIsaTable[];
 
 // Everything dispatch needs, packed in one word so that one atomic load
 // answers every call: bit 31 says it is resolved, bits 0..15 which table
-// entries are usable, bits 16..23 the index of the active entry. Before
-// resolution the active index is the resolver's.
+// entries are usable, bits 16..23 the index of the entry the wide steps run
+// (the widest usable ISA, or the forced one), bits 24..30 the index of the
+// entry the dense element-wise steps run (see dense_isa_ok in dispatch.cpp).
+// Before resolution both indices are the resolver's.
 constexpr std::uint32_t kDispatchResolved = 1u << 31;
+constexpr unsigned kWideShift = 16;
+constexpr unsigned kDenseShift = 24;
+constexpr std::uint32_t kIndexMask = 0x7fu;
 ADAGRAD_INTERNAL extern std::atomic<std::uint32_t> g_dispatch_state;
 
 // Detects the CPU, reads ADAGRAD_ISA, stores and returns the state. Racing
@@ -77,19 +82,31 @@ inline std::uint32_t dispatch_state() {
   return (state & kDispatchResolved) ? state : resolve_dispatch_state();
 }
 
-// The active entry of kIsaTable, for adagrad_step alone: the resolver's
-// until the state is resolved, then the active one. A pointer of its own
-// saves the dense step, whose per-call cost is measured at n = 16, the index
-// arithmetic; racing resolvers store the same value.
+// The dense element-wise entry of kIsaTable, for adagrad_step and the
+// threaded and multi-tensor dense steps: the resolver's until the state is
+// resolved, then the dense one. A pointer of its own saves the dense step,
+// whose per-call cost is measured at n = 16, the index arithmetic; racing
+// resolvers store the same value.
 ADAGRAD_INTERNAL extern std::atomic<const isa_kernels*> g_step_kernels;
 
 // The kernels adagrad_step runs: one atomic load, no test; before the first
 // step they are the resolver's, whose dense-step ukernels resolve and forward
-// (its other entries are null: everything else uses active_kernels()).
+// (its other entries are null: everything else uses dense_kernels() or
+// wide_kernels()).
 inline const isa_kernels& step_kernels() { return *g_step_kernels.load(std::memory_order_acquire); }
 
-// The kernels that really run (resolving first if needed).
-inline const isa_kernels& active_kernels() { return kIsaTable[(dispatch_state() >> 16) & 0xffu]; }
+// The kernels of the dense element-wise steps (adagrad_step and its threaded
+// and multi-tensor forms, the dense proximal and dual-averaging steps), which
+// the divider bounds in cache: resolving first if needed.
+inline const isa_kernels& dense_kernels() {
+  return kIsaTable[(dispatch_state() >> kDenseShift) & kIndexMask];
+}
+
+// The kernels of every other dispatched step (embedding tables, row-wise
+// state, 16-bit weights and conversions): resolving first if needed.
+inline const isa_kernels& wide_kernels() {
+  return kIsaTable[(dispatch_state() >> kWideShift) & kIndexMask];
+}
 
 // The integer a C caller stored in an enum parameter. A C caller may pass
 // any int; in C++ loading an enum object whose value lies outside the

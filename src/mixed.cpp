@@ -221,7 +221,7 @@ adagrad_status adagrad_step_mixed(void* w, adagrad_dtype w_type, const void* g,
                                   const adagrad_params* p, const adagrad_mixed_options* o,
                                   struct pthreadpool* pool) {
   using namespace adagrad::detail;
-  return mixed_16(&active_kernels(), w, enum_int(w_type), g, enum_int(g_type), G, n, p, o,
+  return mixed_16(&wide_kernels(), w, enum_int(w_type), g, enum_int(g_type), G, n, p, o,
                   pool);
 }
 
@@ -239,7 +239,7 @@ adagrad_status adagrad_step_master(float* w, const void* g, adagrad_dtype g_type
                                    const adagrad_params* p, const adagrad_mixed_options* o,
                                    struct pthreadpool* pool) {
   using namespace adagrad::detail;
-  return mixed_step(&active_kernels(), w, ADAGRAD_DTYPE_F32, g, enum_int(g_type), G, w_copy,
+  return mixed_step(&wide_kernels(), w, ADAGRAD_DTYPE_F32, g, enum_int(g_type), G, w_copy,
                     enum_int(copy_type), n, p, o, pool);
 }
 
@@ -255,7 +255,7 @@ adagrad_status adagrad_step_master_isa(adagrad_isa isa, float* w, const void* g,
 adagrad_status adagrad_unscale_check(void* g, adagrad_dtype g_type, size_t n, double inv_scale,
                                      float* found_inf) {
   using namespace adagrad::detail;
-  return unscale_check(&active_kernels(), g, enum_int(g_type), n, inv_scale, found_inf);
+  return unscale_check(&wide_kernels(), g, enum_int(g_type), n, inv_scale, found_inf);
 }
 
 adagrad_status adagrad_unscale_check_isa(adagrad_isa isa, void* g, adagrad_dtype g_type, size_t n,
@@ -267,7 +267,7 @@ adagrad_status adagrad_unscale_check_isa(adagrad_isa isa, void* g, adagrad_dtype
 adagrad_status adagrad_convert_to_half(const float* in, uint16_t* out, size_t n,
                                        adagrad_dtype type) {
   using namespace adagrad::detail;
-  return to_half(&active_kernels(), in, out, n, enum_int(type));
+  return to_half(&wide_kernels(), in, out, n, enum_int(type));
 }
 
 adagrad_status adagrad_convert_to_half_isa(adagrad_isa isa, const float* in, uint16_t* out,
@@ -279,7 +279,7 @@ adagrad_status adagrad_convert_to_half_isa(adagrad_isa isa, const float* in, uin
 adagrad_status adagrad_convert_from_half(const uint16_t* in, float* out, size_t n,
                                          adagrad_dtype type) {
   using namespace adagrad::detail;
-  return from_half(&active_kernels(), in, out, n, enum_int(type));
+  return from_half(&wide_kernels(), in, out, n, enum_int(type));
 }
 
 adagrad_status adagrad_convert_from_half_isa(adagrad_isa isa, const uint16_t* in, float* out,

@@ -555,7 +555,7 @@ adagrad_status adagrad_sparse_step(float* table, float* state, size_t num_rows, 
                                    const adagrad_params* p, adagrad_duplicates dup, void* workspace,
                                    size_t workspace_size, struct pthreadpool* pool) {
   return adagrad::detail::sparse_step(
-      &adagrad::detail::active_kernels(), adagrad::detail::row_update::dense, table, state, nullptr,
+      &adagrad::detail::wide_kernels(), adagrad::detail::row_update::dense, table, state, nullptr,
       num_rows, dim, indices, num_indices, grads, p, nullptr, dup, workspace, workspace_size, pool);
 }
 
@@ -565,7 +565,7 @@ adagrad_status adagrad_sparse_step_i32(float* table, float* state, size_t num_ro
                                        adagrad_duplicates dup, void* workspace,
                                        size_t workspace_size, struct pthreadpool* pool) {
   return adagrad::detail::sparse_step(
-      &adagrad::detail::active_kernels(), adagrad::detail::row_update::dense, table, state, nullptr,
+      &adagrad::detail::wide_kernels(), adagrad::detail::row_update::dense, table, state, nullptr,
       num_rows, dim, indices, num_indices, grads, p, nullptr, dup, workspace, workspace_size, pool);
 }
 
@@ -574,7 +574,7 @@ adagrad_status adagrad_rowwise_sparse_step(float* table, float* state, size_t nu
                                            const float* grads, const adagrad_params* p,
                                            adagrad_duplicates dup, void* workspace,
                                            size_t workspace_size, struct pthreadpool* pool) {
-  return adagrad::detail::sparse_step(&adagrad::detail::active_kernels(),
+  return adagrad::detail::sparse_step(&adagrad::detail::wide_kernels(),
                                       adagrad::detail::row_update::rowwise, table, state, nullptr,
                                       num_rows, dim, indices, num_indices, grads, p, nullptr, dup,
                                       workspace, workspace_size, pool);
@@ -586,7 +586,7 @@ adagrad_status adagrad_rowwise_sparse_step_i32(float* table, float* state, size_
                                                const adagrad_params* p, adagrad_duplicates dup,
                                                void* workspace, size_t workspace_size,
                                                struct pthreadpool* pool) {
-  return adagrad::detail::sparse_step(&adagrad::detail::active_kernels(),
+  return adagrad::detail::sparse_step(&adagrad::detail::wide_kernels(),
                                       adagrad::detail::row_update::rowwise, table, state, nullptr,
                                       num_rows, dim, indices, num_indices, grads, p, nullptr, dup,
                                       workspace, workspace_size, pool);
@@ -594,7 +594,7 @@ adagrad_status adagrad_rowwise_sparse_step_i32(float* table, float* state, size_
 
 adagrad_status adagrad_rowwise_step(float* w, const float* g, float* row_state, size_t rows,
                                     size_t dim, const adagrad_params* p, struct pthreadpool* pool) {
-  return adagrad::detail::rowwise_step(&adagrad::detail::active_kernels(), w, g, row_state, rows,
+  return adagrad::detail::rowwise_step(&adagrad::detail::wide_kernels(), w, g, row_state, rows,
                                        dim, p, pool);
 }
 
@@ -634,7 +634,7 @@ adagrad_status adagrad_sparse_proximal_step(float* table, float* state, size_t n
                                             const adagrad_regularization* r, adagrad_duplicates dup,
                                             void* workspace, size_t workspace_size,
                                             struct pthreadpool* pool) {
-  return adagrad::detail::sparse_step(&adagrad::detail::active_kernels(),
+  return adagrad::detail::sparse_step(&adagrad::detail::wide_kernels(),
                                       adagrad::detail::row_update::proximal, table, state, nullptr,
                                       num_rows, dim, indices, num_indices, grads, p, r, dup,
                                       workspace, workspace_size, pool);
@@ -647,7 +647,7 @@ adagrad_status adagrad_sparse_da_step(float* table, float* z, float* G, size_t n
                                       void* workspace, size_t workspace_size,
                                       struct pthreadpool* pool) {
   return adagrad::detail::sparse_step(
-      &adagrad::detail::active_kernels(), adagrad::detail::row_update::dual_averaging, table, z, G,
+      &adagrad::detail::wide_kernels(), adagrad::detail::row_update::dual_averaging, table, z, G,
       num_rows, dim, indices, num_indices, grads, p, r, dup, workspace, workspace_size, pool);
 }
 

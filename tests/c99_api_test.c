@@ -107,6 +107,7 @@ int main(void) {
 
   isa = adagrad_active_isa();
   expect(adagrad_isa_supported(isa), "active ISA is supported");
+  expect(adagrad_isa_supported(adagrad_active_wide_isa()), "active wide ISA is supported");
   expect(adagrad_step_isa(ADAGRAD_ISA_SCALAR, w, g, G, 5, &p) == ADAGRAD_OK, "explicit scalar");
   printf("C99 consumer: active ISA %s, status text \"%s\", version %d.%d.%d\n",
          adagrad_isa_name(isa), adagrad_status_string(ADAGRAD_ERROR_OVERLAP), ADAGRAD_VERSION_MAJOR,

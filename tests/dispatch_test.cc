@@ -54,13 +54,11 @@ void race_to_first_use() {
   for (auto& thread : threads) thread.join();
 }
 
-// The ISA dispatch must pick: the forced one when ADAGRAD_ISA names a usable
-// ISA, else the best usable one (the last usable entry of the ISA list).
-adagrad_isa expected_isa() {
-  adagrad_isa best = ADAGRAD_ISA_SCALAR;
-  for (adagrad_isa isa : kSimdIsas) {
-    if (adagrad_isa_supported(isa)) best = isa;
-  }
+// The ISA dispatch must pick for the wide steps: the forced one when
+// ADAGRAD_ISA names a usable ISA, else the best usable one (the last usable
+// entry of the ISA list); for the dense element-wise steps the same, except
+// that the best is the last usable one of at most 256 bits.
+adagrad_isa forced_or(adagrad_isa best) {
   const char* forced = std::getenv("ADAGRAD_ISA");
   if (forced == nullptr) return best;
   for (adagrad_isa isa : {ADAGRAD_ISA_SCALAR, ADAGRAD_ISA_SSE2, ADAGRAD_ISA_AVX, ADAGRAD_ISA_AVX2,
@@ -70,12 +68,36 @@ adagrad_isa expected_isa() {
   return best;
 }
 
+bool is_512_bit(adagrad_isa isa) {
+  return isa == ADAGRAD_ISA_AVX512F || isa == ADAGRAD_ISA_AVX512BF16;
+}
+
+adagrad_isa expected_wide_isa() {
+  adagrad_isa best = ADAGRAD_ISA_SCALAR;
+  for (adagrad_isa isa : kSimdIsas) {
+    if (adagrad_isa_supported(isa)) best = isa;
+  }
+  return forced_or(best);
+}
+
+adagrad_isa expected_isa() {
+  adagrad_isa best = ADAGRAD_ISA_SCALAR;
+  for (adagrad_isa isa : kSimdIsas) {
+    if (adagrad_isa_supported(isa) && !is_512_bit(isa)) best = isa;
+  }
+  return forced_or(best);
+}
+
 TEST(Dispatch, ActiveIsaIsTheBestOrTheForcedOne) {
   const char* forced = std::getenv("ADAGRAD_ISA");
   EXPECT_EQ(expected_isa(), adagrad_active_isa())
       << "ADAGRAD_ISA=" << (forced ? forced : "(unset)") << ", active "
       << adagrad_isa_name(adagrad_active_isa());
   EXPECT_TRUE(adagrad_isa_supported(adagrad_active_isa()));
+  EXPECT_EQ(expected_wide_isa(), adagrad_active_wide_isa())
+      << "ADAGRAD_ISA=" << (forced ? forced : "(unset)") << ", active wide "
+      << adagrad_isa_name(adagrad_active_wide_isa());
+  EXPECT_TRUE(adagrad_isa_supported(adagrad_active_wide_isa()));
 }
 
 // Set by the CPU-model runs under qemu, which know what the model has.
@@ -83,11 +105,16 @@ TEST(Dispatch, ActiveIsaIsTheOneTheCpuModelHas) {
   const char* expected = std::getenv("ADAGRAD_EXPECT_ISA");
   if (expected == nullptr) GTEST_SKIP() << "ADAGRAD_EXPECT_ISA is not set";
   EXPECT_STREQ(expected, adagrad_isa_name(adagrad_active_isa()));
+  EXPECT_STREQ(expected, adagrad_isa_name(adagrad_active_wide_isa()));
 }
 
 TEST(Dispatch, ActiveIsaIsStable) {
   const adagrad_isa first = adagrad_active_isa();
-  for (int i = 0; i < 100; ++i) ASSERT_EQ(first, adagrad_active_isa());
+  const adagrad_isa first_wide = adagrad_active_wide_isa();
+  for (int i = 0; i < 100; ++i) {
+    ASSERT_EQ(first, adagrad_active_isa());
+    ASSERT_EQ(first_wide, adagrad_active_wide_isa());
+  }
 }
 
 TEST(Dispatch, RacingFirstCallsAgreeWithEachOtherAndTheReference) {

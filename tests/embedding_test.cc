@@ -275,8 +275,8 @@ adagrad_status run_sparse(adagrad_isa isa, bool rowwise, bool int32, Batch& b,
   const std::size_t n = b.indices.size();
   std::vector<unsigned char> workspace(adagrad_sparse_workspace_size(n, b.dim, dup));
   if (int32) {
-    // The _i32 entry points take the dispatched ISA.
-    EXPECT_EQ(adagrad_active_isa(), isa) << "int32 runs need the active ISA";
+    // The _i32 entry points take the dispatched (wide) ISA.
+    EXPECT_EQ(adagrad_active_wide_isa(), isa) << "int32 runs need the active wide ISA";
     std::vector<std::int32_t> narrow(b.indices.begin(), b.indices.end());
     auto* step = rowwise ? adagrad_rowwise_sparse_step_i32 : adagrad_sparse_step_i32;
     return step(b.table.data(), b.state.data(), b.num_rows, b.dim, narrow.data(), n, b.grads.data(),
@@ -329,7 +329,7 @@ TEST_P(EmbeddingTest, SparseStepsMatchTheDocumentedSemantics) {
 }
 
 TEST_P(EmbeddingTest, Int32IndicesOnTheActiveIsa) {
-  if (GetParam() != adagrad_active_isa()) GTEST_SKIP() << "the _i32 entry points dispatch";
+  if (GetParam() != adagrad_active_wide_isa()) GTEST_SKIP() << "the _i32 entry points dispatch";
   adagrad_params p = adagrad_params_default();
   p.weight_decay = 0.01;
   for (bool rowwise : {false, true}) {
@@ -648,7 +648,7 @@ TEST(EmbeddingCxxWrappers, SameResultsAsTheCApi) {
     Batch cxx = c_api;
     adagrad_params p = adagrad_params_default();
     p.weight_decay = 0.5;
-    ASSERT_EQ(ADAGRAD_OK, run_sparse(adagrad_active_isa(), rowwise, false, c_api,
+    ASSERT_EQ(ADAGRAD_OK, run_sparse(adagrad_active_wide_isa(), rowwise, false, c_api,
                                      ADAGRAD_DUPLICATES_SEQUENTIAL, p));
     adagrad::params q;
     q.weight_decay = 0.5;

@@ -208,6 +208,7 @@ TEST(CppWrapper, ForwardsToTheCApi) {
   EXPECT_EQ(G, G3);
   EXPECT_STREQ("scalar", adagrad::isa_name(ADAGRAD_ISA_SCALAR));
   EXPECT_TRUE(adagrad::isa_supported(adagrad::active_isa()));
+  EXPECT_TRUE(adagrad::isa_supported(adagrad::active_wide_isa()));
 #if defined(ADAGRAD_HAS_STD_SPAN)
   std::vector<float> short_g(32, 1.0f);
   const std::vector<float> w_before = w;

@@ -609,14 +609,28 @@ ADAGRAD_API adagrad_status adagrad_convert_from_half_isa(adagrad_isa isa, const 
                                                          float* out, size_t n,
                                                          adagrad_dtype type);
 
-/* The ISA that adagrad_step and adagrad_step_f64 run on. Resolved once, at
- * the first call of any step or ISA function, thread-safely: the best ISA
- * this library was built with and this CPU and OS can run, unless the
+/* The ISA that the dense element-wise steps run on: adagrad_step and
+ * adagrad_step_f64, their _parallel and _multi forms, adagrad_proximal_step
+ * and adagrad_da_step (and their _f64 forms). Resolved once, at the first
+ * call of any step or ISA function, thread-safely: the best ISA this library
+ * was built with and this CPU and OS can run for these steps, unless the
  * environment variable ADAGRAD_ISA then names (lowercase, as
  * adagrad_isa_name) an ISA that is usable, which is then used instead. An
  * unknown or unusable name is ignored. The value reported is always the one
- * that actually runs. */
+ * that actually runs.
+ * On x86-64 the best ISA for these steps is the widest of at most 256 bits
+ * (avx2, then avx, sse2) even where AVX-512 is usable: the divider bounds
+ * them, and it divides a 512-bit vector no faster per element. */
 ADAGRAD_API adagrad_isa adagrad_active_isa(void);
+
+/* The ISA that every other dispatched step runs on: the embedding-table
+ * steps (adagrad_sparse_step and adagrad_rowwise_sparse_step with their _i32
+ * forms, adagrad_sparse_proximal_step, adagrad_sparse_da_step),
+ * adagrad_rowwise_step, and the 16-bit steps and conversions
+ * (adagrad_step_mixed, adagrad_step_master, adagrad_unscale_check,
+ * adagrad_convert_to_half, adagrad_convert_from_half). The widest usable ISA,
+ * or the one ADAGRAD_ISA forces, resolved with adagrad_active_isa(). */
+ADAGRAD_API adagrad_isa adagrad_active_wide_isa(void);
 
 /* Nonzero when isa is built into this library and usable on this CPU. */
 ADAGRAD_API int adagrad_isa_supported(adagrad_isa isa);

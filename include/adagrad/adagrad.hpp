@@ -267,6 +267,7 @@ inline status step(std::span<double> w, std::span<const double> g, std::span<dou
 #endif
 
 inline isa active_isa() noexcept { return adagrad_active_isa(); }
+inline isa active_wide_isa() noexcept { return adagrad_active_wide_isa(); }
 inline bool isa_supported(isa target) noexcept { return adagrad_isa_supported(target) != 0; }
 inline const char* isa_name(isa target) noexcept { return adagrad_isa_name(target); }
 inline const char* status_string(status s) noexcept { return adagrad_status_string(s); }

@@ -1738,7 +1738,15 @@ signalling. isa as for step(); errors as for step().)doc");
 
   m.def(
       "active_isa", [] { return std::string(adagrad_isa_name(adagrad_active_isa())); },
-      "The ISA that step() runs on when isa is None: the best this CPU has, unless the "
+      "The ISA that step(), proximal_step() and da_step() run on when isa is None: the best "
+      "this CPU has for them (on x86-64 the widest of at most 256 bits: the divider bounds "
+      "these steps), unless the environment variable ADAGRAD_ISA named a usable one before "
+      "the first step.");
+
+  m.def(
+      "active_wide_isa", [] { return std::string(adagrad_isa_name(adagrad_active_wide_isa())); },
+      "The ISA that every other function runs on when isa is None (the embedding-table, "
+      "row-wise and 16-bit steps and the conversions): the widest this CPU has, unless the "
       "environment variable ADAGRAD_ISA named a usable one before the first step.");
 
   m.def("supported_isas", &supported_isas,

@@ -125,6 +125,7 @@ class IsaTest(unittest.TestCase):
         supported = adagrad.supported_isas()
         self.assertIn("scalar", supported)
         self.assertIn(adagrad.active_isa(), supported)
+        self.assertIn(adagrad.active_wide_isa(), supported)
         self.assertLessEqual(set(supported),
                              {"scalar", "sse2", "avx", "avx2", "avx512f", "avx512bf16", "neon64"})
 
