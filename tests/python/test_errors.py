@@ -150,6 +150,33 @@ class StepErrorTest(unittest.TestCase):
         for name, array, copy in zip("wgG", (w, g, G), before):
             assert_same_bits(self, array, copy, name)
 
+    def test_unknown_keywords_are_refused(self):
+        # step() matches its keywords itself: a misspelt or foreign one must
+        # raise, not be ignored, even next to valid ones.
+        self.assertRejected(TypeError, "lrr", *arrays(), lrr=0.1)
+        self.assertRejected(TypeError, "momentum", *arrays(), lr=0.1, momentum=0.9)
+        self.assertRejected(TypeError, "'W'", *arrays(), W=np.zeros(N))
+
+    def test_keywords_in_any_order_and_arrays_by_name(self):
+        w, g, G = arrays()
+        expected = [a.copy() for a in (w, g, G)]
+        adagrad.step(*expected, lr=0.3, eps=1e-6, weight_decay=0.1, lr_decay=0.01, step=3,
+                     maximize=True, eps_mode="inside", fma=True, isa="scalar")
+        adagrad.step(G=G, isa="scalar", fma=True, eps_mode="inside", maximize=True, step=3,
+                     lr_decay=0.01, weight_decay=0.1, eps=1e-6, lr=0.3, g=g, w=w)
+        for name, array, want in zip("wgG", (w, g, G), expected):
+            assert_same_bits(self, array, want, name)
+
+    def test_signature(self):
+        # The docstring carries the real signature (pybind11's would say
+        # **kwargs), so help() and inspect show the keywords and defaults.
+        import inspect
+        parameters = inspect.signature(adagrad.step).parameters
+        self.assertEqual(["w", "g", "G", "lr", "eps", "weight_decay", "lr_decay", "step",
+                          "maximize", "eps_mode", "fma", "isa"], list(parameters))
+        self.assertEqual(0.01, parameters["lr"].default)
+        self.assertEqual(inspect.Parameter.KEYWORD_ONLY, parameters["lr"].kind)
+
 
 class StateInitErrorTest(unittest.TestCase):
     def assertRejected(self, error, argument, G, value):
