@@ -6,6 +6,9 @@ of n elements, reported in nanoseconds per element, for
 
   adagrad               this library's adagrad_step / adagrad_step_f64,
                         called through ctypes on NumPy arrays;
+  adagrad_python        the same step through the library's Python package,
+                        adagrad.step(w, g, G, lr=0.01) as a user calls it
+                        (with --package: the directory holding the package);
   numpy_seed            the seed notebook's NumPy AdaGrad class, the
                         project's origin, copied verbatim;
   torch_foreach_false   torch.optim.Adagrad(foreach=False), one opt.step();
@@ -53,7 +56,8 @@ training); only the step is inside the timed loop.
 
 Usage:
   /usr/bin/python3 bench/compare.py --lib build/bench/libadagrad.so \\
-      --out compare.json [--sizes 4096,65536,1048576,16777216]
+      --out compare.json [--package build/bench/python]
+      [--sizes 4096,65536,1048576,16777216]
       [--sparse-dims 32,64,128,256] [--no-dense] [--no-sparse]
 
 Use Debian's /usr/bin/python3, which sees Debian's python3-numpy and
@@ -82,7 +86,8 @@ REPEATS = 5
 WARMUP_CALLS = 2
 SEED = 20240601
 LR = 0.01
-IMPLEMENTATIONS = ["adagrad", "numpy_seed", "torch_foreach_false", "torch_foreach_true"]
+IMPLEMENTATIONS = ["adagrad", "adagrad_python", "numpy_seed", "torch_foreach_false",
+                   "torch_foreach_true"]
 SPARSE_ROWS = 1 << 20
 SPARSE_BATCH = 65536
 SPARSE_DIMS = [32, 64, 128, 256]
@@ -142,6 +147,13 @@ def load_library(path):
     return lib
 
 
+def import_package(directory):
+    """The library's Python package from directory (a build's python/)."""
+    sys.path.insert(0, os.path.abspath(directory))
+    import adagrad
+    return adagrad
+
+
 def import_torch():
     """Returns the torch module set to one thread, or None if it is missing."""
     try:
@@ -185,6 +197,16 @@ def library_step(lib, dtype, weights, grads):
     return step
 
 
+def package_step(package, weights, grads):
+    """A no-argument callable running the package's adagrad.step on copies of
+    the data: the arrays themselves, checked on every call."""
+    w = weights.copy()
+    g = grads.copy()
+    G = np.zeros_like(w)
+    step = package.step
+    return lambda: step(w, g, G, lr=LR)
+
+
 def numpy_seed_step(weights, grads):
     """A no-argument callable running one step of the seed AdaGrad class."""
     w = weights.copy()
@@ -218,24 +240,29 @@ def median_ns_per_call(step):
     return statistics.median(per_call)
 
 
-def make_step(implementation, lib, torch, dtype_name, weights, grads):
+def make_step(implementation, lib, package, torch, dtype_name, weights, grads):
     """The step callable of one implementation, on its own copies of the data."""
     if implementation == "adagrad":
         return library_step(lib, dtype_name, weights, grads)
+    if implementation == "adagrad_python":
+        return package_step(package, weights, grads)
     if implementation == "numpy_seed":
         return numpy_seed_step(weights, grads)
     return torch_step(torch, implementation == "torch_foreach_true", weights, grads)
 
 
-def measure(lib, torch, sizes):
+def measure(lib, package, torch, sizes):
     """Times every implementation on every size and dtype; returns the result rows."""
-    implementations = [i for i in IMPLEMENTATIONS if torch is not None or not i.startswith("torch")]
+    implementations = [i for i in IMPLEMENTATIONS
+                       if (torch is not None or not i.startswith("torch"))
+                       and (package is not None or i != "adagrad_python")]
     results = []
     for n in sizes:
         for dtype_name, dtype in NUMPY_DTYPES.items():
             weights, grads = make_data(n, dtype)
             for implementation in implementations:
-                step = make_step(implementation, lib, torch, dtype_name, weights, grads)
+                step = make_step(implementation, lib, package, torch, dtype_name, weights,
+                                 grads)
                 ns = median_ns_per_call(step)
                 del step  # frees this implementation's buffers before the next one
                 results.append({"n": n, "implementation": implementation,
@@ -414,18 +441,21 @@ def main():
     parser.add_argument("--sparse-dims", type=parse_sizes, default=SPARSE_DIMS,
                         help="comma-separated embedding dims of the sparse comparison "
                         "(default: %s)" % ",".join(map(str, SPARSE_DIMS)))
+    parser.add_argument("--package", help="directory holding the library's Python package "
+                        "(adagrad/), built against --lib; adds the adagrad_python rows")
     parser.add_argument("--no-dense", action="store_true", help="skip the dense comparison")
     parser.add_argument("--no-sparse", action="store_true", help="skip the sparse comparison")
     args = parser.parse_args()
 
     lib = load_library(args.lib)
+    package = import_package(args.package) if args.package else None
     torch = import_torch()
     run_context = context(lib, args.lib, torch, args.sizes)
     print("active ISA: %s, numpy %s, torch %s, %d CPUs" % (
         run_context["active_isa"], run_context["numpy_version"],
         run_context["torch_version"] or "not available", run_context["host_cpu_count"]))
 
-    results = [] if args.no_dense else measure(lib, torch, args.sizes)
+    results = [] if args.no_dense else measure(lib, package, torch, args.sizes)
     if results:
         print()
         print(markdown_table(results))

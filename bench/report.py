@@ -643,8 +643,10 @@ def main():
         with open(args.compare) as f:
             compare = json.load(f)
         if compare.get("results"):
-            sections.append("Side by side, one thread (bench/compare.py):\n\n" +
-                            compare_table(compare))
+            sections.append("Side by side, one thread (bench/compare.py): adagrad = "
+                            "adagrad_step through ctypes, adagrad_python = the package's "
+                            "adagrad.step(w, g, G, lr=0.01); speedup = that row's time / "
+                            "adagrad's:\n\n" + compare_table(compare))
         table = sparse_compare_table(compare, sparse_derived)
         if table:
             sections.append(table)
