@@ -329,8 +329,9 @@ void sparse_step(benchmark::State& state, sparse_case c, std::size_t threads) {
     benchmark::ClobberMemory();
   }
   set_sparse_counters(state, {b.unique_rows, b.indices.size(), c.dim, c.rowwise});
-  state.SetLabel(c.dispatched ? std::string("dispatched: ") + adagrad_isa_name(adagrad_active_wide_isa())
-                              : std::string(adagrad_isa_name(c.isa)));
+  state.SetLabel(c.dispatched
+                     ? std::string("dispatched: ") + adagrad_isa_name(adagrad_active_wide_isa())
+                     : std::string(adagrad_isa_name(c.isa)));
 }
 
 // ---- rooflines --------------------------------------------------------------
@@ -675,7 +676,8 @@ void register_benchmarks() {
 }
 
 void add_context() {
-  benchmark::AddCustomContext("adagrad_active_wide_isa", adagrad_isa_name(adagrad_active_wide_isa()));
+  benchmark::AddCustomContext("adagrad_active_wide_isa",
+                              adagrad_isa_name(adagrad_active_wide_isa()));
   benchmark::AddCustomContext("roofline_isa", adagrad_isa_name(best_roofline().isa));
   benchmark::AddCustomContext("sparse_table_rows", std::to_string(kTableRows));
   benchmark::AddCustomContext("sparse_batch", std::to_string(kBatch));

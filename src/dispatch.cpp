@@ -72,11 +72,13 @@ constexpr unsigned kTableSize = sizeof(kIsaTable) / sizeof(kIsaTable[0]) - 1;
 constexpr unsigned kResolverIndex = kTableSize;
 static_assert(kTableSize <= 16, "the resolved state packs one usable bit per table entry");
 static_assert(kResolverIndex <= kIndexMask, "the resolved state packs two table indices");
+// Before resolution both indices are the resolver's.
+constexpr std::uint32_t kUnresolvedState =
+    (kResolverIndex << kWideShift) | (kResolverIndex << kDenseShift);
 
 }  // namespace
 
-std::atomic<std::uint32_t> g_dispatch_state{kResolverIndex << kWideShift |
-                                             kResolverIndex << kDenseShift};
+std::atomic<std::uint32_t> g_dispatch_state{kUnresolvedState};
 std::atomic<const isa_kernels*> g_step_kernels{&kIsaTable[kResolverIndex]};
 
 namespace {

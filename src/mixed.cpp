@@ -221,8 +221,7 @@ adagrad_status adagrad_step_mixed(void* w, adagrad_dtype w_type, const void* g,
                                   const adagrad_params* p, const adagrad_mixed_options* o,
                                   struct pthreadpool* pool) {
   using namespace adagrad::detail;
-  return mixed_16(&wide_kernels(), w, enum_int(w_type), g, enum_int(g_type), G, n, p, o,
-                  pool);
+  return mixed_16(&wide_kernels(), w, enum_int(w_type), g, enum_int(g_type), G, n, p, o, pool);
 }
 
 adagrad_status adagrad_step_mixed_isa(adagrad_isa isa, void* w, adagrad_dtype w_type,

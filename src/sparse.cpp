@@ -574,10 +574,9 @@ adagrad_status adagrad_rowwise_sparse_step(float* table, float* state, size_t nu
                                            const float* grads, const adagrad_params* p,
                                            adagrad_duplicates dup, void* workspace,
                                            size_t workspace_size, struct pthreadpool* pool) {
-  return adagrad::detail::sparse_step(&adagrad::detail::wide_kernels(),
-                                      adagrad::detail::row_update::rowwise, table, state, nullptr,
-                                      num_rows, dim, indices, num_indices, grads, p, nullptr, dup,
-                                      workspace, workspace_size, pool);
+  return adagrad::detail::sparse_step(
+      &adagrad::detail::wide_kernels(), adagrad::detail::row_update::rowwise, table, state, nullptr,
+      num_rows, dim, indices, num_indices, grads, p, nullptr, dup, workspace, workspace_size, pool);
 }
 
 adagrad_status adagrad_rowwise_sparse_step_i32(float* table, float* state, size_t num_rows,
@@ -586,16 +585,15 @@ adagrad_status adagrad_rowwise_sparse_step_i32(float* table, float* state, size_
                                                const adagrad_params* p, adagrad_duplicates dup,
                                                void* workspace, size_t workspace_size,
                                                struct pthreadpool* pool) {
-  return adagrad::detail::sparse_step(&adagrad::detail::wide_kernels(),
-                                      adagrad::detail::row_update::rowwise, table, state, nullptr,
-                                      num_rows, dim, indices, num_indices, grads, p, nullptr, dup,
-                                      workspace, workspace_size, pool);
+  return adagrad::detail::sparse_step(
+      &adagrad::detail::wide_kernels(), adagrad::detail::row_update::rowwise, table, state, nullptr,
+      num_rows, dim, indices, num_indices, grads, p, nullptr, dup, workspace, workspace_size, pool);
 }
 
 adagrad_status adagrad_rowwise_step(float* w, const float* g, float* row_state, size_t rows,
                                     size_t dim, const adagrad_params* p, struct pthreadpool* pool) {
-  return adagrad::detail::rowwise_step(&adagrad::detail::wide_kernels(), w, g, row_state, rows,
-                                       dim, p, pool);
+  return adagrad::detail::rowwise_step(&adagrad::detail::wide_kernels(), w, g, row_state, rows, dim,
+                                       p, pool);
 }
 
 adagrad_status adagrad_sparse_step_isa(adagrad_isa isa, float* table, float* state, size_t num_rows,

@@ -400,7 +400,9 @@ constexpr const char* kStepKeywords[] = {"lr",       "eps",      "weight_decay",
 constexpr std::size_t kStepKeywordCount = sizeof kStepKeywords / sizeof kStepKeywords[0];
 
 // The values of the keyword arguments a call gave, by position in names;
-// null where one was not given. The step's own keyword matching: pybind11's
+// null where one was not given. The dense steps' own keyword matching
+// (step, proximal_step, da_step: a model calls them once per tensor and
+// step): pybind11's
 // looks up every declared keyword in the call's dict through a new Python
 // string, which made adagrad.step(w, g, G, lr=0.1) cost twice as much as
 // adagrad.step(w, g, G) at n = 1 (777 against 385 ns); this walks only the
@@ -415,7 +417,8 @@ std::array<py::handle, N> keyword_values(const char* function, const py::kwargs&
   Py_ssize_t position = 0;
   while (PyDict_Next(kwargs.ptr(), &position, &key, &value)) {
     std::size_t i = 0;
-    while (i < N && !(PyUnicode_Check(key) && PyUnicode_CompareWithASCIIString(key, names[i]) == 0)) {
+    while (i < N &&
+           !(PyUnicode_Check(key) && PyUnicode_CompareWithASCIIString(key, names[i]) == 0)) {
       ++i;
     }
     if (i == N) {
@@ -480,8 +483,9 @@ void state_init(const py::object& G_object, const py::object& value_object) {
 
 // ---- Composite objectives: proximal AdaGrad and dual averaging ------------
 
-adagrad_regularization regularization_argument(const py::object& l1, const py::object& l2) {
-  return {real_argument(l1, "l1"), real_argument(l2, "l2")};
+// A null handle (a keyword a dense step was not given) is 0.
+adagrad_regularization regularization_argument(py::handle l1, py::handle l2) {
+  return {l1 ? real_argument(l1, "l1") : 0.0, l2 ? real_argument(l2, "l2") : 0.0};
 }
 
 // What the library's status means for a composite step; buffers names the
@@ -516,20 +520,35 @@ void run_proximal_step(py::array& w, const py::array& g, py::array& G, const ada
   }
 }
 
+// The dense composite steps' keywords, matched as step()'s are (see
+// keyword_values): step()'s hyperparameters in params_argument's order, then
+// l1, l2 and isa.
+constexpr const char* kCompositeKeywords[] = {"lr",   "eps",      "weight_decay", "lr_decay",
+                                              "step", "maximize", "eps_mode",     "fma",
+                                              "l1",   "l2",       "isa"};
+using composite_keywords =
+    std::array<py::handle, sizeof kCompositeKeywords / sizeof kCompositeKeywords[0]>;
+
+adagrad_params composite_params(const composite_keywords& given) {
+  return params_argument(given[0], given[1], given[2], given[3], given[4], given[5], given[6],
+                         given[7]);
+}
+
+std::optional<adagrad_isa> composite_isa(const composite_keywords& given) {
+  return given[10] ? isa_argument(given[10]) : std::optional<adagrad_isa>();
+}
+
 void proximal_step(const py::object& w_object, const py::object& g_object,
-                   const py::object& G_object, const py::object& l1, const py::object& l2,
-                   const py::object& lr, const py::object& eps, const py::object& weight_decay,
-                   const py::object& lr_decay, const py::object& step, const py::object& maximize,
-                   const py::object& eps_mode, const py::object& fma, const py::object& isa_name) {
+                   const py::object& G_object, const py::kwargs& kwargs) {
+  const composite_keywords given = keyword_values("proximal_step", kwargs, kCompositeKeywords);
   py::array w = as_array(w_object, "w");
   const py::array g = as_array(g_object, "g");
   py::array G = as_array(G_object, "G");
   const bool f64 = check_dense_arrays({{w, "w", true}, {g, "g", false}, {G, "G", true}});
 
-  const adagrad_params params =
-      params_argument(lr, eps, weight_decay, lr_decay, step, maximize, eps_mode, fma);
-  const adagrad_regularization regularization = regularization_argument(l1, l2);
-  const std::optional<adagrad_isa> isa = isa_argument(isa_name);
+  const adagrad_params params = composite_params(given);
+  const adagrad_regularization regularization = regularization_argument(given[8], given[9]);
+  const std::optional<adagrad_isa> isa = composite_isa(given);
 
   if (f64) {
     run_proximal_step<double>(w, g, G, params, regularization, isa);
@@ -560,10 +579,10 @@ void run_da_step(py::array& w, const py::array& g, py::array& z, py::array& G,
 }
 
 void da_step(const py::object& w_object, const py::object& g_object, const py::object& z_object,
-             const py::object& G_object, const py::object& step, const py::object& l1,
-             const py::object& l2, const py::object& lr, const py::object& eps,
-             const py::object& weight_decay, const py::object& lr_decay, const py::object& maximize,
-             const py::object& eps_mode, const py::object& fma, const py::object& isa_name) {
+             const py::object& G_object, const py::kwargs& kwargs) {
+  const composite_keywords given = keyword_values("da_step", kwargs, kCompositeKeywords);
+  // step is the global step t: no default.
+  if (!given[4]) throw py::type_error("da_step() missing required keyword argument: 'step'");
   py::array w = as_array(w_object, "w");
   const py::array g = as_array(g_object, "g");
   py::array z = as_array(z_object, "z");
@@ -572,10 +591,9 @@ void da_step(const py::object& w_object, const py::object& g_object, const py::o
   const bool f64 =
       check_dense_arrays({{w, "w", true}, {g, "g", false}, {z, "z", true}, {G, "G", true}});
 
-  const adagrad_params params =
-      params_argument(lr, eps, weight_decay, lr_decay, step, maximize, eps_mode, fma);
-  const adagrad_regularization regularization = regularization_argument(l1, l2);
-  const std::optional<adagrad_isa> isa = isa_argument(isa_name);
+  const adagrad_params params = composite_params(given);
+  const adagrad_regularization regularization = regularization_argument(given[8], given[9]);
+  const std::optional<adagrad_isa> isa = composite_isa(given);
 
   if (f64) {
     run_da_step<double>(w, g, z, G, params, regularization, isa);
@@ -1461,8 +1479,9 @@ PYBIND11_MODULE(_adagrad, m) {
     // the real one, in the form inspect.signature() reads.
     py::options options;
     options.disable_function_signatures();
-    m.def("step", &step, py::arg("w"), py::arg("g"), py::arg("G"),
-          R"doc(step(w, g, G, *, lr=0.01, eps=1e-08, weight_decay=0.0, lr_decay=0.0, step=1, maximize=False, eps_mode='outside', fma=False, isa=None)
+    m.def(
+        "step", &step, py::arg("w"), py::arg("g"), py::arg("G"),
+        R"doc(step(w, g, G, *, lr=0.01, eps=1e-08, weight_decay=0.0, lr_decay=0.0, step=1, maximize=False, eps_mode='outside', fma=False, isa=None)
 --
 
 One AdaGrad step, in place: updates w and G from the gradient g.
@@ -1493,12 +1512,16 @@ while the step runs.)doc");
 array) with value rounded to its dtype, as the frameworks' initial
 accumulator values start it. value must be finite and >= 0.)doc");
 
-  m.def("proximal_step", &proximal_step, py::arg("w"), py::arg("g"), py::arg("G"), py::kw_only(),
-        py::arg("l1") = 0.0, py::arg("l2") = 0.0, py::arg("lr") = 0.01, py::arg("eps") = 1e-8,
-        py::arg("weight_decay") = 0.0, py::arg("lr_decay") = 0.0, py::arg("step") = 1,
-        py::arg("maximize") = false, py::arg("eps_mode") = "outside", py::arg("fma") = false,
-        py::arg("isa") = py::none(),
-        R"doc(One proximal AdaGrad step (composite mirror descent) for a loss plus
+  {
+    // Keywords matched by the steps themselves, as for step().
+    py::options options;
+    options.disable_function_signatures();
+    m.def(
+        "proximal_step", &proximal_step, py::arg("w"), py::arg("g"), py::arg("G"),
+        R"doc(proximal_step(w, g, G, *, l1=0.0, l2=0.0, lr=0.01, eps=1e-08, weight_decay=0.0, lr_decay=0.0, step=1, maximize=False, eps_mode='outside', fma=False, isa=None)
+--
+
+One proximal AdaGrad step (composite mirror descent) for a loss plus
 l1 * |w| + l2/2 * w^2, in place: updates w and G from the gradient g.
 
 The arrays, dtypes (float32 or float64), lr_t, weight_decay, maximize, fma,
@@ -1523,12 +1546,12 @@ invalid (l1 and l2 must be finite, >= 0 and representable in the dtype),
 naming the argument; nothing is changed then. The GIL is released while the
 step runs.)doc");
 
-  m.def("da_step", &da_step, py::arg("w"), py::arg("g"), py::arg("z"), py::arg("G"), py::kw_only(),
-        py::arg("step"), py::arg("l1") = 0.0, py::arg("l2") = 0.0, py::arg("lr") = 0.01,
-        py::arg("eps") = 1e-8, py::arg("weight_decay") = 0.0, py::arg("lr_decay") = 0.0,
-        py::arg("maximize") = false, py::arg("eps_mode") = "outside", py::arg("fma") = false,
-        py::arg("isa") = py::none(),
-        R"doc(One AdaGrad dual-averaging step (regularized dual averaging) for a loss
+    m.def(
+        "da_step", &da_step, py::arg("w"), py::arg("g"), py::arg("z"), py::arg("G"),
+        R"doc(da_step(w, g, z, G, *, step, l1=0.0, l2=0.0, lr=0.01, eps=1e-08, weight_decay=0.0, lr_decay=0.0, maximize=False, eps_mode='outside', fma=False, isa=None)
+--
+
+One AdaGrad dual-averaging step (regularized dual averaging) for a loss
 plus l1 * |w| + l2/2 * w^2, in place: updates z (the sum of the gradients),
 G and w.
 
@@ -1550,6 +1573,7 @@ Raises TypeError for a wrong type or dtype and ValueError for anything else
 invalid (also step 0, and t * l1 or l2 * t * lr_t too large for the dtype),
 naming the argument; nothing is changed then. The GIL is released while the
 step runs.)doc");
+  }
 
   py::class_<thread_pool>(m, "ThreadPool", R"doc(ThreadPool(threads)
 

@@ -584,6 +584,37 @@ class DenseErrorTest(ErrorAssertions, unittest.TestCase):
         # step is required: forgetting it must not mean t = 1 at every step.
         self.assertRejected(TypeError, "step", adagrad.da_step, arrays, names, l1=0.1)
 
+    def test_unknown_keywords_are_refused(self):
+        # The dense composite steps match their keywords themselves: a
+        # misspelt or foreign one must raise, not be ignored.
+        self.both(TypeError, "l3", l1=0.1, l3=0.1)
+        self.both(TypeError, "momentum", momentum=0.9)
+        self.assertRejected(TypeError, "'z'", adagrad.proximal_step, dense_arrays("proximal"),
+                            dense_names("proximal"), z=np.zeros(1))
+
+    def test_keywords_in_any_order(self):
+        for kind in KINDS:
+            with self.subTest(kind=kind):
+                first, second = dense_arrays(kind), dense_arrays(kind)
+                hyper = {"l1": 0.01, "l2": 0.1, "lr": 0.3, "eps": 1e-6, "weight_decay": 0.1,
+                         "lr_decay": 0.01, "step": 3, "maximize": True, "eps_mode": "inside",
+                         "fma": True, "isa": "scalar"}
+                dense_function(kind)(*first, **hyper)
+                dense_function(kind)(*second, **dict(reversed(list(hyper.items()))))
+                for name, a, b in zip(dense_names(kind), first, second):
+                    assert_same_bits(self, a, b, name)
+
+    def test_signatures(self):
+        # The docstrings carry the real signatures (pybind11's would say
+        # **kwargs).
+        import inspect
+        proximal = inspect.signature(adagrad.proximal_step).parameters
+        self.assertEqual(["w", "g", "G", "l1", "l2", "lr", "eps", "weight_decay", "lr_decay",
+                          "step", "maximize", "eps_mode", "fma", "isa"], list(proximal))
+        da = inspect.signature(adagrad.da_step).parameters
+        self.assertIs(inspect.Parameter.empty, da["step"].default)
+        self.assertEqual(0.0, da["l1"].default)
+
     def test_dual_averaging_thresholds_too_large(self):
         arrays, names = dense_arrays("da", F32), dense_names("da")
         # t * l1 and l2 * t * lr_t are finite in double but not in float32.
