@@ -393,18 +393,20 @@ void run_step(py::array& w, const py::array& g, py::array& G, const adagrad_para
   if (status != ADAGRAD_OK) raise_status<T>(status, params, "w, g, G");
 }
 
-// step()'s keywords: params_argument's, in its order, then isa. One not
-// given keeps its default (adagrad_params_default()'s; isa None).
+// The dense steps' keywords (step, proximal_step, da_step): params_argument's
+// eight, in its order, first; the step's own next; isa last. One not given
+// keeps its default (adagrad_params_default()'s, l1 = l2 = 0, isa None).
 constexpr const char* kStepKeywords[] = {"lr",       "eps",      "weight_decay", "lr_decay", "step",
                                          "maximize", "eps_mode", "fma",          "isa"};
-constexpr std::size_t kStepKeywordCount = sizeof kStepKeywords / sizeof kStepKeywords[0];
+constexpr const char* kCompositeKeywords[] = {"lr",   "eps",      "weight_decay", "lr_decay",
+                                              "step", "maximize", "eps_mode",     "fma",
+                                              "l1",   "l2",       "isa"};
 
 // The values of the keyword arguments a call gave, by position in names;
-// null where one was not given. The dense steps' own keyword matching
-// (step, proximal_step, da_step: a model calls them once per tensor and
-// step): pybind11's
-// looks up every declared keyword in the call's dict through a new Python
-// string, which made adagrad.step(w, g, G, lr=0.1) cost twice as much as
+// null where one was not given. The dense steps' own keyword matching (a
+// model calls them once per tensor and step): pybind11's looks up every
+// declared keyword in the call's dict through a new Python string, which
+// made adagrad.step(w, g, G, lr=0.1) cost twice as much as
 // adagrad.step(w, g, G) at n = 1 (777 against 385 ns); this walks only the
 // keywords given. The values are borrowed from kwargs, which the caller
 // holds for the call.
@@ -430,6 +432,19 @@ std::array<py::handle, N> keyword_values(const char* function, const py::kwargs&
   return values;
 }
 
+// The hyperparameters and the isa of a dense step's keyword values, laid out
+// as kStepKeywords and kCompositeKeywords are.
+template <std::size_t N>
+adagrad_params keyword_params(const std::array<py::handle, N>& given) {
+  return params_argument(given[0], given[1], given[2], given[3], given[4], given[5], given[6],
+                         given[7]);
+}
+
+template <std::size_t N>
+std::optional<adagrad_isa> keyword_isa(const std::array<py::handle, N>& given) {
+  return given[N - 1] ? isa_argument(given[N - 1]) : std::optional<adagrad_isa>();
+}
+
 void step(const py::object& w_object, const py::object& g_object, const py::object& G_object,
           const py::kwargs& kwargs) {
   const auto given = keyword_values("step", kwargs, kStepKeywords);
@@ -438,10 +453,8 @@ void step(const py::object& w_object, const py::object& g_object, const py::obje
   py::array G = as_array(G_object, "G");
   const bool f64 = check_dense_arrays({{w, "w", true}, {g, "g", false}, {G, "G", true}});
 
-  const adagrad_params params = params_argument(given[0], given[1], given[2], given[3], given[4],
-                                                given[5], given[6], given[7]);
-  const std::optional<adagrad_isa> isa =
-      given[8] ? isa_argument(given[8]) : std::optional<adagrad_isa>();
+  const adagrad_params params = keyword_params(given);
+  const std::optional<adagrad_isa> isa = keyword_isa(given);
 
   if (f64) {
     run_step<double>(w, g, G, params, isa);
@@ -520,35 +533,17 @@ void run_proximal_step(py::array& w, const py::array& g, py::array& G, const ada
   }
 }
 
-// The dense composite steps' keywords, matched as step()'s are (see
-// keyword_values): step()'s hyperparameters in params_argument's order, then
-// l1, l2 and isa.
-constexpr const char* kCompositeKeywords[] = {"lr",   "eps",      "weight_decay", "lr_decay",
-                                              "step", "maximize", "eps_mode",     "fma",
-                                              "l1",   "l2",       "isa"};
-using composite_keywords =
-    std::array<py::handle, sizeof kCompositeKeywords / sizeof kCompositeKeywords[0]>;
-
-adagrad_params composite_params(const composite_keywords& given) {
-  return params_argument(given[0], given[1], given[2], given[3], given[4], given[5], given[6],
-                         given[7]);
-}
-
-std::optional<adagrad_isa> composite_isa(const composite_keywords& given) {
-  return given[10] ? isa_argument(given[10]) : std::optional<adagrad_isa>();
-}
-
 void proximal_step(const py::object& w_object, const py::object& g_object,
                    const py::object& G_object, const py::kwargs& kwargs) {
-  const composite_keywords given = keyword_values("proximal_step", kwargs, kCompositeKeywords);
+  const auto given = keyword_values("proximal_step", kwargs, kCompositeKeywords);
   py::array w = as_array(w_object, "w");
   const py::array g = as_array(g_object, "g");
   py::array G = as_array(G_object, "G");
   const bool f64 = check_dense_arrays({{w, "w", true}, {g, "g", false}, {G, "G", true}});
 
-  const adagrad_params params = composite_params(given);
+  const adagrad_params params = keyword_params(given);
   const adagrad_regularization regularization = regularization_argument(given[8], given[9]);
-  const std::optional<adagrad_isa> isa = composite_isa(given);
+  const std::optional<adagrad_isa> isa = keyword_isa(given);
 
   if (f64) {
     run_proximal_step<double>(w, g, G, params, regularization, isa);
@@ -580,7 +575,7 @@ void run_da_step(py::array& w, const py::array& g, py::array& z, py::array& G,
 
 void da_step(const py::object& w_object, const py::object& g_object, const py::object& z_object,
              const py::object& G_object, const py::kwargs& kwargs) {
-  const composite_keywords given = keyword_values("da_step", kwargs, kCompositeKeywords);
+  const auto given = keyword_values("da_step", kwargs, kCompositeKeywords);
   // step is the global step t: no default.
   if (!given[4]) throw py::type_error("da_step() missing required keyword argument: 'step'");
   py::array w = as_array(w_object, "w");
@@ -591,9 +586,9 @@ void da_step(const py::object& w_object, const py::object& g_object, const py::o
   const bool f64 =
       check_dense_arrays({{w, "w", true}, {g, "g", false}, {z, "z", true}, {G, "G", true}});
 
-  const adagrad_params params = composite_params(given);
+  const adagrad_params params = keyword_params(given);
   const adagrad_regularization regularization = regularization_argument(given[8], given[9]);
-  const std::optional<adagrad_isa> isa = composite_isa(given);
+  const std::optional<adagrad_isa> isa = keyword_isa(given);
 
   if (f64) {
     run_da_step<double>(w, g, z, G, params, regularization, isa);
