@@ -401,6 +401,10 @@ constexpr const char* kStepKeywords[] = {"lr",       "eps",      "weight_decay",
 constexpr const char* kCompositeKeywords[] = {"lr",   "eps",      "weight_decay", "lr_decay",
                                               "step", "maximize", "eps_mode",     "fma",
                                               "l1",   "l2",       "isa"};
+// Positions in both lists.
+constexpr std::size_t kStepPosition = 4;
+constexpr std::size_t kL1Position = 8;
+constexpr std::size_t kL2Position = 9;
 
 // The values of the keyword arguments a call gave, by position in names;
 // null where one was not given. The dense steps' own keyword matching (a
@@ -542,7 +546,8 @@ void proximal_step(const py::object& w_object, const py::object& g_object,
   const bool f64 = check_dense_arrays({{w, "w", true}, {g, "g", false}, {G, "G", true}});
 
   const adagrad_params params = keyword_params(given);
-  const adagrad_regularization regularization = regularization_argument(given[8], given[9]);
+  const adagrad_regularization regularization =
+      regularization_argument(given[kL1Position], given[kL2Position]);
   const std::optional<adagrad_isa> isa = keyword_isa(given);
 
   if (f64) {
@@ -577,7 +582,9 @@ void da_step(const py::object& w_object, const py::object& g_object, const py::o
              const py::object& G_object, const py::kwargs& kwargs) {
   const auto given = keyword_values("da_step", kwargs, kCompositeKeywords);
   // step is the global step t: no default.
-  if (!given[4]) throw py::type_error("da_step() missing required keyword argument: 'step'");
+  if (!given[kStepPosition]) {
+    throw py::type_error("da_step() missing required keyword argument: 'step'");
+  }
   py::array w = as_array(w_object, "w");
   const py::array g = as_array(g_object, "g");
   py::array z = as_array(z_object, "z");
@@ -587,7 +594,8 @@ void da_step(const py::object& w_object, const py::object& g_object, const py::o
       check_dense_arrays({{w, "w", true}, {g, "g", false}, {z, "z", true}, {G, "G", true}});
 
   const adagrad_params params = keyword_params(given);
-  const adagrad_regularization regularization = regularization_argument(given[8], given[9]);
+  const adagrad_regularization regularization =
+      regularization_argument(given[kL1Position], given[kL2Position]);
   const std::optional<adagrad_isa> isa = keyword_isa(given);
 
   if (f64) {
@@ -1468,10 +1476,15 @@ PYBIND11_MODULE(_adagrad, m) {
                           std::to_string(ADAGRAD_VERSION_MINOR) + "." +
                           std::to_string(ADAGRAD_VERSION_PATCH);
 
+  m.def("state_init", &state_init, py::arg("G"), py::arg("value"),
+        R"doc(Fills the accumulator G (a writable, C-contiguous float32 or float64
+array) with value rounded to its dtype, as the frameworks' initial
+accumulator values start it. value must be finite and >= 0.)doc");
+
   {
-    // The keywords are matched by step() itself (keyword_values), so the
-    // signature pybind11 would print says only **kwargs: the docstring gives
-    // the real one, in the form inspect.signature() reads.
+    // The dense steps match their keywords themselves (keyword_values), so
+    // the signatures pybind11 would print say only **kwargs: each docstring
+    // gives the real one, in the form inspect.signature() reads.
     py::options options;
     options.disable_function_signatures();
     m.def(
@@ -1500,17 +1513,7 @@ supported_isas() pins one; every ISA gives the same bits.
 Raises TypeError for a wrong type or dtype and ValueError for anything else
 invalid, naming the argument; nothing is changed then. The GIL is released
 while the step runs.)doc");
-  }
 
-  m.def("state_init", &state_init, py::arg("G"), py::arg("value"),
-        R"doc(Fills the accumulator G (a writable, C-contiguous float32 or float64
-array) with value rounded to its dtype, as the frameworks' initial
-accumulator values start it. value must be finite and >= 0.)doc");
-
-  {
-    // Keywords matched by the steps themselves, as for step().
-    py::options options;
-    options.disable_function_signatures();
     m.def(
         "proximal_step", &proximal_step, py::arg("w"), py::arg("g"), py::arg("G"),
         R"doc(proximal_step(w, g, G, *, l1=0.0, l2=0.0, lr=0.01, eps=1e-08, weight_decay=0.0, lr_decay=0.0, step=1, maximize=False, eps_mode='outside', fma=False, isa=None)
