@@ -326,7 +326,8 @@ class SparseReport:
     def ceiling_note(self, ceiling):
         """One line putting the arithmetic alone next to the memory roofline."""
         roofline = self.get("sparse_roofline/elem/uniform/128")
-        step = self.get("sparse/elem/sum/%s/uniform/128" % self.context.get("adagrad_active_wide_isa"))
+        step = self.get("sparse/elem/sum/%s/uniform/128"
+                        % self.context.get("adagrad_active_wide_isa"))
         if not (ceiling and roofline and step):
             return ""
         sqrt_div_ms = ns(ceiling) * step["unique_rows"] * 128 / 1e6

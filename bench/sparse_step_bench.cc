@@ -570,7 +570,12 @@ void rowwise_vs_dense(benchmark::State& state, dense_kind kind) {
                          benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
   state.counters["rows"] = static_cast<double>(kDenseRows);
   state.counters["dim"] = static_cast<double>(kDenseDim);
-  state.SetLabel(adagrad_isa_name(roofline ? path.isa : adagrad_active_wide_isa()));
+  // The ISA each row ran on: adagrad_step is a dense element-wise step,
+  // adagrad_rowwise_step a wide one.
+  const adagrad_isa isa = roofline                           ? path.isa
+                          : kind == dense_kind::rowwise_step ? adagrad_active_wide_isa()
+                                                             : adagrad_active_isa();
+  state.SetLabel(adagrad_isa_name(isa));
 }
 
 // ---- registration -----------------------------------------------------------
