@@ -13,10 +13,11 @@ namespace adagrad {
 namespace detail {
 namespace {
 
+// k is the pinned ISA's kernels, or nullptr for the dispatched ones (the
+// dense family of T, or the fma family when params.fma asks for it).
 template <class T>
 adagrad_status step(const isa_kernels* k, T* w, const T* g, T* G, std::size_t n,
                     const adagrad_params* p) {
-  if (k == nullptr) return ADAGRAD_ERROR_UNSUPPORTED_ISA;
   kernels::step_constants<T> c;
   adagrad_status status = make_constants(p, &c);
   if (status != ADAGRAD_OK) return status;
@@ -24,7 +25,15 @@ adagrad_status step(const isa_kernels* k, T* w, const T* g, T* G, std::size_t n,
   status = check_buffers(w, g, G, n);
   if (status != ADAGRAD_OK) return status;
   // A tail call: nothing of this frame is needed afterwards.
-  return ukernel_of(*k, g)(n, w, g, G, c);
+  return (k != nullptr ? ukernel_of(*k, g) : dense_step_ukernel<T>(c.fma))(n, w, g, G, c);
+}
+
+template <class T>
+adagrad_status step_isa(const adagrad_isa& isa, T* w, const T* g, T* G, std::size_t n,
+                        const adagrad_params* p) {
+  const isa_kernels* k = usable_kernels(isa);
+  if (k == nullptr) return ADAGRAD_ERROR_UNSUPPORTED_ISA;
+  return step(k, w, g, G, n, p);
 }
 
 template <class T>
@@ -95,22 +104,24 @@ adagrad_status adagrad_state_init_f64(double* G, size_t n, double value) {
 }
 
 adagrad_status adagrad_step(float* w, const float* g, float* G, size_t n, const adagrad_params* p) {
-  return adagrad::detail::step(&adagrad::detail::step_kernels(), w, g, G, n, p);
+  return adagrad::detail::step(static_cast<const adagrad::detail::isa_kernels*>(nullptr), w, g, G,
+                               n, p);
 }
 
 adagrad_status adagrad_step_f64(double* w, const double* g, double* G, size_t n,
                                 const adagrad_params* p) {
-  return adagrad::detail::step(&adagrad::detail::step_kernels(), w, g, G, n, p);
+  return adagrad::detail::step(static_cast<const adagrad::detail::isa_kernels*>(nullptr), w, g, G,
+                               n, p);
 }
 
 adagrad_status adagrad_step_isa(adagrad_isa isa, float* w, const float* g, float* G, size_t n,
                                 const adagrad_params* p) {
-  return adagrad::detail::step(adagrad::detail::usable_kernels(isa), w, g, G, n, p);
+  return adagrad::detail::step_isa(isa, w, g, G, n, p);
 }
 
 adagrad_status adagrad_step_f64_isa(adagrad_isa isa, double* w, const double* g, double* G,
                                     size_t n, const adagrad_params* p) {
-  return adagrad::detail::step(adagrad::detail::usable_kernels(isa), w, g, G, n, p);
+  return adagrad::detail::step_isa(isa, w, g, G, n, p);
 }
 
 const char* adagrad_status_string(adagrad_status status) {

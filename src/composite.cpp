@@ -63,22 +63,26 @@ extern "C" {
 
 adagrad_status adagrad_proximal_step(float* w, const float* g, float* G, size_t n,
                                      const adagrad_params* p, const adagrad_regularization* r) {
-  return adagrad::detail::proximal_step(&adagrad::detail::dense_kernels(), w, g, G, n, p, r);
+  return adagrad::detail::proximal_step(&adagrad::detail::family_kernels(ADAGRAD_FAMILY_COMPOSITE),
+                                        w, g, G, n, p, r);
 }
 
 adagrad_status adagrad_proximal_step_f64(double* w, const double* g, double* G, size_t n,
                                          const adagrad_params* p, const adagrad_regularization* r) {
-  return adagrad::detail::proximal_step(&adagrad::detail::dense_kernels(), w, g, G, n, p, r);
+  return adagrad::detail::proximal_step(&adagrad::detail::family_kernels(ADAGRAD_FAMILY_COMPOSITE),
+                                        w, g, G, n, p, r);
 }
 
 adagrad_status adagrad_da_step(float* w, const float* g, float* z, float* G, size_t n,
                                const adagrad_params* p, const adagrad_regularization* r) {
-  return adagrad::detail::da_step(&adagrad::detail::dense_kernels(), w, g, z, G, n, p, r);
+  return adagrad::detail::da_step(&adagrad::detail::family_kernels(ADAGRAD_FAMILY_COMPOSITE), w, g,
+                                  z, G, n, p, r);
 }
 
 adagrad_status adagrad_da_step_f64(double* w, const double* g, double* z, double* G, size_t n,
                                    const adagrad_params* p, const adagrad_regularization* r) {
-  return adagrad::detail::da_step(&adagrad::detail::dense_kernels(), w, g, z, G, n, p, r);
+  return adagrad::detail::da_step(&adagrad::detail::family_kernels(ADAGRAD_FAMILY_COMPOSITE), w, g,
+                                  z, G, n, p, r);
 }
 
 adagrad_status adagrad_proximal_step_isa(adagrad_isa isa, float* w, const float* g, float* G,

@@ -56,56 +56,72 @@ inline kernels::f32_ukernel_fn ukernel_of(const isa_kernels& k, const float*) { 
 inline kernels::f64_ukernel_fn ukernel_of(const isa_kernels& k, const double*) { return k.f64; }
 
 // Index 0 is the scalar reference; then kernels/isa_list.inc in order of
-// preference; last, a resolver entry whose ukernels resolve the ISA on the
-// first step and then run it.
+// preference; last, a resolver entry whose dense-step ukernels resolve the
+// dispatch state on the first step and then run the step.
 ADAGRAD_INTERNAL extern const isa_kernels kIsaTable[];
 
 // Everything dispatch needs, packed in one word so that one atomic load
-// answers every call: bit 31 says it is resolved, bits 0..15 which table
-// entries are usable, bits 16..23 the index of the entry the wide steps run
-// (the widest usable ISA, or the forced one), bits 24..30 the index of the
-// entry the dense element-wise steps run (see dense_isa_ok in dispatch.cpp).
-// Before resolution both indices are the resolver's.
-constexpr std::uint32_t kDispatchResolved = 1u << 31;
-constexpr unsigned kWideShift = 16;
-constexpr unsigned kDenseShift = 24;
-constexpr std::uint32_t kIndexMask = 0x7fu;
-ADAGRAD_INTERNAL extern std::atomic<std::uint32_t> g_dispatch_state;
+// answers every call: bit 63 says it is resolved, bits 0..15 which table
+// entries are usable, then per kernel family (adagrad_family) four bits of
+// the table index it runs and two bits of how that was chosen
+// (adagrad_dispatch_source). Before resolution every index is the
+// resolver's.
+constexpr std::uint64_t kDispatchResolved = std::uint64_t{1} << 63;
+constexpr unsigned kFamilyIndexShift = 16;
+constexpr unsigned kFamilyIndexBits = 4;
+constexpr unsigned kFamilySourceShift = kFamilyIndexShift + kFamilyIndexBits * ADAGRAD_FAMILY_COUNT;
+constexpr unsigned kFamilySourceBits = 2;
+constexpr std::uint64_t kIndexMask = (1u << kFamilyIndexBits) - 1;
+static_assert(kFamilySourceShift + kFamilySourceBits * ADAGRAD_FAMILY_COUNT <= 63,
+              "the dispatch state packs every family in one word");
+ADAGRAD_INTERNAL extern std::atomic<std::uint64_t> g_dispatch_state;
 
-// Detects the CPU, reads ADAGRAD_ISA, stores and returns the state. Racing
-// first callers compute the same value, so no lock is needed.
-ADAGRAD_INTERNAL std::uint32_t resolve_dispatch_state();
+constexpr unsigned family_index_shift(adagrad_family family) {
+  return kFamilyIndexShift + kFamilyIndexBits * static_cast<unsigned>(family);
+}
+constexpr unsigned family_source_shift(adagrad_family family) {
+  return kFamilySourceShift + kFamilySourceBits * static_cast<unsigned>(family);
+}
 
-// The state, resolved (for the queries that read the usable mask).
-inline std::uint32_t dispatch_state() {
-  const std::uint32_t state = g_dispatch_state.load(std::memory_order_acquire);
+// Detects the CPU, reads ADAGRAD_ISA and ADAGRAD_DISPATCH, measures what is
+// to be measured, stores and returns the state: once, whoever calls first
+// (racing first callers wait for that one resolution).
+ADAGRAD_INTERNAL std::uint64_t resolve_dispatch_state();
+
+// The state, resolved.
+inline std::uint64_t dispatch_state() {
+  const std::uint64_t state = g_dispatch_state.load(std::memory_order_acquire);
   return (state & kDispatchResolved) ? state : resolve_dispatch_state();
 }
 
-// The dense element-wise entry of kIsaTable, for adagrad_step and the
-// threaded and multi-tensor dense steps: the resolver's until the state is
-// resolved, then the dense one. A pointer of its own saves the dense step,
-// whose per-call cost is measured at n = 16, the index arithmetic; racing
-// resolvers store the same value.
-ADAGRAD_INTERNAL extern std::atomic<const isa_kernels*> g_step_kernels;
-
-// The kernels adagrad_step runs: one atomic load, no test; before the first
-// step they are the resolver's, whose dense-step ukernels resolve and forward
-// (its other entries are null: everything else uses dense_kernels() or
-// wide_kernels()).
-inline const isa_kernels& step_kernels() { return *g_step_kernels.load(std::memory_order_acquire); }
-
-// The kernels of the dense element-wise steps (adagrad_step and its threaded
-// and multi-tensor forms, the dense proximal and dual-averaging steps), which
-// the divider bounds in cache: resolving first if needed.
-inline const isa_kernels& dense_kernels() {
-  return kIsaTable[(dispatch_state() >> kDenseShift) & kIndexMask];
+// The kernels of a family, resolving first if needed.
+inline const isa_kernels& family_kernels(adagrad_family family) {
+  return kIsaTable[(dispatch_state() >> family_index_shift(family)) & kIndexMask];
 }
 
-// The kernels of every other dispatched step (embedding tables, row-wise
-// state, 16-bit weights and conversions): resolving first if needed.
-inline const isa_kernels& wide_kernels() {
-  return kIsaTable[(dispatch_state() >> kWideShift) & kIndexMask];
+// The entries adagrad_step and adagrad_step_f64 (and their threaded and
+// many-tensor forms) run when fma is off: one atomic load, no test. Before
+// the first step they are the resolver's, whose dense-step ukernels resolve
+// and forward (its other entries are null: every other step goes through
+// family_kernels(), which resolves first). Pointers of their own save the
+// dense step, whose per-call cost is measured at n = 16 (call/ rows of
+// bench/dense_step_bench.cc), the index arithmetic.
+ADAGRAD_INTERNAL extern std::atomic<const isa_kernels*> g_dense_f32_kernels;
+ADAGRAD_INTERNAL extern std::atomic<const isa_kernels*> g_dense_f64_kernels;
+
+inline const isa_kernels& dense_step_kernels(const float*) {
+  return *g_dense_f32_kernels.load(std::memory_order_acquire);
+}
+inline const isa_kernels& dense_step_kernels(const double*) {
+  return *g_dense_f64_kernels.load(std::memory_order_acquire);
+}
+
+// The ukernel of the dense step of T: fma mode is a family of its own.
+template <class T>
+inline auto dense_step_ukernel(bool fma) {
+  return ukernel_of(
+      fma ? family_kernels(ADAGRAD_FAMILY_FMA) : dense_step_kernels(static_cast<const T*>(nullptr)),
+      static_cast<const T*>(nullptr));
 }
 
 // The integer a C caller stored in an enum parameter. A C caller may pass

@@ -67,12 +67,12 @@ struct mixed_job {
     while (begin < end) {
       const std::uint64_t upper = static_cast<std::uint64_t>(begin) >> 32;
       const std::uint64_t segment_end = (upper + 1) << 32;
-      const std::size_t stop =
-          static_cast<std::uint64_t>(end) < segment_end ? end : static_cast<std::size_t>(segment_end);
+      const std::size_t stop = static_cast<std::uint64_t>(end) < segment_end
+                                   ? end
+                                   : static_cast<std::size_t>(segment_end);
       if (c.stochastic) c.key = kernels::half::segment_key(seed, step, upper);
       ukernel(stop - begin, w + begin * w_size, g + begin * g_size, G + begin,
-              copy != nullptr ? copy + begin * 2 : nullptr,
-              static_cast<std::uint32_t>(begin), &c);
+              copy != nullptr ? copy + begin * 2 : nullptr, static_cast<std::uint32_t>(begin), &c);
       begin = stop;
     }
   }
@@ -114,9 +114,9 @@ adagrad_status mixed_step(const isa_kernels* k, void* w, int w_type, const void*
   const std::size_t w_bytes = n * w_size, g_bytes = n * g_size, G_bytes = n * 4, copy_bytes = n * 2;
   if (overlap(w, w_bytes, g, g_bytes) || overlap(w, w_bytes, G, G_bytes) ||
       overlap(g, g_bytes, G, G_bytes) ||
-      (copy != nullptr && (overlap(copy, copy_bytes, w, w_bytes) ||
-                           overlap(copy, copy_bytes, g, g_bytes) ||
-                           overlap(copy, copy_bytes, G, G_bytes)))) {
+      (copy != nullptr &&
+       (overlap(copy, copy_bytes, w, w_bytes) || overlap(copy, copy_bytes, g, g_bytes) ||
+        overlap(copy, copy_bytes, G, G_bytes)))) {
     return ADAGRAD_ERROR_OVERLAP;
   }
   // AMP: a step whose gradients overflowed changes nothing.
@@ -193,8 +193,8 @@ adagrad_status to_half(const isa_kernels* k, const float* in, std::uint16_t* out
   return ADAGRAD_OK;
 }
 
-adagrad_status from_half(const isa_kernels* k, const std::uint16_t* in, float* out,
-                         std::size_t n, int type) {
+adagrad_status from_half(const isa_kernels* k, const std::uint16_t* in, float* out, std::size_t n,
+                         int type) {
   const adagrad_status status = check_conversion(k, in, out, n, type);
   if (status != ADAGRAD_OK || n == 0) return status;
   k->from_half(n, in, out, type);
@@ -217,20 +217,19 @@ adagrad_mixed_options adagrad_mixed_options_default(void) {
 }
 
 adagrad_status adagrad_step_mixed(void* w, adagrad_dtype w_type, const void* g,
-                                  adagrad_dtype g_type, float* G, size_t n,
-                                  const adagrad_params* p, const adagrad_mixed_options* o,
-                                  struct pthreadpool* pool) {
+                                  adagrad_dtype g_type, float* G, size_t n, const adagrad_params* p,
+                                  const adagrad_mixed_options* o, struct pthreadpool* pool) {
   using namespace adagrad::detail;
-  return mixed_16(&wide_kernels(), w, enum_int(w_type), g, enum_int(g_type), G, n, p, o, pool);
+  return mixed_16(&family_kernels(ADAGRAD_FAMILY_MIXED), w, enum_int(w_type), g, enum_int(g_type),
+                  G, n, p, o, pool);
 }
 
-adagrad_status adagrad_step_mixed_isa(adagrad_isa isa, void* w, adagrad_dtype w_type,
-                                      const void* g, adagrad_dtype g_type, float* G, size_t n,
+adagrad_status adagrad_step_mixed_isa(adagrad_isa isa, void* w, adagrad_dtype w_type, const void* g,
+                                      adagrad_dtype g_type, float* G, size_t n,
                                       const adagrad_params* p, const adagrad_mixed_options* o,
                                       struct pthreadpool* pool) {
   using namespace adagrad::detail;
-  return mixed_16(usable_kernels(isa), w, enum_int(w_type), g, enum_int(g_type), G, n, p, o,
-                  pool);
+  return mixed_16(usable_kernels(isa), w, enum_int(w_type), g, enum_int(g_type), G, n, p, o, pool);
 }
 
 adagrad_status adagrad_step_master(float* w, const void* g, adagrad_dtype g_type, float* G,
@@ -238,8 +237,8 @@ adagrad_status adagrad_step_master(float* w, const void* g, adagrad_dtype g_type
                                    const adagrad_params* p, const adagrad_mixed_options* o,
                                    struct pthreadpool* pool) {
   using namespace adagrad::detail;
-  return mixed_step(&wide_kernels(), w, ADAGRAD_DTYPE_F32, g, enum_int(g_type), G, w_copy,
-                    enum_int(copy_type), n, p, o, pool);
+  return mixed_step(&family_kernels(ADAGRAD_FAMILY_MIXED), w, ADAGRAD_DTYPE_F32, g,
+                    enum_int(g_type), G, w_copy, enum_int(copy_type), n, p, o, pool);
 }
 
 adagrad_status adagrad_step_master_isa(adagrad_isa isa, float* w, const void* g,
@@ -254,7 +253,8 @@ adagrad_status adagrad_step_master_isa(adagrad_isa isa, float* w, const void* g,
 adagrad_status adagrad_unscale_check(void* g, adagrad_dtype g_type, size_t n, double inv_scale,
                                      float* found_inf) {
   using namespace adagrad::detail;
-  return unscale_check(&wide_kernels(), g, enum_int(g_type), n, inv_scale, found_inf);
+  return unscale_check(&family_kernels(ADAGRAD_FAMILY_MIXED), g, enum_int(g_type), n, inv_scale,
+                       found_inf);
 }
 
 adagrad_status adagrad_unscale_check_isa(adagrad_isa isa, void* g, adagrad_dtype g_type, size_t n,
@@ -266,7 +266,7 @@ adagrad_status adagrad_unscale_check_isa(adagrad_isa isa, void* g, adagrad_dtype
 adagrad_status adagrad_convert_to_half(const float* in, uint16_t* out, size_t n,
                                        adagrad_dtype type) {
   using namespace adagrad::detail;
-  return to_half(&wide_kernels(), in, out, n, enum_int(type));
+  return to_half(&family_kernels(ADAGRAD_FAMILY_MIXED), in, out, n, enum_int(type));
 }
 
 adagrad_status adagrad_convert_to_half_isa(adagrad_isa isa, const float* in, uint16_t* out,
@@ -278,7 +278,7 @@ adagrad_status adagrad_convert_to_half_isa(adagrad_isa isa, const float* in, uin
 adagrad_status adagrad_convert_from_half(const uint16_t* in, float* out, size_t n,
                                          adagrad_dtype type) {
   using namespace adagrad::detail;
-  return from_half(&wide_kernels(), in, out, n, enum_int(type));
+  return from_half(&family_kernels(ADAGRAD_FAMILY_MIXED), in, out, n, enum_int(type));
 }
 
 adagrad_status adagrad_convert_from_half_isa(adagrad_isa isa, const uint16_t* in, float* out,

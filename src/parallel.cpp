@@ -135,7 +135,7 @@ adagrad_status step_tensors(const typename tensor_of<T>::type* tensors, std::siz
   if (status != ADAGRAD_OK) return status;
   job.tensors = tensors;
   job.count = count;
-  job.ukernel = ukernel_of(step_kernels(), static_cast<const T*>(nullptr));
+  job.ukernel = dense_step_ukernel<T>(job.constants.fma);
 
   const std::size_t tasks = task_count(pool, job.total);
   job.elements_per_task = (job.total + tasks - 1) / tasks;

@@ -458,8 +458,7 @@ adagrad_status sparse_step(const isa_kernels* k, row_update kind, float* table, 
                            const Index* indices, std::size_t num_indices, const float* grads,
                            const adagrad_params* p, const adagrad_regularization* r,
                            const adagrad_duplicates& dup, void* workspace,
-                           std::size_t workspace_size,
-                           struct pthreadpool* pool) {
+                           std::size_t workspace_size, struct pthreadpool* pool) {
   sparse_batch<Index> b;
   b.kind = kind;
   b.table = table;
@@ -554,9 +553,10 @@ adagrad_status adagrad_sparse_step(float* table, float* state, size_t num_rows, 
                                    const int64_t* indices, size_t num_indices, const float* grads,
                                    const adagrad_params* p, adagrad_duplicates dup, void* workspace,
                                    size_t workspace_size, struct pthreadpool* pool) {
-  return adagrad::detail::sparse_step(
-      &adagrad::detail::wide_kernels(), adagrad::detail::row_update::dense, table, state, nullptr,
-      num_rows, dim, indices, num_indices, grads, p, nullptr, dup, workspace, workspace_size, pool);
+  return adagrad::detail::sparse_step(&adagrad::detail::family_kernels(ADAGRAD_FAMILY_SPARSE),
+                                      adagrad::detail::row_update::dense, table, state, nullptr,
+                                      num_rows, dim, indices, num_indices, grads, p, nullptr, dup,
+                                      workspace, workspace_size, pool);
 }
 
 adagrad_status adagrad_sparse_step_i32(float* table, float* state, size_t num_rows, size_t dim,
@@ -564,9 +564,10 @@ adagrad_status adagrad_sparse_step_i32(float* table, float* state, size_t num_ro
                                        const float* grads, const adagrad_params* p,
                                        adagrad_duplicates dup, void* workspace,
                                        size_t workspace_size, struct pthreadpool* pool) {
-  return adagrad::detail::sparse_step(
-      &adagrad::detail::wide_kernels(), adagrad::detail::row_update::dense, table, state, nullptr,
-      num_rows, dim, indices, num_indices, grads, p, nullptr, dup, workspace, workspace_size, pool);
+  return adagrad::detail::sparse_step(&adagrad::detail::family_kernels(ADAGRAD_FAMILY_SPARSE),
+                                      adagrad::detail::row_update::dense, table, state, nullptr,
+                                      num_rows, dim, indices, num_indices, grads, p, nullptr, dup,
+                                      workspace, workspace_size, pool);
 }
 
 adagrad_status adagrad_rowwise_sparse_step(float* table, float* state, size_t num_rows, size_t dim,
@@ -574,9 +575,10 @@ adagrad_status adagrad_rowwise_sparse_step(float* table, float* state, size_t nu
                                            const float* grads, const adagrad_params* p,
                                            adagrad_duplicates dup, void* workspace,
                                            size_t workspace_size, struct pthreadpool* pool) {
-  return adagrad::detail::sparse_step(
-      &adagrad::detail::wide_kernels(), adagrad::detail::row_update::rowwise, table, state, nullptr,
-      num_rows, dim, indices, num_indices, grads, p, nullptr, dup, workspace, workspace_size, pool);
+  return adagrad::detail::sparse_step(&adagrad::detail::family_kernels(ADAGRAD_FAMILY_ROWWISE),
+                                      adagrad::detail::row_update::rowwise, table, state, nullptr,
+                                      num_rows, dim, indices, num_indices, grads, p, nullptr, dup,
+                                      workspace, workspace_size, pool);
 }
 
 adagrad_status adagrad_rowwise_sparse_step_i32(float* table, float* state, size_t num_rows,
@@ -585,15 +587,16 @@ adagrad_status adagrad_rowwise_sparse_step_i32(float* table, float* state, size_
                                                const adagrad_params* p, adagrad_duplicates dup,
                                                void* workspace, size_t workspace_size,
                                                struct pthreadpool* pool) {
-  return adagrad::detail::sparse_step(
-      &adagrad::detail::wide_kernels(), adagrad::detail::row_update::rowwise, table, state, nullptr,
-      num_rows, dim, indices, num_indices, grads, p, nullptr, dup, workspace, workspace_size, pool);
+  return adagrad::detail::sparse_step(&adagrad::detail::family_kernels(ADAGRAD_FAMILY_ROWWISE),
+                                      adagrad::detail::row_update::rowwise, table, state, nullptr,
+                                      num_rows, dim, indices, num_indices, grads, p, nullptr, dup,
+                                      workspace, workspace_size, pool);
 }
 
 adagrad_status adagrad_rowwise_step(float* w, const float* g, float* row_state, size_t rows,
                                     size_t dim, const adagrad_params* p, struct pthreadpool* pool) {
-  return adagrad::detail::rowwise_step(&adagrad::detail::wide_kernels(), w, g, row_state, rows, dim,
-                                       p, pool);
+  return adagrad::detail::rowwise_step(&adagrad::detail::family_kernels(ADAGRAD_FAMILY_ROWWISE), w,
+                                       g, row_state, rows, dim, p, pool);
 }
 
 adagrad_status adagrad_sparse_step_isa(adagrad_isa isa, float* table, float* state, size_t num_rows,
@@ -632,7 +635,7 @@ adagrad_status adagrad_sparse_proximal_step(float* table, float* state, size_t n
                                             const adagrad_regularization* r, adagrad_duplicates dup,
                                             void* workspace, size_t workspace_size,
                                             struct pthreadpool* pool) {
-  return adagrad::detail::sparse_step(&adagrad::detail::wide_kernels(),
+  return adagrad::detail::sparse_step(&adagrad::detail::family_kernels(ADAGRAD_FAMILY_SPARSE),
                                       adagrad::detail::row_update::proximal, table, state, nullptr,
                                       num_rows, dim, indices, num_indices, grads, p, r, dup,
                                       workspace, workspace_size, pool);
@@ -644,9 +647,10 @@ adagrad_status adagrad_sparse_da_step(float* table, float* z, float* G, size_t n
                                       const adagrad_regularization* r, adagrad_duplicates dup,
                                       void* workspace, size_t workspace_size,
                                       struct pthreadpool* pool) {
-  return adagrad::detail::sparse_step(
-      &adagrad::detail::wide_kernels(), adagrad::detail::row_update::dual_averaging, table, z, G,
-      num_rows, dim, indices, num_indices, grads, p, r, dup, workspace, workspace_size, pool);
+  return adagrad::detail::sparse_step(&adagrad::detail::family_kernels(ADAGRAD_FAMILY_SPARSE),
+                                      adagrad::detail::row_update::dual_averaging, table, z, G,
+                                      num_rows, dim, indices, num_indices, grads, p, r, dup,
+                                      workspace, workspace_size, pool);
 }
 
 adagrad_status adagrad_sparse_proximal_step_isa(adagrad_isa isa, float* table, float* state,

@@ -398,12 +398,13 @@ TEST(MixedSemantics, StochasticRoundingIsReproducible) {
   o.rounding = ADAGRAD_ROUND_STOCHASTIC;
   o.seed = 1234;
   MixedBuffers one(c, n, 0, 5);
-  ASSERT_EQ(ADAGRAD_OK, run_mixed(adagrad_active_wide_isa(), c, one, n, p, o, nullptr));
+  const adagrad_isa mixed_isa = dispatched_isa(ADAGRAD_FAMILY_MIXED);
+  ASSERT_EQ(ADAGRAD_OK, run_mixed(mixed_isa, c, one, n, p, o, nullptr));
 #if ADAGRAD_TEST_HAVE_PTHREADPOOL
   for (std::size_t threads = 2; threads <= 4; ++threads) {
     std::unique_ptr<struct pthreadpool, PoolDeleter> pool(pthreadpool_create(threads));
     MixedBuffers many(c, n, 0, 5);
-    ASSERT_EQ(ADAGRAD_OK, run_mixed(adagrad_active_wide_isa(), c, many, n, p, o, pool.get()));
+    ASSERT_EQ(ADAGRAD_OK, run_mixed(mixed_isa, c, many, n, p, o, pool.get()));
     expect_same_buffers(many, one, c, n, " threads " + std::to_string(threads));
   }
 #endif
@@ -417,10 +418,10 @@ TEST(MixedSemantics, StochasticRoundingIsReproducible) {
   MixedBuffers other_seed(c, n, 0, 5), other_step(c, n, 0, 5);
   adagrad_mixed_options o2 = o;
   o2.seed = 1235;
-  ASSERT_EQ(ADAGRAD_OK, run_mixed(adagrad_active_wide_isa(), c, other_seed, n, p, o2, nullptr));
+  ASSERT_EQ(ADAGRAD_OK, run_mixed(mixed_isa, c, other_seed, n, p, o2, nullptr));
   adagrad_params p2 = p;
   p2.step = 2;
-  ASSERT_EQ(ADAGRAD_OK, run_mixed(adagrad_active_wide_isa(), c, other_step, n, p2, o, nullptr));
+  ASSERT_EQ(ADAGRAD_OK, run_mixed(mixed_isa, c, other_step, n, p2, o, nullptr));
   std::size_t differ_seed = 0, differ_step = 0;
   for (std::size_t i = 0; i < n; ++i) {
     differ_seed += other_seed.w[i] != one.w[i];

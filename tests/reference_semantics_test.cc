@@ -209,6 +209,10 @@ TEST(CppWrapper, ForwardsToTheCApi) {
   EXPECT_STREQ("scalar", adagrad::isa_name(ADAGRAD_ISA_SCALAR));
   EXPECT_TRUE(adagrad::isa_supported(adagrad::active_isa()));
   EXPECT_TRUE(adagrad::isa_supported(adagrad::active_wide_isa()));
+  adagrad::dispatch_choice choice{};
+  EXPECT_EQ(ADAGRAD_OK, adagrad::dispatch_query(ADAGRAD_FAMILY_ROWWISE, &choice));
+  EXPECT_TRUE(adagrad::isa_supported(choice.target));
+  EXPECT_EQ(ADAGRAD_ERROR_NULL_POINTER, adagrad::dispatch_query(ADAGRAD_FAMILY_ROWWISE, nullptr));
 #if defined(ADAGRAD_HAS_STD_SPAN)
   std::vector<float> short_g(32, 1.0f);
   const std::vector<float> w_before = w;

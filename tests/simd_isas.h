@@ -13,6 +13,13 @@ inline constexpr adagrad_isa kSimdIsas[] = {
 #undef ADAGRAD_ISA
 };
 
+// The ISA the dispatched entry points of family run on.
+inline adagrad_isa dispatched_isa(adagrad_family family) {
+  adagrad_isa isa = ADAGRAD_ISA_SCALAR;
+  adagrad_dispatch_query(family, &isa, nullptr);
+  return isa;
+}
+
 }  // namespace adagrad_test
 
 #endif  // ADAGRAD_TESTS_SIMD_ISAS_H_

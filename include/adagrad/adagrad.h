@@ -18,8 +18,8 @@
  *    multiply-add (except the two of fma mode, which every path then performs
  *    as one correctly rounded fused operation), no reciprocal or square-root
  *    approximations. The result is
- *    therefore bitwise identical on every ISA (scalar, SSE2, AVX, AVX-512F,
- *    NEON64), for every length and alignment, and the double step reproduces
+ *    therefore bitwise identical on every ISA (scalar, SSE2, AVX, AVX2,
+ *    AVX-512F, AVX-512 BF16, NEON64), for every length and alignment, and the double step reproduces
  *    NumPy bit for bit.
  *  - n == 0 is a valid no-op; the buffer pointers may then be NULL (the
  *    parameters are still validated).
@@ -37,9 +37,9 @@
  *    and thread counts may return different NaNs. Every other value is
  *    bitwise identical.
  *  - The functions never allocate, print, abort or throw, keep no mutable
- *    global state besides the once-resolved ISA choice (resolved
- *    thread-safely at first use), and are safe to call concurrently on
- *    disjoint buffers.
+ *    global state besides the once-resolved ISA choice per kernel family
+ *    (resolved thread-safely at first use: adagrad_dispatch_query), and are
+ *    safe to call concurrently on disjoint buffers.
  *  - The caller's floating-point environment (rounding mode, FTZ/DAZ) is
  *    used as is and never changed; every path honours it identically.
  */
@@ -609,27 +609,90 @@ ADAGRAD_API adagrad_status adagrad_convert_from_half_isa(adagrad_isa isa, const 
                                                          float* out, size_t n,
                                                          adagrad_dtype type);
 
-/* The ISA that the dense element-wise steps run on: adagrad_step and
- * adagrad_step_f64, their _parallel and _multi forms, adagrad_proximal_step
- * and adagrad_da_step (and their _f64 forms). Resolved once, at the first
- * call of any step or ISA function, thread-safely: the best ISA this library
- * was built with and this CPU and OS can run for these steps, unless the
- * environment variable ADAGRAD_ISA then names (lowercase, as
- * adagrad_isa_name) an ISA that is usable, which is then used instead. An
- * unknown or unusable name is ignored. The value reported is always the one
- * that actually runs.
- * On x86-64 the best ISA for these steps is the widest of at most 256 bits
- * (avx2, then avx, sse2) even where AVX-512 is usable: the divider bounds
- * them, and it divides a 512-bit vector no faster per element. */
+/* Kernel families: the groups of steps that dispatch chooses an ISA for
+ * separately, since what bounds them differs (the divider, memory bandwidth,
+ * scattered rows, conversions) and so does the ISA that runs them fastest on
+ * a given CPU. The choice never changes a result, only the time: every ISA
+ * gives the same bits. */
+typedef enum adagrad_family {
+  /* adagrad_step and its _parallel and _multi forms, fma = 0 */
+  ADAGRAD_FAMILY_DENSE_F32 = 0,
+  /* adagrad_step_f64 and its _parallel and _multi forms, fma = 0 */
+  ADAGRAD_FAMILY_DENSE_F64 = 1,
+  /* the dense steps above (f32 and f64) with params.fma = 1 */
+  ADAGRAD_FAMILY_FMA = 2,
+  /* adagrad_proximal_step, adagrad_da_step and their _f64 forms */
+  ADAGRAD_FAMILY_COMPOSITE = 3,
+  /* the per-element embedding-table steps: adagrad_sparse_step (and _i32),
+   * adagrad_sparse_proximal_step, adagrad_sparse_da_step */
+  ADAGRAD_FAMILY_SPARSE = 4,
+  /* row-wise state: adagrad_rowwise_sparse_step (and _i32), adagrad_rowwise_step */
+  ADAGRAD_FAMILY_ROWWISE = 5,
+  /* 16-bit weights and gradients: adagrad_step_mixed, adagrad_step_master,
+   * adagrad_unscale_check, adagrad_convert_to_half, adagrad_convert_from_half */
+  ADAGRAD_FAMILY_MIXED = 6
+} adagrad_family;
+#define ADAGRAD_FAMILY_COUNT 7
+
+/* How the ISA of a family was chosen. */
+typedef enum adagrad_dispatch_source {
+  /* The generic rule, the widest usable ISA: the CPU is not in the library's
+   * table and ADAGRAD_DISPATCH=table turned measuring off. */
+  ADAGRAD_DISPATCH_WIDEST = 0,
+  /* The library's table of CPU models (vendor, family, model) says which
+   * ISA runs this family fastest on this CPU. */
+  ADAGRAD_DISPATCH_TABLE = 1,
+  /* Measured at resolution: each usable ISA's kernel of the family timed on
+   * a small in-cache buffer, the fastest kept. */
+  ADAGRAD_DISPATCH_MEASURED = 2,
+  /* The environment variable ADAGRAD_ISA named a usable ISA. */
+  ADAGRAD_DISPATCH_FORCED = 3
+} adagrad_dispatch_source;
+
+/* The ISA that family runs on and how it was chosen (source may be NULL).
+ * Returns ADAGRAD_ERROR_INVALID_PARAMS for an unknown family and
+ * ADAGRAD_ERROR_NULL_POINTER when isa is NULL, writing nothing.
+ *
+ * Resolution happens once, thread-safely, at the first call of any step or
+ * ISA function (concurrent first callers wait for one resolution):
+ *  1. ADAGRAD_ISA, when it names (lowercase, as adagrad_isa_name) a usable
+ *     ISA, forces every family to it; an unknown or unusable name is ignored.
+ *  2. Else the CPU is looked up in the library's table (vendor, family and
+ *     model from CPUID; src/dispatch_rules.cpp gives each row's sources) and
+ *     a family that the table decides takes the table's ISA.
+ *  3. Else (a CPU not in the table, or a family the table leaves open) the
+ *     usable ISAs' kernels of the family are timed on a small in-cache buffer
+ *     and the fastest is kept (well under a millisecond for all families;
+ *     adagrad_dispatch_calibration_ns reports it). ADAGRAD_DISPATCH=table
+ *     turns measuring off (the widest usable ISA then runs: deterministic for
+ *     a given CPU); ADAGRAD_DISPATCH=calibrate measures every family, even on
+ *     a CPU the table knows.
+ * Every later call costs one atomic load, nothing more. */
+ADAGRAD_API adagrad_status adagrad_dispatch_query(adagrad_family family, adagrad_isa* isa,
+                                                  adagrad_dispatch_source* source);
+
+/* Nanoseconds the resolution spent timing kernels (0 when nothing was
+ * measured); resolves first if needed. */
+ADAGRAD_API uint64_t adagrad_dispatch_calibration_ns(void);
+
+/* The row of the CPU table this CPU matched ("amd-zen4", "intel-icelake-server",
+ * ...), or "unknown". The string is static; resolves first if needed. */
+ADAGRAD_API const char* adagrad_dispatch_cpu(void);
+
+/* "dense_f32", "dense_f64", "fma", "composite", "sparse", "rowwise", "mixed";
+ * "unknown" for any other value. The string is static. */
+ADAGRAD_API const char* adagrad_family_name(adagrad_family family);
+
+/* "widest", "table", "measured", "forced"; "unknown" for any other value. */
+ADAGRAD_API const char* adagrad_dispatch_source_name(adagrad_dispatch_source source);
+
+/* The ISA of the dense f32 family (adagrad_step): adagrad_dispatch_query's
+ * answer for ADAGRAD_FAMILY_DENSE_F32. */
 ADAGRAD_API adagrad_isa adagrad_active_isa(void);
 
-/* The ISA that every other dispatched step runs on: the embedding-table
- * steps (adagrad_sparse_step and adagrad_rowwise_sparse_step with their _i32
- * forms, adagrad_sparse_proximal_step, adagrad_sparse_da_step),
- * adagrad_rowwise_step, and the 16-bit steps and conversions
- * (adagrad_step_mixed, adagrad_step_master, adagrad_unscale_check,
- * adagrad_convert_to_half, adagrad_convert_from_half). The widest usable ISA,
- * or the one ADAGRAD_ISA forces, resolved with adagrad_active_isa(). */
+/* The ISA of the per-element embedding-table steps: adagrad_dispatch_query's
+ * answer for ADAGRAD_FAMILY_SPARSE. (Before families existed this was the ISA
+ * of every step but the dense element-wise ones.) */
 ADAGRAD_API adagrad_isa adagrad_active_wide_isa(void);
 
 /* Nonzero when isa is built into this library and usable on this CPU. */

@@ -268,6 +268,18 @@ inline status step(std::span<double> w, std::span<const double> g, std::span<dou
 
 inline isa active_isa() noexcept { return adagrad_active_isa(); }
 inline isa active_wide_isa() noexcept { return adagrad_active_wide_isa(); }
+
+using family = adagrad_family;
+using dispatch_source = adagrad_dispatch_source;
+// The ISA family dispatches to, and how that was chosen (adagrad_dispatch_query).
+struct dispatch_choice {
+  isa target;
+  dispatch_source source;
+};
+inline status dispatch_query(family f, dispatch_choice* choice) noexcept {
+  if (choice == nullptr) return ADAGRAD_ERROR_NULL_POINTER;
+  return adagrad_dispatch_query(f, &choice->target, &choice->source);
+}
 inline bool isa_supported(isa target) noexcept { return adagrad_isa_supported(target) != 0; }
 inline const char* isa_name(isa target) noexcept { return adagrad_isa_name(target); }
 inline const char* status_string(status s) noexcept { return adagrad_status_string(s); }

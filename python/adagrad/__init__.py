@@ -7,9 +7,9 @@ binding of the C library (include/adagrad/adagrad.h):
          step=1, maximize=False, eps_mode="outside", fma=False, isa=None)
         one AdaGrad step, updating w and G in place
     state_init(G, value)     fill an accumulator with its initial value
-    active_isa()             the ISA step(), proximal_step() and da_step()
-                             dispatch to
-    active_wide_isa()        the ISA every other function dispatches to
+    dispatch()               the ISA each kernel family dispatches to, and why
+    active_isa()             the ISA step() dispatches to on float32
+    active_wide_isa()        the ISA sparse_step() dispatches to
     supported_isas()         the ISAs this CPU can run
 
 Embedding tables (float32): the same hyperparameters, keyword-only, plus
@@ -69,11 +69,11 @@ A torch.optim optimizer built on step() is in ``adagrad.torch`` (imported
 on demand, so that NumPy users do not pay for importing PyTorch).
 """
 from adagrad._adagrad import (ThreadPool, __version__, active_isa, active_wide_isa, da_step,
-                              from_half, proximal_step, rowwise_sparse_step, rowwise_step,
+                              dispatch, from_half, proximal_step, rowwise_sparse_step, rowwise_step,
                               sparse_da_step, sparse_proximal_step, sparse_step, state_init, step,
                               step_master, step_mixed, supported_isas, to_half, unscale_check)
 
-__all__ = ["ThreadPool", "__version__", "active_isa", "active_wide_isa", "da_step", "from_half",
-           "proximal_step", "rowwise_sparse_step", "rowwise_step", "sparse_da_step",
+__all__ = ["ThreadPool", "__version__", "active_isa", "active_wide_isa", "da_step", "dispatch",
+           "from_half", "proximal_step", "rowwise_sparse_step", "rowwise_step", "sparse_da_step",
            "sparse_proximal_step", "sparse_step", "state_init", "step", "step_master",
            "step_mixed", "supported_isas", "to_half", "unscale_check"]

@@ -1802,16 +1802,39 @@ signalling. isa as for step(); errors as for step().)doc");
 
   m.def(
       "active_isa", [] { return std::string(adagrad_isa_name(adagrad_active_isa())); },
-      "The ISA that step(), proximal_step() and da_step() run on when isa is None: the best "
-      "this CPU has for them (on x86-64 the widest of at most 256 bits: the divider bounds "
-      "these steps), unless the environment variable ADAGRAD_ISA named a usable one before "
-      "the first step.");
+      "The ISA that step() runs on float32 arrays when isa is None (the dense f32 family of "
+      "dispatch(); every family's choice is there).");
 
   m.def(
       "active_wide_isa", [] { return std::string(adagrad_isa_name(adagrad_active_wide_isa())); },
-      "The ISA that every other function runs on when isa is None (the embedding-table, "
-      "row-wise and 16-bit steps and the conversions): the widest this CPU has, unless the "
-      "environment variable ADAGRAD_ISA named a usable one before the first step.");
+      "The ISA that sparse_step() runs on when isa is None (the sparse family of dispatch()).");
+
+  m.def(
+      "dispatch",
+      [] {
+        py::dict families;
+        for (int f = 0; f < ADAGRAD_FAMILY_COUNT; ++f) {
+          const auto family = static_cast<adagrad_family>(f);
+          adagrad_isa isa = ADAGRAD_ISA_SCALAR;
+          adagrad_dispatch_source source = ADAGRAD_DISPATCH_WIDEST;
+          adagrad_dispatch_query(family, &isa, &source);
+          families[adagrad_family_name(family)] =
+              py::make_tuple(adagrad_isa_name(isa), adagrad_dispatch_source_name(source));
+        }
+        py::dict info;
+        info["families"] = families;
+        info["cpu"] = adagrad_dispatch_cpu();
+        info["calibration_ns"] = adagrad_dispatch_calibration_ns();
+        return info;
+      },
+      R"doc(What dispatch chose, once, at the first call: {"families": {family: (isa,
+how)}, "cpu": the CPU table row matched or "unknown", "calibration_ns": the
+time spent measuring}. Families: "dense_f32", "dense_f64", "fma" (fma=True),
+"composite", "sparse", "rowwise", "mixed"; how: "table" (the library's table
+of CPU models), "measured" (timed at first use, the fastest kept), "widest"
+(the widest usable ISA) or "forced" (the environment variable ADAGRAD_ISA).
+ADAGRAD_DISPATCH=table turns measuring off, =calibrate measures every family.
+The choice never changes a result, only the time.)doc");
 
   m.def("supported_isas", &supported_isas,
         "Names of every ISA this library was built with and this CPU can run, \"scalar\" first.");

@@ -129,6 +129,19 @@ class IsaTest(unittest.TestCase):
         self.assertLessEqual(set(supported),
                              {"scalar", "sse2", "avx", "avx2", "avx512f", "avx512bf16", "neon64"})
 
+    def test_dispatch(self):
+        info = adagrad.dispatch()
+        self.assertEqual(["dense_f32", "dense_f64", "fma", "composite", "sparse", "rowwise",
+                          "mixed"], list(info["families"]))
+        for family, (isa, how) in info["families"].items():
+            self.assertIn(isa, adagrad.supported_isas(), family)
+            self.assertIn(how, {"table", "measured", "widest", "forced"}, family)
+        self.assertEqual(adagrad.active_isa(), info["families"]["dense_f32"][0])
+        self.assertEqual(adagrad.active_wide_isa(), info["families"]["sparse"][0])
+        self.assertIsInstance(info["cpu"], str)
+        measured = any(how == "measured" for _, how in info["families"].values())
+        self.assertEqual(measured, info["calibration_ns"] > 0)
+
 
 if __name__ == "__main__":
     unittest.main()
