@@ -43,6 +43,8 @@ import collections
 import json
 import math
 
+from report_dispatch import dispatch_section
+
 ISA_ORDER = ["scalar", "sse2", "avx", "avx2", "avx512f", "avx512bf16", "neon64"]
 BYTES_PER_ELEMENT = {"f32": 20, "f64": 40}
 FOOTPRINT_PER_ELEMENT = {"f32": 12, "f64": 24}  # w, g and G resident
@@ -595,6 +597,7 @@ def main():
     parser.add_argument("--compare")
     parser.add_argument("--sparse")
     parser.add_argument("--variants")
+    parser.add_argument("--dispatch")
     args = parser.parse_args()
     # A --benchmark_filter that matches nothing in one of the two executables
     # leaves no results file for it: report what there is.
@@ -611,6 +614,13 @@ def main():
                     ctx.get("host_name", "?"), ctx.get("num_cpus", "?"),
                     ctx.get("adagrad_active_isa", "?"), wide, ctx.get("cpuinfo_l1d_bytes", "?"),
                     ctx.get("cpuinfo_l2_bytes", "?"), ctx.get("cpuinfo_l3_bytes", "?"), repetitions)]
+    dispatch_derived = []
+    if args.dispatch:
+        dispatch = load_results(args.dispatch)
+        section = dispatch_section(medians(dispatch), dispatch.get("context", {}),
+                                   dispatch_derived)
+        if section:
+            sections.append(section)
     for title, table in (("Dense step, one thread", report.step_table()),
                          ("Compute ceiling: one sqrt and one division per element, L1 data",
                           report.ceiling_table()),
@@ -662,6 +672,7 @@ def main():
                        "sparse_context": sparse.context if sparse is not None else None,
                        "sparse_derived": sparse_derived,
                        "variant_derived": variants.derived if variants is not None else [],
+                       "dispatch_derived": dispatch_derived,
                        "compare": compare}, out, indent=1)
     if args.plot and report.family("dense_step"):
         report.plot(args.plot)
