@@ -46,6 +46,8 @@ import math
 ISA_ORDER = ["scalar", "sse2", "avx", "avx2", "avx512f", "avx512bf16", "neon64"]
 BYTES_PER_ELEMENT = {"f32": 20, "f64": 40}
 FOOTPRINT_PER_ELEMENT = {"f32": 12, "f64": 24}  # w, g and G resident
+# The context keys of bench/cache_context.h.
+CACHE_LEVELS = (("l1d_cache_bytes", "L1d"), ("l2_cache_bytes", "L2"), ("l3_cache_bytes", "L3"))
 
 
 def medians(results):
@@ -201,37 +203,47 @@ class Report:
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
 
+        from matplotlib.lines import Line2D
+
         steps = self.family("dense_step")
-        active = self.context.get("adagrad_active_isa", "?")
+        roof = self.family("roofline")
         fig, axes = plt.subplots(1, 2, figsize=(13, 5), sharey=False)
         for ax, dtype in zip(axes, ("f32", "f64")):
+            # Every ISA's own limits in its step's colour: a faster ISA
+            # cannot hide below another ISA's ceiling.
             for isa in sorted({i for (d, i, _) in steps if d == dtype}, key=isa_key):
                 sizes = sorted(n for (d, i, n) in steps if d == dtype and i == isa)
-                ax.plot(sizes, [ns(steps[(dtype, isa, n)]) for n in sizes], marker="o",
-                        label="step, %s" % isa)
-            roof = self.family("roofline")
-            sizes = sorted(n for (d, i, n) in roof if d == dtype and i == active)
-            if sizes:
-                ax.plot(sizes, [ns(roof[(dtype, active, n)]) for n in sizes], "k--",
-                        label="memory roofline (%s)" % active)
-            ceiling = self.get("ceiling/%s/%s/1024" % (dtype, active))
-            if ceiling:
-                ax.axhline(ns(ceiling), color="k", linestyle=":",
-                           label="sqrt + div ceiling (%s)" % active)
-            for key, label in (("cpuinfo_l1d_bytes", "L1d"), ("cpuinfo_l2_bytes", "L2"),
-                               ("cpuinfo_l3_bytes", "L3")):
-                if key in self.context:
-                    n_fill = int(self.context[key]) / FOOTPRINT_PER_ELEMENT[dtype]
-                    ax.axvline(n_fill, color="grey", alpha=0.4)
-                    ax.text(n_fill, ax.get_ylim()[1] if ax.get_ylim()[1] > 0 else 1, " " + label,
-                            color="grey", va="top", fontsize=8)
+                (line,) = ax.plot(sizes, [ns(steps[(dtype, isa, n)]) for n in sizes], marker="o",
+                                  label="step, %s" % isa)
+                roof_sizes = sorted(n for (d, i, n) in roof if d == dtype and i == isa)
+                if roof_sizes:
+                    ax.plot(roof_sizes, [ns(roof[(dtype, isa, n)]) for n in roof_sizes], "--",
+                            color=line.get_color(), linewidth=1)
+                ceiling = self.get("ceiling/%s/%s/1024" % (dtype, isa))
+                if ceiling:
+                    ax.axhline(ns(ceiling), color=line.get_color(), linestyle=":", linewidth=1)
+            unknown = []
+            for key, label in CACHE_LEVELS:
+                if key not in self.context:
+                    unknown.append(label)
+                    continue
+                n_fill = int(self.context[key]) / FOOTPRINT_PER_ELEMENT[dtype]
+                ax.axvline(n_fill, color="grey", alpha=0.4)
+                ax.text(n_fill, ax.get_ylim()[1] if ax.get_ylim()[1] > 0 else 1, " " + label,
+                        color="grey", va="top", fontsize=8)
+            if unknown:
+                ax.text(0.01, 0.01, "cache sizes unknown: %s" % ", ".join(unknown),
+                        transform=ax.transAxes, color="grey", fontsize=8)
             ax.set_xscale("log", base=2)
             ax.set_yscale("log")
             ax.set_xlabel("n (elements; grey lines: w, g, G fill that cache)")
             ax.set_ylabel("ns per element")
             ax.set_title("dense AdaGrad step, %s" % dtype)
             ax.grid(True, which="both", alpha=0.3)
-            ax.legend(fontsize=8)
+            handles, _ = ax.get_legend_handles_labels()
+            handles += [Line2D([], [], color="k", linestyle="--", label="memory roofline (same ISA)"),
+                        Line2D([], [], color="k", linestyle=":", label="sqrt + div ceiling (same ISA)")]
+            ax.legend(handles=handles, fontsize=8)
         fig.tight_layout()
         fig.savefig(path, dpi=110)
 
@@ -326,10 +338,14 @@ class SparseReport:
     def ceiling_note(self, ceiling):
         """One line putting the arithmetic alone next to the memory roofline."""
         roofline = self.get("sparse_roofline/elem/uniform/128")
+        from matplotlib.lines import Line2D
+
         step = self.get("sparse/elem/sum/%s/uniform/128"
                         % self.context.get("adagrad_active_wide_isa"))
         if not (ceiling and roofline and step):
             return ""
+            # Every ISA's own limits in its step's colour: a faster ISA
+            # cannot hide below another ISA's ceiling.
         sqrt_div_ms = ns(ceiling) * step["unique_rows"] * 128 / 1e6
         return ("Arithmetic alone (ceiling/f32/%s/1024: one sqrt and one division per element on "
                 "L1 data, %.3f ns/element): %.2f ms of the per-element SUM step at dim 128, "
@@ -586,6 +602,12 @@ def load_results(path):
     return json.loads(text)
 
 
+def cache_sizes(ctx):
+    """The host line's cache sizes and where they came from (bench/cache_context.h)."""
+    sizes = ", ".join("%s %s" % (label, ctx.get(key, "unknown")) for key, label in CACHE_LEVELS)
+    return "%s bytes (%s)" % (sizes, ctx.get("cache_sizes_from", "neither cpuinfo nor sysfs"))
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("results")
@@ -607,10 +629,9 @@ def main():
     repetitions = counts.most_common(1)[0][0] if counts else "?"
     wide = (sparse.context.get("adagrad_active_wide_isa", "?") if sparse is not None else "?")
     sections = ["Host: %s, %s CPUs; dispatched ISAs: %s (dense element-wise steps), %s (the "
-                "others); L1d %s, L2 %s, L3 %s bytes (cpuinfo); medians of %s repetitions" % (
+                "others); %s; medians of %s repetitions" % (
                     ctx.get("host_name", "?"), ctx.get("num_cpus", "?"),
-                    ctx.get("adagrad_active_isa", "?"), wide, ctx.get("cpuinfo_l1d_bytes", "?"),
-                    ctx.get("cpuinfo_l2_bytes", "?"), ctx.get("cpuinfo_l3_bytes", "?"), repetitions)]
+                    ctx.get("adagrad_active_isa", "?"), wide, cache_sizes(ctx), repetitions)]
     for title, table in (("Dense step, one thread", report.step_table()),
                          ("Compute ceiling: one sqrt and one division per element, L1 data",
                           report.ceiling_table()),
