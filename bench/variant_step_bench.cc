@@ -22,7 +22,8 @@
 //                                 step moving `bytes` per element, with about
 //                                 the same read/write mix (3 reads to 2
 //                                 writes; the 16-bit steps read 8 bytes and
-//                                 write 6)
+//                                 write 6, the conversion reads 4 and
+//                                 writes 2)
 //
 // Bytes per element (the counters): dense and proximal f32 20 (read w, g, G;
 // write w, G); f64 40; DA 24 (read g, z, G; write w, z, G); 16-bit weights and
@@ -270,7 +271,7 @@ int main(int argc, char** argv) {
           ->Arg(n);
     }
   }
-  for (std::int64_t bytes : {14, 20, 24, 26, 40}) {
+  for (std::int64_t bytes : {6, 14, 20, 24, 26, 40}) {
     for (std::int64_t n : lengths) {
       benchmark::RegisterBenchmark(("variant_roofline/" + std::to_string(bytes)).c_str(),
                                    [bytes](benchmark::State& s) { roofline(s, bytes); })
