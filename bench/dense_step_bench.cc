@@ -30,6 +30,7 @@
 
 #include "adagrad/adagrad.h"
 #include "cache_context.h"
+#include "harness.h"
 #include "limits.h"
 #include "step_constants.h"
 #include "ukernels.h"
@@ -41,25 +42,9 @@ constexpr std::int64_t kMaxLength = std::int64_t{1} << 24;
 constexpr std::int64_t kCeilingLength = 1024;  // two arrays, well inside L1
 constexpr int kAccessesPerElement = 5;         // loads of w, g, G; stores of w, G
 
-struct FreeDeleter {
-  void operator()(void* p) const { std::free(p); }
-};
-
-// Every buffer starts on its own 4 KiB page, as large tensors from an
-// allocator do, so the buffers' relative placement (which decides whether
-// loads collide with in-flight stores in the low 12 address bits, "4K
-// aliasing") is the same in every run rather than whatever malloc returned.
-constexpr std::size_t kBufferAlignment = 4096;
-
-template <class T>
-using buffer = std::unique_ptr<T[], FreeDeleter>;
-
-template <class T>
-buffer<T> aligned_array(std::size_t n) {
-  const std::size_t bytes =
-      (n * sizeof(T) + kBufferAlignment - 1) / kBufferAlignment * kBufferAlignment;
-  return buffer<T>(static_cast<T*>(std::aligned_alloc(kBufferAlignment, bytes)));
-}
+using adagrad_bench::buffer;
+using adagrad_bench::page_array;
+using adagrad_bench::timed_loop;
 
 // Deterministic inputs in ordinary ranges (no subnormals, which would
 // measure the CPU's microcode assists rather than the kernel).
@@ -77,7 +62,7 @@ void fill(T* values, std::size_t n, std::uint64_t seed, double low, double high)
 template <class T>
 struct step_buffers {
   explicit step_buffers(std::size_t size)
-      : n(size), w(aligned_array<T>(size)), g(aligned_array<T>(size)), G(aligned_array<T>(size)) {
+      : n(size), w(page_array<T>(size)), g(page_array<T>(size)), G(page_array<T>(size)) {
     fill(w.get(), n, 1, -1.0, 1.0);
     fill(g.get(), n, 2, -0.1, 0.1);
     fill(G.get(), n, 3, 0.5, 2.0);
@@ -85,6 +70,22 @@ struct step_buffers {
   std::size_t n;
   buffer<T> w, g, G;
 };
+
+// The buffers of one length, shared by every benchmark of that length and
+// dtype until one of another length asks: a training loop steps the same
+// tensors again and again, and Google Benchmark calls a benchmark once per
+// repetition (and per trial of its iteration count), which would otherwise
+// allocate and fill them each time. One length at a time: the largest three
+// buffers are the most ever alive.
+template <class T>
+step_buffers<T>& buffers_of(std::size_t n) {
+  static std::unique_ptr<step_buffers<T>> current;
+  if (!current || current->n != n) {
+    current.reset();  // free the previous length first
+    current = std::make_unique<step_buffers<T>>(n);
+  }
+  return *current;
+}
 
 void set_traffic(benchmark::State& state, std::int64_t elements_per_iteration, std::size_t size) {
   const auto elements = static_cast<std::int64_t>(state.iterations()) * elements_per_iteration;
@@ -120,27 +121,21 @@ using pool_ptr = std::unique_ptr<struct pthreadpool, PoolDeleter>;
 
 template <class T>
 void dense_step(benchmark::State& state, adagrad_isa isa) {
-  step_buffers<T> b(static_cast<std::size_t>(state.range(0)));
+  step_buffers<T>& b = buffers_of<T>(static_cast<std::size_t>(state.range(0)));
   const adagrad_params p = adagrad_params_default();
-  for (auto _ : state) {
-    // The step updates w and G in place; repeating it is what training does.
-    if (step_on(isa, b.w.get(), b.g.get(), b.G.get(), b.n, &p) != ADAGRAD_OK) {
-      state.SkipWithError("step failed");
-      break;
-    }
-    benchmark::ClobberMemory();
-  }
+  // The step updates w and G in place; repeating it is what training does.
+  timed_loop(state, [&] { return step_on(isa, b.w.get(), b.g.get(), b.G.get(), b.n, &p); });
   set_traffic(state, state.range(0), sizeof(T));
   state.SetLabel(adagrad_isa_name(isa));
 }
 
 template <class T>
 void roofline(benchmark::State& state, adagrad_bench::limit_kernels<T> kernels, adagrad_isa isa) {
-  step_buffers<T> b(static_cast<std::size_t>(state.range(0)));
-  for (auto _ : state) {
+  step_buffers<T>& b = buffers_of<T>(static_cast<std::size_t>(state.range(0)));
+  timed_loop(state, [&] {
     kernels.roofline(b.n, b.w.get(), b.g.get(), b.G.get());
-    benchmark::ClobberMemory();
-  }
+    return ADAGRAD_OK;
+  });
   set_traffic(state, state.range(0), sizeof(T));
   state.SetLabel(adagrad_isa_name(isa));
 }
@@ -148,12 +143,12 @@ void roofline(benchmark::State& state, adagrad_bench::limit_kernels<T> kernels, 
 template <class T>
 void ceiling(benchmark::State& state, adagrad_bench::limit_kernels<T> kernels, adagrad_isa isa) {
   const auto n = static_cast<std::size_t>(state.range(0));
-  buffer<T> in = aligned_array<T>(n), out = aligned_array<T>(n);
+  buffer<T> in = page_array<T>(n), out = page_array<T>(n);
   fill(in.get(), n, 4, 0.5, 2.0);
-  for (auto _ : state) {
+  timed_loop(state, [&] {
     kernels.ceiling(n, in.get(), out.get());
-    benchmark::ClobberMemory();
-  }
+    return ADAGRAD_OK;
+  });
   const auto elements = static_cast<std::int64_t>(state.iterations()) * state.range(0);
   state.SetItemsProcessed(elements);
   state.counters["ns_per_element"] = benchmark::Counter(
@@ -199,16 +194,11 @@ const adagrad_bench::limit_kernels<double>& limits_of(const path& p, double*) { 
 
 template <class T>
 void threads(benchmark::State& state) {
-  step_buffers<T> b(static_cast<std::size_t>(state.range(0)));
+  step_buffers<T>& b = buffers_of<T>(static_cast<std::size_t>(state.range(0)));
   pool_ptr pool(pthreadpool_create(static_cast<std::size_t>(state.range(1))));
   const adagrad_params p = adagrad_params_default();
-  for (auto _ : state) {
-    if (step_parallel(pool.get(), b.w.get(), b.g.get(), b.G.get(), b.n, &p) != ADAGRAD_OK) {
-      state.SkipWithError("step failed");
-      break;
-    }
-    benchmark::ClobberMemory();
-  }
+  timed_loop(state,
+             [&] { return step_parallel(pool.get(), b.w.get(), b.g.get(), b.G.get(), b.n, &p); });
   set_traffic(state, state.range(0), sizeof(T));
   state.SetLabel(adagrad_isa_name(adagrad_active_isa()));
 }
@@ -217,7 +207,7 @@ void threads(benchmark::State& state) {
 // (a few cache-line-aligned chunks per thread).
 template <class T>
 void roofline_threads(benchmark::State& state) {
-  step_buffers<T> b(static_cast<std::size_t>(state.range(0)));
+  step_buffers<T>& b = buffers_of<T>(static_cast<std::size_t>(state.range(0)));
   const std::size_t thread_count = static_cast<std::size_t>(state.range(1));
   pool_ptr pool(pthreadpool_create(thread_count));
   struct job {
@@ -226,7 +216,7 @@ void roofline_threads(benchmark::State& state) {
   } j{&b, limits_of(active_path(), static_cast<T*>(nullptr)).roofline};
   const std::size_t lines = b.n * sizeof(T) / 64;
   const std::size_t tile = (lines + thread_count * 4 - 1) / (thread_count * 4) * (64 / sizeof(T));
-  for (auto _ : state) {
+  timed_loop(state, [&] {
     pthreadpool_parallelize_1d_tile_1d(
         pool.get(),
         [](void* context, std::size_t start, std::size_t count) {
@@ -234,8 +224,8 @@ void roofline_threads(benchmark::State& state) {
           jj->kernel(count, jj->b->w.get() + start, jj->b->g.get() + start, jj->b->G.get() + start);
         },
         &j, b.n, tile, 0);
-    benchmark::ClobberMemory();
-  }
+    return ADAGRAD_OK;
+  });
   set_traffic(state, state.range(0), sizeof(T));
   state.SetLabel(adagrad_isa_name(adagrad_active_isa()));
 }
@@ -288,13 +278,8 @@ void model(benchmark::State& state, bool flat) {
     for (std::size_t n : shapes) parameters.emplace_back(n);
   }
   for (auto& b : parameters) tensors.push_back({b.w.get(), b.g.get(), b.G.get(), b.n});
-  for (auto _ : state) {
-    if (tensor_type<T>::multi(tensors.data(), tensors.size(), &p, pool.get()) != ADAGRAD_OK) {
-      state.SkipWithError("step failed");
-      break;
-    }
-    benchmark::ClobberMemory();
-  }
+  timed_loop(state,
+             [&] { return tensor_type<T>::multi(tensors.data(), tensors.size(), &p, pool.get()); });
   set_traffic(state, static_cast<std::int64_t>(total), sizeof(T));
   state.counters["tensors"] = static_cast<double>(tensors.size());
 }

@@ -35,19 +35,43 @@ same way; see bench/sparse_step_bench.cc for the definitions:
                 with trivial arithmetic (sparse_gather/...), the most any
                 kernel gets from these scattered rows on this CPU.
 
-Usage: report.py RESULTS.json [--sparse SPARSE.json] [--markdown OUT.md]
-                 [--json OUT.json] [--plot OUT.png] [--compare COMPARE.json]
+The report checks itself (class SelfCheck) and lists, at its top, every row
+that measured something other than the kernel:
+
+  re-timed    each row at n >= 2^22 (n: the last number in its name, or rows
+              x dim), timed again alone in a fresh process after the complete
+              run (bench/run: --retime-names lists them, --retime reads the
+              results); a row whose two times differ by more than 25% is
+              suspect (page faults, another process, a previous benchmark's
+              state: the complete run and the lone run disagree).
+  limit       a row slower than 1/3 of its own limit is suspect: the dense
+              step (its ISA's roofline and ceiling), two threads, the other
+              dense steps out of cache (n >= 2^22, where the memory roofline
+              is their limit), the conversion and the per-ISA bf16 step
+              there, the row-wise dense step, and the dispatched sparse steps
+              against the gather limit of their own rows (their sequential
+              stream is not a limit scattered rows can reach).
+
+Usage: report.py RESULTS.json [--dispatch DISPATCH.json] [--sparse SPARSE.json]
+                 [--variants VARIANTS.json]
+                 [--retime RETIMED.json ...] [--markdown OUT.md] [--json OUT.json]
+                 [--plot OUT.png] [--compare COMPARE.json]
+       report.py --retime-names SUITE.json   the rows to time again, one
+                 anchored filter (^name$) a line
 """
 import argparse
 import collections
 import json
 import math
+import re
 
 from report_dispatch import dispatch_section
 
 ISA_ORDER = ["scalar", "sse2", "avx", "avx2", "avx512f", "avx512bf16", "neon64"]
 BYTES_PER_ELEMENT = {"f32": 20, "f64": 40}
 FOOTPRINT_PER_ELEMENT = {"f32": 12, "f64": 24}  # w, g and G resident
+# The context keys of bench/cache_context.h.
+CACHE_LEVELS = (("l1d_cache_bytes", "L1d"), ("l2_cache_bytes", "L2"), ("l3_cache_bytes", "L3"))
 
 
 def medians(results):
@@ -78,12 +102,108 @@ def isa_key(isa):
     return ISA_ORDER.index(isa) if isa in ISA_ORDER else len(ISA_ORDER)
 
 
+def real_ns(row):
+    """A row's wall time per iteration in ns."""
+    scale = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}[row.get("time_unit", "ns")]
+    return row["real_time"] * scale
+
+
+def fmt_time(t_ns):
+    for unit, scale in (("ms", 1e6), ("us", 1e3)):
+        if t_ns >= scale:
+            return "%.3g %s" % (t_ns / scale, unit)
+    return "%.3g ns" % t_ns
+
+
+RETIME_MIN_N = 1 << 22
+RETIME_TOLERANCE = 0.25  # |complete run / alone - 1| above this: suspect
+LIMIT_FACTOR = 3         # slower than its own limit by more than this: suspect
+
+
+def row_size(name, row):
+    """The n a row steps: the last number in its name (dense_step/f32/avx2/<n>,
+    threads/f32/<n>/threads:2/real_time, variant_roofline/<bytes>/<n>), else
+    rows x dim (rowwise_vs_dense/...); None for rows of no single n (model/...;
+    the sparse steps' last number is their dim, far below 2^22)."""
+    for part in reversed(name.split("/")):
+        if part.isdigit():
+            return int(part)
+    if "rows" in row and "dim" in row:
+        return int(row["rows"] * row["dim"])
+    return None
+
+
+def retime_names(results):
+    """Base names of the rows of one suite's results to time again alone."""
+    return [name for name, row in medians(results).items()
+            if (row_size(name, row) or 0) >= RETIME_MIN_N]
+
+
+class SelfCheck:
+    """Collects the suspect rows of every table (see the top of this file).
+    retimed: name -> the median row of the same benchmark run alone, or None
+    when there was no re-timing pass (a filtered or an old run)."""
+
+    def __init__(self, retimed):
+        self.retimed = retimed
+        self.suspects = collections.OrderedDict()  # name -> reasons
+        self.compared = 0
+
+    def flag(self, name, reason):
+        self.suspects.setdefault(name, []).append(reason)
+
+    def compare(self, rows):
+        """Every row of one suite at n >= 2^22 against its lone run."""
+        if self.retimed is None:
+            return
+        for name, row in rows.items():
+            if (row_size(name, row) or 0) < RETIME_MIN_N:
+                continue
+            alone = self.retimed.get(name)
+            if alone is None:
+                self.flag(name, "not re-timed alone (no result from the lone run)")
+                continue
+            self.compared += 1
+            change = real_ns(row) / real_ns(alone) - 1
+            if abs(change) > RETIME_TOLERANCE:
+                self.flag(name, "%s in the complete run, %s alone in a fresh process (%+.0f%%)" % (
+                    fmt_time(real_ns(row)), fmt_time(real_ns(alone)), 100 * change))
+
+    def limit(self, name, efficiency, limit_name):
+        """efficiency = the row's own limit's time / the row's time."""
+        if efficiency is not None and not math.isnan(efficiency) and \
+                efficiency < 1.0 / LIMIT_FACTOR:
+            self.flag(name, "efficiency %.2f: more than %dx slower than its limit (%s)" % (
+                efficiency, LIMIT_FACTOR, limit_name))
+
+    def mark(self, *names):
+        """The marker a table row gets when any row it is computed from is
+        suspect."""
+        return " **(suspect)**" if any(n in self.suspects for n in names) else ""
+
+    def section(self):
+        if self.suspects:
+            lines = ["Suspect rows: %d, marked (suspect) in the tables below; their figures "
+                     "measure something other than the kernel until a run clears them:" %
+                     len(self.suspects), ""]
+            lines += ["- `%s`: %s" % (name, "; ".join(reasons))
+                      for name, reasons in self.suspects.items()]
+            return "\n".join(lines)
+        if self.retimed is None:
+            return ("Self-check: no row is more than %dx slower than its own limit; rows were "
+                    "not re-timed alone (no --retime)." % LIMIT_FACTOR)
+        return ("Self-check: each of the %d rows at n >= 2^22 agrees within %d%% with the same "
+                "row run alone in a fresh process, and no row is more than %dx slower than its "
+                "own limit." % (self.compared, 100 * RETIME_TOLERANCE, LIMIT_FACTOR))
+
+
 class Report:
-    def __init__(self, results):
+    def __init__(self, results, check):
         self.results = results
         self.rows = medians(results)
         self.context = results.get("context", {})
         self.derived = []
+        self.check = check
 
     def get(self, name):
         return self.rows.get(name)
@@ -118,6 +238,10 @@ class Report:
                     limit = self.limit_ns(dtype, isa, n)
                     speedup = ns(scalar) / ns(row) if scalar else float("nan")
                     efficiency = limit / ns(row) if limit else float("nan")
+                    name = "dense_step/%s/%s/%d" % (dtype, isa, n)
+                    limit_names = ("roofline/%s/%s/%d" % (dtype, isa, n),
+                                   "ceiling/%s/%s/1024" % (dtype, isa))
+                    self.check.limit(name, efficiency, " and ".join(limit_names))
                     self.derived.append({"table": "dense_step", "dtype": dtype, "isa": isa, "n": n,
                                          "ns_per_element": ns(row),
                                          "gb_per_s": row["bytes_per_second"] / 1e9,
@@ -125,7 +249,7 @@ class Report:
                                          "limit_ns_per_element": limit,
                                          "efficiency": efficiency})
                     lines.append("| %s | %d | %s | %.3f | %.1f | %.2fx | %s | %.2f |" % (
-                        dtype, n, isa, ns(row), row["bytes_per_second"] / 1e9, speedup,
+                        dtype + self.check.mark(name, *limit_names), n, isa, ns(row), row["bytes_per_second"] / 1e9, speedup,
                         "%.3f" % ns(roofline) if roofline else "-", efficiency))
         return "\n".join(lines)
 
@@ -155,6 +279,10 @@ class Report:
                 if not (one and two and roof and ceiling):
                     continue
                 limit = max(ns(roof), ns(ceiling) / 2)
+                names = ["%s/%s/%d/threads:%d/real_time" % (kind, dtype, n, t)
+                         for kind in ("threads", "roofline_threads") for t in (1, 2)]
+                self.check.limit(names[1], limit / ns(two),
+                                 "%s and ceiling/%s/%s/1024 / 2" % (names[3], dtype, active))
                 self.derived.append({"table": "threads", "dtype": dtype, "n": n,
                                      "one_thread_ns_per_element": ns(one),
                                      "two_threads_ns_per_element": ns(two),
@@ -162,7 +290,7 @@ class Report:
                                      "two_thread_limit_ns_per_element": limit,
                                      "efficiency": limit / ns(two)})
                 lines.append("| %s | %d | %.3f | %.3f | %.2fx | %.3f | %.2f |" % (
-                    dtype, n, ns(one), ns(two), ns(one) / ns(two), ns(roof), limit / ns(two)))
+                    dtype + self.check.mark(*names), n, ns(one), ns(two), ns(one) / ns(two), ns(roof), limit / ns(two)))
         return "\n".join(lines)
 
     def model_table(self):
@@ -203,37 +331,47 @@ class Report:
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
 
+        from matplotlib.lines import Line2D
+
         steps = self.family("dense_step")
-        active = self.context.get("adagrad_active_isa", "?")
+        roof = self.family("roofline")
         fig, axes = plt.subplots(1, 2, figsize=(13, 5), sharey=False)
         for ax, dtype in zip(axes, ("f32", "f64")):
+            # Every ISA's own limits in its step's colour: a faster ISA
+            # cannot hide below another ISA's ceiling.
             for isa in sorted({i for (d, i, _) in steps if d == dtype}, key=isa_key):
                 sizes = sorted(n for (d, i, n) in steps if d == dtype and i == isa)
-                ax.plot(sizes, [ns(steps[(dtype, isa, n)]) for n in sizes], marker="o",
-                        label="step, %s" % isa)
-            roof = self.family("roofline")
-            sizes = sorted(n for (d, i, n) in roof if d == dtype and i == active)
-            if sizes:
-                ax.plot(sizes, [ns(roof[(dtype, active, n)]) for n in sizes], "k--",
-                        label="memory roofline (%s)" % active)
-            ceiling = self.get("ceiling/%s/%s/1024" % (dtype, active))
-            if ceiling:
-                ax.axhline(ns(ceiling), color="k", linestyle=":",
-                           label="sqrt + div ceiling (%s)" % active)
-            for key, label in (("cpuinfo_l1d_bytes", "L1d"), ("cpuinfo_l2_bytes", "L2"),
-                               ("cpuinfo_l3_bytes", "L3")):
-                if key in self.context:
-                    n_fill = int(self.context[key]) / FOOTPRINT_PER_ELEMENT[dtype]
-                    ax.axvline(n_fill, color="grey", alpha=0.4)
-                    ax.text(n_fill, ax.get_ylim()[1] if ax.get_ylim()[1] > 0 else 1, " " + label,
-                            color="grey", va="top", fontsize=8)
+                (line,) = ax.plot(sizes, [ns(steps[(dtype, isa, n)]) for n in sizes], marker="o",
+                                  label="step, %s" % isa)
+                roof_sizes = sorted(n for (d, i, n) in roof if d == dtype and i == isa)
+                if roof_sizes:
+                    ax.plot(roof_sizes, [ns(roof[(dtype, isa, n)]) for n in roof_sizes], "--",
+                            color=line.get_color(), linewidth=1)
+                ceiling = self.get("ceiling/%s/%s/1024" % (dtype, isa))
+                if ceiling:
+                    ax.axhline(ns(ceiling), color=line.get_color(), linestyle=":", linewidth=1)
+            unknown = []
+            for key, label in CACHE_LEVELS:
+                if key not in self.context:
+                    unknown.append(label)
+                    continue
+                n_fill = int(self.context[key]) / FOOTPRINT_PER_ELEMENT[dtype]
+                ax.axvline(n_fill, color="grey", alpha=0.4)
+                ax.text(n_fill, ax.get_ylim()[1] if ax.get_ylim()[1] > 0 else 1, " " + label,
+                        color="grey", va="top", fontsize=8)
+            if unknown:
+                ax.text(0.01, 0.01, "cache sizes unknown: %s" % ", ".join(unknown),
+                        transform=ax.transAxes, color="grey", fontsize=8)
             ax.set_xscale("log", base=2)
             ax.set_yscale("log")
             ax.set_xlabel("n (elements; grey lines: w, g, G fill that cache)")
             ax.set_ylabel("ns per element")
             ax.set_title("dense AdaGrad step, %s" % dtype)
             ax.grid(True, which="both", alpha=0.3)
-            ax.legend(fontsize=8)
+            handles, _ = ax.get_legend_handles_labels()
+            handles += [Line2D([], [], color="k", linestyle="--", label="memory roofline (same ISA)"),
+                        Line2D([], [], color="k", linestyle=":", label="sqrt + div ceiling (same ISA)")]
+            ax.legend(handles=handles, fontsize=8)
         fig.tight_layout()
         fig.savefig(path, dpi=110)
 
@@ -244,11 +382,12 @@ class SparseReport:
     STATES = (("elem", "per-element"), ("rowwise", "row-wise"))
     DUPS = (("sum", "SUM"), ("seq", "SEQUENTIAL"))
 
-    def __init__(self, results):
+    def __init__(self, results, check):
         self.results = results
         self.rows = medians(results)
         self.context = results.get("context", {})
         self.derived = []
+        self.check = check
 
     def get(self, name):
         return self.rows.get(name)
@@ -291,6 +430,13 @@ class SparseReport:
                                            if ceiling else None)
                             speedup = (ns_index(scalar) / ns_index(row)
                                        if scalar is not None and isa != "scalar" else None)
+                            name = "sparse/%s/%s/%s/%s/%d" % (state, dup, isa, dist, dim)
+                            gather_name = "sparse_gather/%s/%s/%d" % (state, dist, dim)
+                            # The gather kernel runs on the best ISA, as the
+                            # dispatched step does: the scalar path's limit
+                            # is a scalar gather, not measured.
+                            if isa != "scalar" and gather_gbs:
+                                self.check.limit(name, gbs / gather_gbs, gather_name)
                             self.derived.append({
                                 "table": "sparse_step", "state": state, "duplicates": dup,
                                 "dim": dim, "distribution": dist, "isa": isa,
@@ -309,7 +455,8 @@ class SparseReport:
                                 "speedup_over_scalar": speedup})
                             lines.append("| %s | %s | %d | %s | %d | %s | %.1f | %.2f | %.2f | %s "
                                          "| %.2f | %s | %s | %s |" % (
-                                             state_label, dup_label, dim, dist,
+                                             state_label + self.check.mark(name, gather_name),
+                                             dup_label, dim, dist,
                                              int(row["unique_rows"]), isa, ns_index(row),
                                              1e3 / ns_index(row), gbs,
                                              "%.2f" % roof_gbs if roof_gbs else "-", efficiency,
@@ -413,8 +560,10 @@ class SparseReport:
             if roof and names["dense_roofline"]:
                 entry["roofline_speedup_over_dense"] = ns(names["dense_roofline"]) / ns(roof)
             self.derived.append(entry)
+            self.check.limit("rowwise_vs_dense/" + key, entry["efficiency"],
+                             "rowwise_vs_dense/" + roof_key)
             lines.append("| %s | %.2f | %.2f | %.3f | %.2f | %s | %s | %.2fx |" % (
-                label, entry["bytes_per_element"], entry["ms_per_step"], ns(row), gbs,
+                label + self.check.mark("rowwise_vs_dense/" + key, "rowwise_vs_dense/" + roof_key), entry["bytes_per_element"], entry["ms_per_step"], ns(row), gbs,
                 "%.2f" % roof_gbs if roof_gbs else "-",
                 "%.2f" % entry["efficiency"] if roof_gbs else "-", entry["speedup_over_dense"]))
         if names["rowwise_roofline"] and names["dense_roofline"]:
@@ -456,20 +605,29 @@ class SparseReport:
         return out
 
 
-def real_ns(row):
-    """A row's wall time per iteration in ns."""
-    scale = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}[row.get("time_unit", "ns")]
-    return row["real_time"] * scale
-
-
 class VariantReport:
     """The proximal, dual-averaging and mixed-precision steps, from
     variant_step_bench's JSON: variant/<step>/<n>,
     variant_isa/<step>/<isa>/<n> and variant_roofline/<bytes>/<n>."""
 
-    def __init__(self, results):
+    def __init__(self, results, check):
         self.rows = medians(results)
         self.derived = []
+        self.check = check
+
+    def efficiency(self, name, row, n, isa=None):
+        """The roofline moving the row's bytes per element / the row's time,
+        and the roofline's name. Checked against the limit out of cache only,
+        and for a per-ISA row only on the roofline's ISA or a wider one: on a
+        narrower one (sse2 and avx here) the bf16 kernels are bound by their
+        arithmetic, a limit not measured."""
+        roof_name = "variant_roofline/%d/%d" % (row.get("bytes_per_element", 0), n)
+        roof = self.rows.get(roof_name)
+        efficiency = real_ns(roof) / real_ns(row) if roof else None
+        if n >= RETIME_MIN_N and (isa is None or roof is None or
+                                  isa_key(isa) >= isa_key(roof.get("label", ""))):
+            self.check.limit(name, efficiency, roof_name)
+        return efficiency, roof_name
 
     def table(self):
         steps = {}
@@ -489,9 +647,9 @@ class VariantReport:
             row = steps[(step, n)]
             t = real_ns(row)
             per_element = row.get("bytes_per_element", 0)
-            roof = self.rows.get("variant_roofline/%d/%d" % (per_element, n))
+            name = "variant/%s/%d" % (step, n)
+            efficiency, roof_name = self.efficiency(name, row, n)
             dense = steps.get(("dense_f32", n))
-            efficiency = real_ns(roof) / t if roof else None
             speedup = real_ns(dense) / t if dense else None
             isa = row.get("label", "?")
             self.derived.append({"step": step, "n": n, "isa": isa,
@@ -499,7 +657,7 @@ class VariantReport:
                                  "ns_per_element": t / n, "efficiency": efficiency,
                                  "speedup_over_f32_step": speedup})
             lines.append("| %s | %d | %s | %d | %.3f | %.1f | %s | %s |" % (
-                step, n, isa, per_element, t / n, per_element * n / t,
+                step + self.check.mark(name, roof_name), n, isa, per_element, t / n, per_element * n / t,
                 "%.2f" % efficiency if efficiency else "-",
                 "%.2fx" % speedup if speedup else "-"))
         return "\n".join(lines)
@@ -513,13 +671,16 @@ class VariantReport:
                 rows[(parts[1], int(parts[3]), parts[2])] = row
         if not rows:
             return ""
-        lines = ["| step | n | ISA | ns/elem | GB/s |", "|---|---|---|---|---|"]
+        lines = ["| step | n | ISA | ns/elem | GB/s | efficiency |", "|---|---|---|---|---|---|"]
         for (step, n, isa) in sorted(rows, key=lambda k: (k[0], k[1], isa_key(k[2]))):
             row = rows[(step, n, isa)]
             t = real_ns(row)
             per_element = row.get("bytes_per_element", 0)
-            lines.append("| %s | %d | %s | %.3f | %.1f |" % (step, n, isa, t / n,
-                                                          per_element * n / t))
+            name = "variant_isa/%s/%s/%d" % (step, isa, n)
+            efficiency, roof_name = self.efficiency(name, row, n, isa)
+            lines.append("| %s | %d | %s | %.3f | %.1f | %s |" % (
+                step + self.check.mark(name, roof_name), n, isa, t / n, per_element * n / t,
+                "%.2f" % efficiency if efficiency else "-"))
         return "\n".join(lines)
 
 
@@ -588,9 +749,26 @@ def load_results(path):
     return json.loads(text)
 
 
+def cache_sizes(ctx):
+    """The host line's cache sizes and where they came from (bench/cache_context.h)."""
+    sizes = ", ".join("%s %s" % (label, ctx.get(key, "unknown")) for key, label in CACHE_LEVELS)
+    return "%s bytes (%s)" % (sizes, ctx.get("cache_sizes_from", "neither cpuinfo nor sysfs"))
+
+
+def load_retimed(paths):
+    """name -> median row over the lone runs' results files, or None when
+    there are none."""
+    if not paths:
+        return None
+    retimed = {}
+    for path in paths:
+        retimed.update(medians(load_results(path)))
+    return retimed
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("results")
+    parser.add_argument("results", nargs="?")
     parser.add_argument("--markdown")
     parser.add_argument("--json")
     parser.add_argument("--plot")
@@ -598,27 +776,44 @@ def main():
     parser.add_argument("--sparse")
     parser.add_argument("--variants")
     parser.add_argument("--dispatch")
+    parser.add_argument("--retime", nargs="*", default=[],
+                        help="results of the rows timed again alone (one file or many)")
+    parser.add_argument("--retime-names", metavar="SUITE_JSON",
+                        help="print the rows of SUITE_JSON to time again, as anchored filters")
     args = parser.parse_args()
+    if args.retime_names:
+        for name in retime_names(load_results(args.retime_names)):
+            # The run name may carry per-benchmark settings (min_time:...)
+            # that base_name drops: match them too.
+            print("^%s(/min_time:[0-9.]+|/repeats:[0-9]+)*$" % re.escape(name))
+        return
+    if args.results is None:
+        parser.error("the dense results file is required")
+    check = SelfCheck(load_retimed(args.retime))
     # A --benchmark_filter that matches nothing in one of the two executables
     # leaves no results file for it: report what there is.
-    report = Report(load_results(args.results))
-    sparse = SparseReport(load_results(args.sparse)) if args.sparse else None
+    report = Report(load_results(args.results), check)
+    sparse = SparseReport(load_results(args.sparse), check) if args.sparse else None
+    variants = VariantReport(load_results(args.variants), check) if args.variants else None
+    for suite in (report, sparse, variants):
+        if suite is not None:
+            check.compare(suite.rows)
     ctx = report.context or (sparse.context if sparse is not None else {})
     all_benchmarks = report.results["benchmarks"] + (
         sparse.results["benchmarks"] if sparse is not None else [])
     counts = collections.Counter(b.get("repetitions") for b in all_benchmarks)
     repetitions = counts.most_common(1)[0][0] if counts else "?"
     wide = (sparse.context.get("adagrad_active_wide_isa", "?") if sparse is not None else "?")
-    sections = ["Host: %s, %s CPUs; dispatched ISAs: %s (dense element-wise steps), %s (the "
-                "others); L1d %s, L2 %s, L3 %s bytes (cpuinfo); medians of %s repetitions" % (
+    sections = ["Host: %s, %s CPUs; dispatched ISAs: %s (dense f32 step), %s (sparse step; "
+                "every family: the dispatch table); %s; medians of %s repetitions" % (
                     ctx.get("host_name", "?"), ctx.get("num_cpus", "?"),
-                    ctx.get("adagrad_active_isa", "?"), wide, ctx.get("cpuinfo_l1d_bytes", "?"),
-                    ctx.get("cpuinfo_l2_bytes", "?"), ctx.get("cpuinfo_l3_bytes", "?"), repetitions)]
+                    ctx.get("adagrad_active_isa", "?"), wide, cache_sizes(ctx), repetitions)]
     dispatch_derived = []
     if args.dispatch:
         dispatch = load_results(args.dispatch)
+        check.compare(medians(dispatch))
         section = dispatch_section(medians(dispatch), dispatch.get("context", {}),
-                                   dispatch_derived)
+                                   dispatch_derived, check.mark)
         if section:
             sections.append(section)
     for title, table in (("Dense step, one thread", report.step_table()),
@@ -633,7 +828,6 @@ def main():
     if sparse is not None:
         for title, table in sparse.sections():
             sections.append("%s:\n\n%s" % (title, table))
-    variants = VariantReport(load_results(args.variants)) if args.variants else None
     if variants is not None:
         table = variants.table()
         if table:
@@ -646,8 +840,8 @@ def main():
         table = variants.isa_table()
         if table:
             sections.append("The bf16 step (bf16 weights and gradients, nearest even) and the "
-                            "float-to-bf16 conversion alone on each ISA (variant_step_bench):\n\n"
-                            + table)
+                            "float-to-bf16 conversion alone on each ISA (variant_step_bench); "
+                            "efficiency as above:\n\n" + table)
     compare = None
     sparse_derived = sparse.derived if sparse is not None else []
     if args.compare:
@@ -661,6 +855,8 @@ def main():
         table = sparse_compare_table(compare, sparse_derived)
         if table:
             sections.append(table)
+    # After every table: the limit checks are made as the tables are built.
+    sections.insert(1, check.section())
     text = "\n\n".join(sections) + "\n"
     print(text)
     if args.markdown:
@@ -673,6 +869,7 @@ def main():
                        "sparse_derived": sparse_derived,
                        "variant_derived": variants.derived if variants is not None else [],
                        "dispatch_derived": dispatch_derived,
+                       "suspects": check.suspects,
                        "compare": compare}, out, indent=1)
     if args.plot and report.family("dense_step"):
         report.plot(args.plot)

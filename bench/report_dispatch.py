@@ -20,9 +20,11 @@ def _ns(row):
     return row["ns_per_element"] * 1e9
 
 
-def dispatch_section(rows, context, derived):
+def dispatch_section(rows, context, derived, mark=lambda *names: ""):
     """Markdown for the rows of one dispatch_bench run (name -> median row);
-    appends the figures to derived. Empty when the run has no such rows."""
+    appends the figures to derived. mark(*names) is the report's marker for
+    a table row computed from a suspect row (report.py's SelfCheck). Empty
+    when the run has no such rows."""
     table = {}
     native = {}
     for name, row in rows.items():
@@ -56,12 +58,13 @@ def dispatch_section(rows, context, derived):
                             "fastest_ns": _ns(forced[best_isa]), "ratio": ratio,
                             "native_loop_ns": _ns(loop) if loop else None,
                             "native_over_dispatched": loop_ratio})
-            mark = "" if ratio <= TARGET_RATIO else " **(> %.2f)**" % TARGET_RATIO
-            if mark:
+            over = "" if ratio <= TARGET_RATIO else " **(> %.2f)**" % TARGET_RATIO
+            if over:
                 misses.append("%s at %d" % (family, n))
-            lines.append("| %s | %d | %s | %.3f | %s | %.3f | %.2f%s | %s | %s |" % (
+            names = ["dispatch/%s/%s/%d" % (family, path, n) for path in ("dispatched", best_isa)]
+            lines.append("| %s | %d | %s | %.3f | %s | %.3f | %.2f%s%s | %s | %s |" % (
                 family, n, dispatched.get("label", "?"), _ns(dispatched), best_isa,
-                _ns(forced[best_isa]), ratio, mark,
+                _ns(forced[best_isa]), ratio, over, mark(*names),
                 "%.3f" % _ns(loop) if loop else "-",
                 "%.2f" % loop_ratio if loop_ratio else "-"))
     choices = ", ".join("%s %s" % (f, context["adagrad_dispatch_" + f])

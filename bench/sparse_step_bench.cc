@@ -65,6 +65,7 @@
 
 #include "adagrad/adagrad.h"
 #include "cache_context.h"
+#include "harness.h"
 #include "limits.h"
 #include "sparse_limits.h"
 
@@ -100,22 +101,9 @@ constexpr std::uint64_t kUniformSeed = 0x5eed0001;
 constexpr std::uint64_t kZipfSeed = 0x5eed0002;
 constexpr std::uint64_t kPermutationSeed = 0x5eed0003;
 
-struct FreeDeleter {
-  void operator()(void* p) const { std::free(p); }
-};
-template <class T>
-using buffer = std::unique_ptr<T[], FreeDeleter>;
-
-// Every buffer starts on its own 4 KiB page, as bench/dense_step_bench.cc
-// does, so the buffers' relative placement is the same in every run.
-constexpr std::size_t kBufferAlignment = 4096;
-
-template <class T>
-buffer<T> aligned_array(std::size_t n) {
-  const std::size_t bytes = (std::max<std::size_t>(n, 1) * sizeof(T) + kBufferAlignment - 1) /
-                            kBufferAlignment * kBufferAlignment;
-  return buffer<T>(static_cast<T*>(std::aligned_alloc(kBufferAlignment, bytes)));
-}
+using adagrad_bench::buffer;
+using adagrad_bench::page_array;
+using adagrad_bench::timed_loop;
 
 // Deterministic values in ordinary ranges (no subnormals).
 void fill(float* values, std::size_t n, std::uint64_t seed, double low, double high) {
@@ -226,14 +214,14 @@ struct embedding_tables {
   embedding_tables(std::size_t num_rows, std::size_t row_dim)
       : rows(num_rows),
         dim(row_dim),
-        table(aligned_array<float>(rows * dim)),
-        state(aligned_array<float>(rows * dim)),
-        row_state(aligned_array<float>(rows)),
-        grads(aligned_array<float>(kBatch * dim)),
+        table(page_array<float>(rows * dim)),
+        state(page_array<float>(rows * dim)),
+        row_state(page_array<float>(rows)),
+        grads(page_array<float>(kBatch * dim)),
         workspace_size(
             std::max(adagrad_sparse_workspace_size(kBatch, dim, ADAGRAD_DUPLICATES_SUM),
                      adagrad_sparse_workspace_size(kBatch, dim, ADAGRAD_DUPLICATES_SEQUENTIAL))),
-        workspace(aligned_array<unsigned char>(workspace_size)) {
+        workspace(page_array<unsigned char>(workspace_size)) {
     fill(table.get(), rows * dim, 1, -1.0, 1.0);
     fill(state.get(), rows * dim, 3, 0.5, 2.0);
     fill(row_state.get(), rows, 5, 0.5, 2.0);
@@ -320,14 +308,7 @@ void sparse_step(benchmark::State& state, sparse_case c, std::size_t threads) {
   adagrad_params p = adagrad_params_default();
   p.lr = kLearningRate;
   pool_ptr pool(threads > 0 ? pthreadpool_create(threads) : nullptr);
-  for (auto _ : state) {
-    const adagrad_status status = run_step(c, t, b, &p, pool.get());
-    if (status != ADAGRAD_OK) {
-      state.SkipWithError(adagrad_status_string(status));
-      break;
-    }
-    benchmark::ClobberMemory();
-  }
+  timed_loop(state, [&] { return run_step(c, t, b, &p, pool.get()); });
   set_sparse_counters(state, {b.unique_rows, b.indices.size(), c.dim, c.rowwise});
   state.SetLabel(c.dispatched
                      ? std::string("dispatched: ") + adagrad_isa_name(adagrad_active_wide_isa())
@@ -378,11 +359,11 @@ struct roofline_buffers {
         rmw_floats(t.unique_rows * t.dim),
         state_floats(t.rowwise ? t.unique_rows : 0),
         extra_floats((t.occurrences - t.unique_rows) * t.dim),
-        w(aligned_array<float>(rmw_floats)),
-        g(aligned_array<float>(rmw_floats)),
-        G(aligned_array<float>(rowwise ? 0 : rmw_floats)),
-        row_state(aligned_array<float>(state_floats)),
-        extra(aligned_array<float>(extra_floats)) {
+        w(page_array<float>(rmw_floats)),
+        g(page_array<float>(rmw_floats)),
+        G(page_array<float>(rowwise ? 0 : rmw_floats)),
+        row_state(page_array<float>(state_floats)),
+        extra(page_array<float>(extra_floats)) {
     fill(w.get(), rmw_floats, 1, -1.0, 1.0);
     fill(g.get(), rmw_floats, 2, -0.1, 0.1);
     if (!rowwise) fill(G.get(), rmw_floats, 3, 0.5, 2.0);
@@ -450,14 +431,14 @@ void sparse_roofline(benchmark::State& state, traffic t, std::size_t threads) {
       threads > 0 ? tile_floats(b.extra_floats, split) : std::max<std::size_t>(b.extra_floats, 1);
   std::vector<float> sums(b.extra_floats / read_tile + 1);
   roofline_job job{&b, &path, sums.data(), read_tile};
-  for (auto _ : state) {
+  timed_loop(state, [&] {
     run_part<&roofline_job::rmw>(pool.get(), &job, b.rmw_floats, tile_floats(b.rmw_floats, split));
     run_part<&roofline_job::state>(pool.get(), &job, b.state_floats,
                                    tile_floats(b.state_floats, split));
     run_part<&roofline_job::read>(pool.get(), &job, b.extra_floats, read_tile);
     benchmark::DoNotOptimize(sums.data());
-    benchmark::ClobberMemory();
-  }
+    return ADAGRAD_OK;
+  });
   set_sparse_counters(state, t);
   state.SetLabel(adagrad_isa_name(path.isa));
 }
@@ -472,7 +453,7 @@ void sparse_gather(benchmark::State& state, bool rowwise, distribution dist, std
   const roofline_path& path = best_roofline();
   float* table = t.table.get();
   const float* grads = t.grads.get();
-  for (auto _ : state) {
+  timed_loop(state, [&] {
     for (std::uint32_t position : b.order) {
       const auto row = static_cast<std::size_t>(b.indices[position]);
       if (rowwise) {
@@ -483,8 +464,8 @@ void sparse_gather(benchmark::State& state, bool rowwise, distribution dist, std
                                t.state.get() + row * dim);
       }
     }
-    benchmark::ClobberMemory();
-  }
+    return ADAGRAD_OK;
+  });
   set_sparse_counters(state, {b.unique_rows, b.indices.size(), dim, rowwise});
   state.SetLabel(adagrad_isa_name(path.isa));
 }
@@ -494,13 +475,13 @@ void sparse_gather(benchmark::State& state, bool rowwise, distribution dist, std
 // arithmetic alone of a per-element step costs.
 void ceiling(benchmark::State& state) {
   const std::size_t n = 1024;
-  buffer<float> in = aligned_array<float>(n), out = aligned_array<float>(n);
+  buffer<float> in = page_array<float>(n), out = page_array<float>(n);
   fill(in.get(), n, 4, 0.5, 2.0);
   const roofline_path& path = best_roofline();
-  for (auto _ : state) {
+  timed_loop(state, [&] {
     path.ceiling(n, in.get(), out.get());
-    benchmark::ClobberMemory();
-  }
+    return ADAGRAD_OK;
+  });
   const auto elements =
       static_cast<std::int64_t>(state.iterations()) * static_cast<std::int64_t>(n);
   state.SetItemsProcessed(elements);
@@ -513,10 +494,10 @@ void ceiling(benchmark::State& state) {
 
 struct dense_buffers {
   explicit dense_buffers(std::size_t n, std::size_t rows)
-      : w(aligned_array<float>(n)),
-        g(aligned_array<float>(n)),
-        G(aligned_array<float>(n)),
-        row_state(aligned_array<float>(rows)) {
+      : w(page_array<float>(n)),
+        g(page_array<float>(n)),
+        G(page_array<float>(n)),
+        row_state(page_array<float>(rows)) {
     fill(w.get(), n, 1, -1.0, 1.0);
     fill(g.get(), n, 2, -0.1, 0.1);
     fill(G.get(), n, 3, 0.5, 2.0);
@@ -536,7 +517,7 @@ void rowwise_vs_dense(benchmark::State& state, dense_kind kind) {
   adagrad_params p = adagrad_params_default();
   p.lr = kLearningRate;
   const roofline_path& path = best_roofline();
-  for (auto _ : state) {
+  timed_loop(state, [&] {
     adagrad_status status = ADAGRAD_OK;
     switch (kind) {
       case dense_kind::rowwise_step:
@@ -552,12 +533,8 @@ void rowwise_vs_dense(benchmark::State& state, dense_kind kind) {
         break;
       case dense_kind::dense_roofline: path.dense(n, b.w.get(), b.g.get(), b.G.get()); break;
     }
-    if (status != ADAGRAD_OK) {
-      state.SkipWithError(adagrad_status_string(status));
-      break;
-    }
-    benchmark::ClobberMemory();
-  }
+    return status;
+  });
   const bool rowwise = kind == dense_kind::rowwise_step || kind == dense_kind::rowwise_roofline;
   const bool roofline = kind == dense_kind::rowwise_roofline || kind == dense_kind::dense_roofline;
   const auto iterations = static_cast<std::int64_t>(state.iterations());

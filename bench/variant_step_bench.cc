@@ -22,7 +22,8 @@
 //                                 step moving `bytes` per element, with about
 //                                 the same read/write mix (3 reads to 2
 //                                 writes; the 16-bit steps read 8 bytes and
-//                                 write 6)
+//                                 write 6, the conversion reads 4 and
+//                                 writes 2)
 //
 // Bytes per element (the counters): dense and proximal f32 20 (read w, g, G;
 // write w, G); f64 40; DA 24 (read g, z, G; write w, z, G); 16-bit weights and
@@ -32,28 +33,19 @@
 #include <benchmark/benchmark.h>
 
 #include <cstdint>
-#include <cstdlib>
 #include <cstring>
-#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "adagrad/adagrad.h"
+#include "harness.h"
 #include "limits.h"
 
 namespace {
 
-struct FreeDeleter {
-  void operator()(void* p) const { std::free(p); }
-};
-
-// Page-aligned, as in dense_step_bench (the same placement every run).
-template <class T>
-std::unique_ptr<T[], FreeDeleter> page_array(std::size_t n) {
-  const std::size_t bytes = (n * sizeof(T) + 4095) / 4096 * 4096;
-  return std::unique_ptr<T[], FreeDeleter>(static_cast<T*>(std::aligned_alloc(4096, bytes)));
-}
+using adagrad_bench::page_array;
+using adagrad_bench::timed_loop;
 
 template <class T>
 void fill(T* values, std::size_t n, std::uint64_t seed, double low, double high) {
@@ -85,10 +77,6 @@ void set_traffic(benchmark::State& state, std::int64_t n, std::int64_t bytes_per
 std::string dense_isa() { return adagrad_isa_name(adagrad_active_isa()); }
 std::string wide_isa() { return adagrad_isa_name(adagrad_active_wide_isa()); }
 
-void check(benchmark::State& state, adagrad_status status) {
-  if (status != ADAGRAD_OK) state.SkipWithError(adagrad_status_string(status));
-}
-
 // A small lr keeps the weights ordinary over millions of steps.
 adagrad_params bench_params() {
   adagrad_params p = adagrad_params_default();
@@ -105,14 +93,13 @@ void proximal(benchmark::State& state) {
   fill(G.get(), n, 3, 0.5, 1.0);
   const adagrad_params p = bench_params();
   const adagrad_regularization r{1e-6, 1e-3};
-  for (auto _ : state) {
+  timed_loop(state, [&] {
     if constexpr (sizeof(T) == 4) {
-      check(state, adagrad_proximal_step(w.get(), g.get(), G.get(), n, &p, &r));
+      return adagrad_proximal_step(w.get(), g.get(), G.get(), n, &p, &r);
     } else {
-      check(state, adagrad_proximal_step_f64(w.get(), g.get(), G.get(), n, &p, &r));
+      return adagrad_proximal_step_f64(w.get(), g.get(), G.get(), n, &p, &r);
     }
-    benchmark::ClobberMemory();
-  }
+  });
   set_traffic(state, state.range(0), 5 * static_cast<std::int64_t>(sizeof(T)), dense_isa());
 }
 
@@ -123,10 +110,7 @@ void dense(benchmark::State& state) {
   fill(g.get(), n, 2, -1e-3, 1e-3);
   fill(G.get(), n, 3, 0.5, 1.0);
   const adagrad_params p = bench_params();
-  for (auto _ : state) {
-    check(state, adagrad_step(w.get(), g.get(), G.get(), n, &p));
-    benchmark::ClobberMemory();
-  }
+  timed_loop(state, [&] { return adagrad_step(w.get(), g.get(), G.get(), n, &p); });
   set_traffic(state, state.range(0), 20, dense_isa());
 }
 
@@ -141,10 +125,7 @@ void dual_averaging(benchmark::State& state) {
   adagrad_params p = bench_params();
   p.step = 100;
   const adagrad_regularization r{1e-6, 1e-3};
-  for (auto _ : state) {
-    check(state, adagrad_da_step(w.get(), g.get(), z.get(), G.get(), n, &p, &r));
-    benchmark::ClobberMemory();
-  }
+  timed_loop(state, [&] { return adagrad_da_step(w.get(), g.get(), z.get(), G.get(), n, &p, &r); });
   set_traffic(state, state.range(0), 24, dense_isa());
 }
 
@@ -163,14 +144,12 @@ void mixed(benchmark::State& state, adagrad_dtype type, adagrad_rounding roundin
   adagrad_params p = bench_params();
   adagrad_mixed_options o = adagrad_mixed_options_default();
   o.rounding = rounding;
-  for (auto _ : state) {
-    check(state,
-          isa ? adagrad_step_mixed_isa(*isa, w.get(), type, g.get(), type, G.get(), n, &p, &o,
-                                       nullptr)
-              : adagrad_step_mixed(w.get(), type, g.get(), type, G.get(), n, &p, &o, nullptr));
+  timed_loop(state, [&] {
     ++p.step;  // new random bits every step, as in training
-    benchmark::ClobberMemory();
-  }
+    return isa ? adagrad_step_mixed_isa(*isa, w.get(), type, g.get(), type, G.get(), n, &p, &o,
+                                        nullptr)
+               : adagrad_step_mixed(w.get(), type, g.get(), type, G.get(), n, &p, &o, nullptr);
+  });
   set_traffic(state, state.range(0), 14, isa ? adagrad_isa_name(*isa) : wide_isa());
 }
 
@@ -180,10 +159,9 @@ void to_bf16(benchmark::State& state, adagrad_isa isa) {
   auto in = page_array<float>(n);
   fill(in.get(), n, 1, -1.0, 1.0);
   auto out = page_array<std::uint16_t>(n);
-  for (auto _ : state) {
-    check(state, adagrad_convert_to_half_isa(isa, in.get(), out.get(), n, ADAGRAD_DTYPE_BF16));
-    benchmark::ClobberMemory();
-  }
+  timed_loop(state, [&] {
+    return adagrad_convert_to_half_isa(isa, in.get(), out.get(), n, ADAGRAD_DTYPE_BF16);
+  });
   set_traffic(state, state.range(0), 6, adagrad_isa_name(isa));
 }
 
@@ -198,11 +176,10 @@ void master_copy(benchmark::State& state) {
   std::memcpy(g.get(), g16.data(), n * 2);
   const adagrad_params p = bench_params();
   const adagrad_mixed_options o = adagrad_mixed_options_default();
-  for (auto _ : state) {
-    check(state, adagrad_step_master(w.get(), g.get(), ADAGRAD_DTYPE_BF16, G.get(), copy.get(),
-                                     ADAGRAD_DTYPE_BF16, n, &p, &o, nullptr));
-    benchmark::ClobberMemory();
-  }
+  timed_loop(state, [&] {
+    return adagrad_step_master(w.get(), g.get(), ADAGRAD_DTYPE_BF16, G.get(), copy.get(),
+                               ADAGRAD_DTYPE_BF16, n, &p, &o, nullptr);
+  });
   set_traffic(state, state.range(0), 20, wide_isa());
 }
 
@@ -216,11 +193,12 @@ void dense_then_convert(benchmark::State& state) {
   fill(G.get(), n, 3, 0.5, 1.0);
   auto copy = page_array<std::uint16_t>(n);
   const adagrad_params p = bench_params();
-  for (auto _ : state) {
-    check(state, adagrad_step(w.get(), g.get(), G.get(), n, &p));
-    check(state, adagrad_convert_to_half(w.get(), copy.get(), n, ADAGRAD_DTYPE_BF16));
-    benchmark::ClobberMemory();
-  }
+  timed_loop(state, [&] {
+    const adagrad_status status = adagrad_step(w.get(), g.get(), G.get(), n, &p);
+    return status != ADAGRAD_OK
+               ? status
+               : adagrad_convert_to_half(w.get(), copy.get(), n, ADAGRAD_DTYPE_BF16);
+  });
   set_traffic(state, state.range(0), 26, dense_isa() + " step, " + wide_isa() + " conversion");
 }
 
@@ -251,10 +229,10 @@ void roofline(benchmark::State& state, std::int64_t bytes_per_element) {
   fill(g.get(), floats, 2, -1e-3, 1e-3);
   fill(G.get(), floats, 3, 0.5, 1.0);
   const roofline_fn kernel = active_roofline();
-  for (auto _ : state) {
+  timed_loop(state, [&] {
     kernel(floats, w.get(), g.get(), G.get());
-    benchmark::ClobberMemory();
-  }
+    return ADAGRAD_OK;
+  });
   set_traffic(state, n, bytes_per_element, dense_isa());
 }
 
@@ -271,15 +249,12 @@ int main(int argc, char** argv) {
   add("proximal_f32", proximal<float>);
   add("proximal_f64", proximal<double>);
   add("da_f32", dual_averaging);
-  add("mixed_bf16", [](benchmark::State& s) {
-    mixed(s, ADAGRAD_DTYPE_BF16, ADAGRAD_ROUND_NEAREST_EVEN);
-  });
-  add("mixed_f16", [](benchmark::State& s) {
-    mixed(s, ADAGRAD_DTYPE_F16, ADAGRAD_ROUND_NEAREST_EVEN);
-  });
-  add("mixed_bf16_sr", [](benchmark::State& s) {
-    mixed(s, ADAGRAD_DTYPE_BF16, ADAGRAD_ROUND_STOCHASTIC);
-  });
+  add("mixed_bf16",
+      [](benchmark::State& s) { mixed(s, ADAGRAD_DTYPE_BF16, ADAGRAD_ROUND_NEAREST_EVEN); });
+  add("mixed_f16",
+      [](benchmark::State& s) { mixed(s, ADAGRAD_DTYPE_F16, ADAGRAD_ROUND_NEAREST_EVEN); });
+  add("mixed_bf16_sr",
+      [](benchmark::State& s) { mixed(s, ADAGRAD_DTYPE_BF16, ADAGRAD_ROUND_STOCHASTIC); });
   add("master_bf16_copy", master_copy);
   add("dense_then_convert_bf16", dense_then_convert);
   for (adagrad_isa isa : kSimdIsas) {
@@ -296,7 +271,7 @@ int main(int argc, char** argv) {
           ->Arg(n);
     }
   }
-  for (std::int64_t bytes : {14, 20, 24, 26, 40}) {
+  for (std::int64_t bytes : {6, 14, 20, 24, 26, 40}) {
     for (std::int64_t n : lengths) {
       benchmark::RegisterBenchmark(("variant_roofline/" + std::to_string(bytes)).c_str(),
                                    [bytes](benchmark::State& s) { roofline(s, bytes); })

@@ -1,0 +1,82 @@
+// What every benchmark of bench/ does the same way, so that a row times the
+// kernel and nothing else (issue 19: rows 10-30x too slow, with a small
+// spread, from page faults taken inside the timed loop):
+//
+//   page_array<T>(n)   a buffer on its own 4 KiB pages, every page written
+//                      before it is returned, outputs included
+//   timed_loop(state, step)  one untimed call of the step, then the timed
+//                      iterations
+//
+// bench/report.py checks the outcome: each row at n >= 2^22 is timed again
+// alone in a fresh process (bench/run), and a row whose two measurements
+// differ by more than 25% is listed as suspect.
+#ifndef ADAGRAD_BENCH_HARNESS_H_
+#define ADAGRAD_BENCH_HARNESS_H_
+
+#include <benchmark/benchmark.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <new>
+
+#include "adagrad/adagrad.h"
+
+namespace adagrad_bench {
+
+struct FreeDeleter {
+  void operator()(void* p) const { std::free(p); }
+};
+
+template <class T>
+using buffer = std::unique_ptr<T[], FreeDeleter>;
+
+// Every buffer starts on its own 4 KiB page, as large tensors from an
+// allocator do, so the buffers' relative placement (which decides whether
+// loads collide with in-flight stores in the low 12 address bits, "4K
+// aliasing") is the same in every run rather than whatever malloc returned.
+constexpr std::size_t kBufferAlignment = 4096;
+
+// n elements of T (at least one page), every byte written (zero). The first
+// write to a page faults, and in a virtual machine a fault costs more than
+// the kernel spends on the page: a buffer that only the kernel writes (an
+// output, a workspace) would otherwise be faulted in inside the timed loop,
+// which a training loop, stepping the same tensors again and again, never
+// pays. The memset is what faults them in; callers fill inputs afterwards.
+template <class T>
+buffer<T> page_array(std::size_t n) {
+  const std::size_t bytes = (std::max<std::size_t>(n, 1) * sizeof(T) + kBufferAlignment - 1) /
+                            kBufferAlignment * kBufferAlignment;
+  void* p = std::aligned_alloc(kBufferAlignment, bytes);
+  if (p == nullptr) throw std::bad_alloc();
+  std::memset(p, 0, bytes);
+  return buffer<T>(static_cast<T*>(p));
+}
+
+// Runs step() once untimed, then once per timed iteration; step returns an
+// adagrad_status (ADAGRAD_OK for the limit kernels). The untimed call takes
+// what only a first call pays (a cold TLB, lazily mapped library pages, a
+// new thread pool's first wake-up): at n = 2^24 a repetition runs only a few
+// iterations, too few to amortize it. A failing step ends the benchmark
+// with the status as its error.
+template <class Step>
+void timed_loop(benchmark::State& state, Step&& step) {
+  adagrad_status status = step();
+  if (status != ADAGRAD_OK) {
+    state.SkipWithError(adagrad_status_string(status));
+    return;
+  }
+  for (auto _ : state) {
+    status = step();
+    if (status != ADAGRAD_OK) {
+      state.SkipWithError(adagrad_status_string(status));
+      break;
+    }
+    benchmark::ClobberMemory();
+  }
+}
+
+}  // namespace adagrad_bench
+
+#endif  // ADAGRAD_BENCH_HARNESS_H_

@@ -1,0 +1,197 @@
+#!/usr/bin/python3
+"""bench/report.py's self-check on small planted results: a row whose
+complete-run time and lone time disagree, and a row far below its own
+roofline, are listed as suspect and marked in their tables; consistent rows
+are not; --retime-names lists exactly the rows at n >= 2^22.
+
+Usage: report_selfcheck_test.py PATH/TO/bench/report.py
+"""
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import unittest
+
+REPORT = None  # set from the command line
+N = 1 << 24
+
+
+def row(name, ms, n=N, **extra):
+    """A median aggregate row as Google Benchmark writes it, ms per iteration
+    on n elements (n None: no per-element counter)."""
+    t = ms * 1e6
+    r = {"name": name + "_median", "run_name": name, "run_type": "aggregate",
+         "aggregate_name": "median", "repetitions": 5, "real_time": t, "cpu_time": t,
+         "time_unit": "ns"}
+    if n:
+        r["ns_per_element"] = t / n * 1e-9
+        r["items_per_second"] = n / (t * 1e-9)
+        r["bytes_per_second"] = extra.get("bytes_per_element", 20) * n / (t * 1e-9)
+    r.update(extra)
+    return r
+
+
+def results(rows, **context):
+    return {"context": dict({"host_name": "test", "num_cpus": 2}, **context),
+            "benchmarks": rows}
+
+
+# name -> (complete run ms, alone ms or None when the lone run gave nothing)
+DENSE = {
+    "dense_step/f32/avx2/%d" % N: (10.0, 10.5),         # consistent
+    "roofline/f32/avx2/%d" % N: (9.5, 9.5),
+    "dense_step/f32/avx512f/%d" % N: (13.5, 10.0),      # planted: +35% against alone
+    "roofline/f32/avx512f/%d" % N: (9.5, 9.6),
+}
+VARIANT = {
+    "variant/dense_f32/%d" % N: (10.0, 9.8),            # consistent
+    "variant_roofline/20/%d" % N: (9.5, 9.5),
+    "variant/master_bf16_copy/%d" % N: (49.6, 49.6),    # planted: 0.19 of its roofline
+    "variant/proximal_f32/%d" % N: (13.0, None),        # planted: no lone result
+    "variant_isa/to_bf16/avx2/%d" % N: (115.8, 3.87),   # the issue's row: both checks
+    "variant_isa/to_bf16/sse2/%d" % N: (16.0, 16.2),    # slow, but narrower than the roofline's ISA
+    "variant_roofline/6/%d" % N: (3.5, 3.5),
+}
+BYTES = {"dense_f32": 20, "master_bf16_copy": 20, "proximal_f32": 20, "to_bf16": 6}
+SUSPECTS = {
+    "dense_step/f32/avx512f/%d" % N: ["(+35%)"],
+    "variant/master_bf16_copy/%d" % N: ["efficiency 0.19", "variant_roofline/20/%d" % N],
+    "variant/proximal_f32/%d" % N: ["not re-timed alone"],
+    "variant_isa/to_bf16/avx2/%d" % N: ["116 ms in the complete run, 3.87 ms alone", "efficiency 0.03"],
+}
+CONSISTENT = ["dense_step/f32/avx2/%d" % N, "variant/dense_f32/%d" % N,
+              "variant_isa/to_bf16/sse2/%d" % N, "roofline/f32/avx2/%d" % N]
+
+
+def variant_row(name, ms):
+    parts = name.split("/")
+    per_element = int(parts[1]) if parts[0] == "variant_roofline" else BYTES[parts[1]]
+    label = parts[2] if parts[0] == "variant_isa" else "avx2"
+    return row(name, ms, bytes_per_element=per_element, label=label)
+
+
+def dense_rows(which):
+    rows = [row(name, times[which]) for name, times in DENSE.items() if times[which]]
+    if which == 0:
+        rows += [row("ceiling/f32/%s/1024" % isa, 1024 * 0.1e-6, n=1024, label=isa)
+                 for isa in ("avx2", "avx512f")]
+        rows.append(row("dense_step/f32/avx2/4096", 0.0012, n=4096))
+    return rows
+
+
+def variant_rows(which):
+    rows = [variant_row(name, times[which]) for name, times in VARIANT.items() if times[which]]
+    if which == 0:
+        rows.append(variant_row("variant_isa/to_bf16/avx2/4096", 0.0004))
+    return rows
+
+
+class SelfCheckTest(unittest.TestCase):
+    def setUp(self):
+        self.dir = tempfile.TemporaryDirectory()
+        self.addCleanup(self.dir.cleanup)
+        self.paths = {}
+        for key, content in (
+                ("dense", results(dense_rows(0), l1d_cache_bytes="32768",
+                                  l2_cache_bytes="1048576", cache_sizes_from="sysfs")),
+                ("variant", results(variant_rows(0))),
+                ("dense_alone", results(dense_rows(1))),
+                ("variant_alone", results(variant_rows(1)))):
+            self.paths[key] = os.path.join(self.dir.name, key + ".json")
+            with open(self.paths[key], "w") as f:
+                json.dump(content, f)
+
+    def report(self, *args):
+        out = subprocess.run([sys.executable, REPORT] + list(args), check=True,
+                             capture_output=True, text=True)
+        return out.stdout
+
+    def full_report(self):
+        return self.report(self.paths["dense"], "--variants", self.paths["variant"],
+                           "--retime", self.paths["dense_alone"], self.paths["variant_alone"])
+
+    @staticmethod
+    def suspect_section(text):
+        match = re.search(r"^Suspect rows: (\d+)[^\n]*\n\n(.*?)(\n\n|\Z)", text, re.M | re.S)
+        return (int(match.group(1)), match.group(2)) if match else (0, "")
+
+    def test_planted_rows_are_listed_with_their_reasons(self):
+        text = self.full_report()
+        count, section = self.suspect_section(text)
+        self.assertEqual(count, len(SUSPECTS), text)
+        for name, reasons in SUSPECTS.items():
+            line = next((l for l in section.splitlines() if l.startswith("- `%s`" % name)), None)
+            self.assertIsNotNone(line, "%s not listed:\n%s" % (name, section))
+            for reason in reasons:
+                self.assertIn(reason, line)
+
+    def test_consistent_rows_are_not_listed(self):
+        _, section = self.suspect_section(self.full_report())
+        for name in CONSISTENT:
+            self.assertNotIn("`%s`" % name, section)
+
+    def test_the_list_comes_before_the_tables(self):
+        text = self.full_report()
+        self.assertLess(text.index("Suspect rows:"), text.index("| dtype |"))
+        self.assertLess(text.index("Suspect rows:"), text.index("| step |"))
+
+    def test_tables_mark_the_suspect_rows_only(self):
+        lines = self.full_report().splitlines()
+
+        def table_line(first_cell, n, isa=None):
+            found = [l for l in lines if l.startswith("| " + first_cell) and "| %d |" % n in l
+                     and (isa is None or "| %s |" % isa in l)]
+            self.assertEqual(len(found), 1, (first_cell, n, isa))
+            return found[0]
+
+        self.assertIn("(suspect)", table_line("master_bf16_copy", N))
+        self.assertIn("(suspect)", table_line("to_bf16", N, "avx2"))
+        self.assertIn("(suspect)", table_line("f32", N, "avx512f"))
+        self.assertNotIn("(suspect)", table_line("dense_f32", N))
+        self.assertNotIn("(suspect)", table_line("to_bf16", N, "sse2"))
+        self.assertNotIn("(suspect)", table_line("f32", N, "avx2"))
+        self.assertNotIn("(suspect)", table_line("to_bf16", 4096, "avx2"))
+
+    def test_without_a_retiming_pass_only_the_limits_are_checked(self):
+        text = self.report(self.paths["dense"], "--variants", self.paths["variant"])
+        count, section = self.suspect_section(text)
+        self.assertEqual(count, 2, text)
+        self.assertIn("`variant/master_bf16_copy/%d`" % N, section)
+        self.assertIn("`variant_isa/to_bf16/avx2/%d`" % N, section)
+        self.assertNotIn("complete run", section)
+
+    def test_consistent_results_pass(self):
+        text = self.report(self.paths["dense_alone"], "--retime", self.paths["dense_alone"])
+        self.assertNotIn("Suspect rows", text)
+        self.assertIn("Self-check: each of the 4 rows at n >= 2^22 agrees within 25%", text)
+
+    def test_retime_names_lists_the_large_rows_only(self):
+        filters = self.report("--retime-names", self.paths["variant"]).split()
+        large = [name for name in VARIANT]
+        self.assertEqual(len(filters), len(large))
+        for name in large:
+            matching = [f for f in filters if re.fullmatch(f, name)]
+            self.assertEqual(len(matching), 1, name)
+            # Per-benchmark settings in the run name still match.
+            self.assertTrue(re.fullmatch(matching[0], name + "/min_time:0.500"))
+        self.assertFalse(any(re.fullmatch(f, "variant_isa/to_bf16/avx2/4096") for f in filters))
+
+    def test_host_line_names_the_caches_and_their_source(self):
+        first = self.full_report().splitlines()[0]
+        self.assertIn("L1d 32768, L2 1048576, L3 unknown bytes (sysfs)", first)
+
+    def test_plot_with_unknown_caches(self):
+        try:
+            import matplotlib  # noqa: F401 (tests/run does not install it)
+        except ImportError:
+            self.skipTest("no matplotlib")
+        png = os.path.join(self.dir.name, "plot.png")
+        self.report(self.paths["dense"], "--plot", png)
+        self.assertGreater(os.path.getsize(png), 0)
+
+
+if __name__ == "__main__":
+    REPORT = sys.argv.pop(1)
+    unittest.main(verbosity=2)
