@@ -16,12 +16,12 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <cstdlib>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "adagrad/adagrad.h"
+#include "harness.h"
 #include "native_loop.h"
 
 namespace {
@@ -29,24 +29,13 @@ namespace {
 constexpr std::size_t kDim = 64;  // the table and row-wise families' rows
 const std::int64_t kSizes[] = {4096, std::int64_t{1} << 20, std::int64_t{1} << 24};
 
-struct FreeDeleter {
-  void operator()(void* p) const { std::free(p); }
-};
-template <class T>
-using buffer = std::unique_ptr<T[], FreeDeleter>;
+using adagrad_bench::buffer;
 
-// Page-aligned, as in dense_step_bench, and written before any timing (page
-// faults of first touch are not the kernel's time).
+// Page-aligned, every page written, then filled (bench/harness.h).
 template <class T>
 buffer<T> filled(std::size_t n, std::uint64_t seed, double low, double high) {
-  const std::size_t bytes = std::max<std::size_t>((n * sizeof(T) + 4095) / 4096 * 4096, 4096);
-  buffer<T> values(static_cast<T*>(std::aligned_alloc(4096, bytes)));
-  std::uint64_t state = seed;
-  for (std::size_t i = 0; i < n; ++i) {
-    state = state * 6364136223846793005ull + 1442695040888963407ull;
-    const double unit = static_cast<double>(state >> 11) * 0x1.0p-53;
-    values[i] = static_cast<T>(low + (high - low) * unit);
-  }
+  buffer<T> values = adagrad_bench::page_array<T>(n);
+  adagrad_bench::fill(values.get(), n, seed, low, high);
   return values;
 }
 
@@ -141,8 +130,8 @@ const family_case kFamilies[] = {
        const adagrad_params p = params(false);
        return d ? adagrad_rowwise_step(b.w32.get(), b.g32.get(), b.row_state.get(), b.rows, kDim,
                                        &p, nullptr)
-                : adagrad_rowwise_step_isa(isa, b.w32.get(), b.g32.get(), b.row_state.get(),
-                                           b.rows, kDim, &p, nullptr);
+                : adagrad_rowwise_step_isa(isa, b.w32.get(), b.g32.get(), b.row_state.get(), b.rows,
+                                           kDim, &p, nullptr);
      }},
     // bfloat16 weights, float gradients and state: read 2 + 4 + 4, write 2 + 4.
     {ADAGRAD_FAMILY_MIXED, 16,
@@ -177,13 +166,7 @@ void set_counters(benchmark::State& state, std::int64_t n, int bytes_per_element
 
 void family_step(benchmark::State& state, const family_case& c, bool dispatched, adagrad_isa isa) {
   buffers& b = buffers_of(static_cast<std::size_t>(state.range(0)));
-  for (auto _ : state) {
-    if (c.step(b, dispatched, isa) != ADAGRAD_OK) {
-      state.SkipWithError("step failed");
-      break;
-    }
-    benchmark::ClobberMemory();
-  }
+  adagrad_bench::timed_loop(state, [&] { return c.step(b, dispatched, isa); });
   set_counters(state, state.range(0), c.bytes_per_element);
   adagrad_isa chosen = isa;
   if (dispatched) adagrad_dispatch_query(c.family, &chosen, nullptr);
@@ -193,14 +176,14 @@ void family_step(benchmark::State& state, const family_case& c, bool dispatched,
 template <class T>
 void native_loop(benchmark::State& state) {
   buffers& b = buffers_of(static_cast<std::size_t>(state.range(0)));
-  for (auto _ : state) {
+  adagrad_bench::timed_loop(state, [&] {
     if constexpr (sizeof(T) == 4) {
       adagrad_bench::native_seed_loop_f32(b.w32.get(), b.g32.get(), b.G32.get(), b.n, 0.01f, 1e-8f);
     } else {
       adagrad_bench::native_seed_loop_f64(b.w64.get(), b.g64.get(), b.G64.get(), b.n, 0.01, 1e-8);
     }
-    benchmark::ClobberMemory();
-  }
+    return ADAGRAD_OK;
+  });
   set_counters(state, state.range(0), 5 * static_cast<int>(sizeof(T)));
   state.SetLabel(adagrad_bench::kNativeLoopFlags);
 }
@@ -237,9 +220,9 @@ void add_dispatch_context() {
     adagrad_isa isa;
     adagrad_dispatch_source source;
     adagrad_dispatch_query(c.family, &isa, &source);
-    benchmark::AddCustomContext(std::string("adagrad_dispatch_") + adagrad_family_name(c.family),
-                                std::string(adagrad_isa_name(isa)) + " (" +
-                                    adagrad_dispatch_source_name(source) + ")");
+    benchmark::AddCustomContext(
+        std::string("adagrad_dispatch_") + adagrad_family_name(c.family),
+        std::string(adagrad_isa_name(isa)) + " (" + adagrad_dispatch_source_name(source) + ")");
   }
 }
 

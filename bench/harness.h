@@ -16,6 +16,7 @@
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
@@ -52,6 +53,18 @@ buffer<T> page_array(std::size_t n) {
   if (p == nullptr) throw std::bad_alloc();
   std::memset(p, 0, bytes);
   return buffer<T>(static_cast<T*>(p));
+}
+
+// Deterministic values in [low, high) (a 64-bit LCG), ordinary ranges only:
+// no subnormals, which would time the CPU's microcode assists.
+template <class T>
+void fill(T* values, std::size_t n, std::uint64_t seed, double low, double high) {
+  std::uint64_t state = seed;
+  for (std::size_t i = 0; i < n; ++i) {
+    state = state * 6364136223846793005ull + 1442695040888963407ull;
+    const double unit = static_cast<double>(state >> 11) * 0x1.0p-53;
+    values[i] = static_cast<T>(low + (high - low) * unit);
+  }
 }
 
 // Runs step() once untimed, then once per timed iteration; step returns an
