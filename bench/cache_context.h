@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // The data cache sizes of CPU 0, added to a benchmark run's JSON context
 // (bench/report.py prints them in the host line and marks them on the plot):
 //

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: BSD-3-Clause
 """Times this library's AdaGrad step against PyTorch and the seed NumPy code.
 
 What it measures: the time of one AdaGrad step on one dense parameter tensor

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // The benchmark suite behind bench/run. Every figure bench/report.py quotes is
 // a ratio of two rows of the same run:
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // Is dispatch right on this CPU? Each kernel family's dispatched entry point
 // against the same step forced onto every SIMD ISA this CPU has, in cache and
 // past it, in the same run; and the seed notebook's loop as a user would

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // What every benchmark of bench/ does the same way, so that a row times the
 // kernel and nothing else (issue 19: rows 10-30x too slow, with a small
 // spread, from page faults taken inside the timed loop):

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // The two physical limits of the dense step, as kernels of their own at each
 // ISA's width (bench/limits_<isa>.cpp), timed in the same run as the step:
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // The limit kernels, written once for every ISA with the library's exact
 // operations; included only by bench/limits_<isa>.cpp, each compiled with its
 // ISA's flags alone.

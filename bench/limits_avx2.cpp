@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // The roofline and ceiling kernels at avx2 width. Compiled with the avx2
 // flags alone.
 #include "limits.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // The roofline and ceiling kernels at avx512bf16 width. Compiled with the avx512bf16
 // flags alone.
 #include "limits.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // The limits of the scalar reference: one element at a time (compiled with
 // -fno-tree-vectorize, as kernels/adagrad_scalar.cpp is).
 #include <cmath>

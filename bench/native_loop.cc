@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // The seed notebook's update (weight decay 0) in plain C++: what a user who
 // does not call the library compiles with `-O3 -march=native
 // -fno-math-errno`. bench/CMakeLists.txt gives this file exactly those flags

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // The seed notebook's loop as a user would write it in C++ instead of calling
 // the library: bench/native_loop.cc, compiled with kNativeLoopFlags.
 #ifndef ADAGRAD_BENCH_NATIVE_LOOP_H_

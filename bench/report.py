@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: BSD-3-Clause
 """Turns dense_step_bench's JSON into the report bench/run prints.
 
 Every figure is a ratio of two rows measured in the same run, because these

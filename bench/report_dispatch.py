@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """The dispatch section of the report, from dispatch_bench's JSON
 (bench/dispatch_bench.cc): per kernel family and size, the dispatched path
 against the fastest ISA forced in the same run, and the dense steps against

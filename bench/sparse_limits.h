@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // The streaming kernels the sparse benchmark (bench/sparse_step_bench.cc)
 // measures its memory roofline with, at each ISA's width
 // (bench/sparse_limits_<isa>.cpp; the scalar ones one element at a time, for

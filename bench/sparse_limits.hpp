@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // The sparse benchmark's streaming kernels (bench/sparse_limits.h), written
 // once for every ISA; included only by bench/sparse_limits_<isa>.cpp, each
 // compiled with its ISA's flags alone. They prefetch as the dense roofline

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // The sparse benchmark's streaming kernels one element at a time (compiled
 // with -fno-tree-vectorize, as bench/limits_scalar.cpp is): the roofline of a
 // CPU this library has no SIMD ISA for.

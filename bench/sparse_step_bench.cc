@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // The embedding-table benchmarks behind bench/run: the sparse steps
 // (adagrad_sparse_step, adagrad_rowwise_sparse_step) and the dense row-wise
 // step. Every figure bench/report.py quotes from them is a ratio of two rows

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // The other dense steps against the f32 step and against a memory roofline
 // with their own traffic, all on the dispatched ISA, in the same run:
 //

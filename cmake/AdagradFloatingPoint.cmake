@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 # The floating-point contract lives in the build.
 #
 # -ffp-contract=off: GCC contracts a*b + c into a fused multiply-add by

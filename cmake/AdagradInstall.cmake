@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 # Install rules: the library, the headers, a CMake package (adagrad::adagrad
 # through find_package(adagrad CONFIG)) and a pkg-config file.
 include(CMakePackageConfigHelpers)

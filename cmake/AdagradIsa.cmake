@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 # The ISAs of kernels/isa_list.inc for the target architecture, each with the
 # flags its translation units alone are compiled with. Keep the two in step:
 # an ISA listed there without an object here fails to link.

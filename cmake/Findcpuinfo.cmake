@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 # Finds pytorch/cpuinfo and defines the imported target cpuinfo::cpuinfo.
 #
 # A find module instead of cpuinfo's own package config: the config that

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 # Finds pthreadpool (Debian's libpthreadpool-dev, which ships no CMake or
 # pkg-config file) and defines the imported target pthreadpool::pthreadpool.
 find_path(pthreadpool_INCLUDE_DIR pthreadpool.h)

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // The avx512bf16 composite steps (proximal and dual averaging, float and double).
 // Compiled with the avx512bf16 flags alone and holds nothing but these
 // instantiations (see kernels/composite_step.hpp).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // The sse2 composite steps (proximal and dual averaging, float and double).
 // Compiled with the sse2 flags alone and holds nothing but these
 // instantiations (see kernels/composite_step.hpp).

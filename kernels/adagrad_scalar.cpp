@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // The scalar reference dense step: the test oracle, the fallback and the tail
 // handler of every vector kernel. Compiled with the baseline flags and
 // -fno-tree-vectorize, so it really is one element at a time.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // The composite-objective steps (proximal AdaGrad and AdaGrad dual
 // averaging), written once for every ISA as an xsimd functor. Each
 // kernels/adagrad_composite_<isa>.cpp includes this header, compiled with that

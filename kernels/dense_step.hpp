@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // The fused dense AdaGrad step, written once for every ISA as an xsimd
 // functor. Each kernels/adagrad_<dtype>_<isa>.cpp includes this header,
 // compiled with that ISA's flags alone, and instantiates the functor for its

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // The IEEE operations of the exact paths, for any xsimd architecture: each
 // gives, lane by lane, exactly what the scalar C++ operator gives. Used by
 // every vector kernel (and by the benchmarks' compute ceiling), so that a

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // The 16-bit float formats, one value at a time, in integer arithmetic only:
 // the reference every vector conversion is checked against (exhaustively),
 // and what the scalar mixed-precision kernels use. Integer arithmetic makes

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // Mixed precision: the dense step on bf16/fp16 weights and gradients with
 // f32 state, f32 master weights with a 16-bit copy, AMP's unscale pass and
 // the conversions, written once for every ISA. xsimd 8.1 has no 16-bit

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // Software prefetch for the streaming loops (the dense step, and the
 // benchmarks' memory roofline, which must stream at least as well).
 #ifndef ADAGRAD_KERNELS_PREFETCH_HPP_

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // Row-wise AdaGrad (one accumulator per row), written once for every ISA as
 // an xsimd functor. Each kernels/adagrad_f32_rowwise_<isa>.cpp includes this
 // header, compiled with that ISA's flags alone, and instantiates it; no other

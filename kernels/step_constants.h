@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // The per-call constants every dense-step kernel receives: the validated
 // hyperparameters, already rounded to the element type T.
 #ifndef ADAGRAD_KERNELS_STEP_CONSTANTS_H_

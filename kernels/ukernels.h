@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // Declarations of every dense-step microkernel: the scalar reference and one
 // per ISA of kernels/isa_list.inc, named by the XNNPACK rule
 // adagrad_<dtype>_ukernel__<isa>.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // The C API: validation, hyperparameter rounding and the call into the
 // selected ukernel. Everything is checked before the first write.
 #include "adagrad/adagrad.h"

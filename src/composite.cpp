@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // The dense composite steps: proximal AdaGrad and AdaGrad dual averaging
 // (the sparse ones are in sparse.cpp). Everything is checked before the
 // first write.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // Runtime ISA selection: the table of built kernels, what this CPU can run,
 // and the once-resolved default.
 #ifndef ADAGRAD_SRC_DISPATCH_H_

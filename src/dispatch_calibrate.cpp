@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // The one-time measurement behind dispatch for what the CPU table leaves
 // open: each candidate ISA's kernel of a family, timed on a small in-cache
 // buffer. Small on purpose: the whole resolution (every family, every

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // The table of CPU models: which ISA runs each kernel family fastest, where
 // that is known. Every ISA gives the same bits, so a row here only ever
 // changes the time a step takes, never its result.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // How dispatch chooses an ISA per kernel family: the table of CPU models
 // (src/dispatch_rules.cpp) and the one-time measurement for what the table
 // leaves open (src/dispatch_calibrate.cpp). Used only by src/dispatch.cpp.

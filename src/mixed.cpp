@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // Mixed precision: validation and threading of the 16-bit steps, the master
 // step with its copy, AMP's unscale pass and the conversions. Everything is
 // checked before the first write.

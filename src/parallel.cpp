@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // Steps spread over a caller-supplied pthreadpool: one tensor
 // (adagrad_step_parallel) or a model's whole parameter list
 // (adagrad_step_multi). Both validate everything first, then split the total

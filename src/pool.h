@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // Tasks on a caller-supplied pthreadpool, shared by every threaded entry
 // point: the dense, many-tensor, sparse and row-wise steps.
 #ifndef ADAGRAD_SRC_POOL_H_

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // Embedding tables: the sparse steps (per-element and row-wise state, and the
 // lazy composite steps, proximal and dual averaging) and the dense row-wise
 // step.

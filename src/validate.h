@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // Validation shared by every entry point: hyperparameters (rounded to the
 // element type into the kernels' constants) and buffers. Nothing here writes
 // to a buffer; the entry points call these before the first write.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // The C API's contract for bad input: the right status, and not one byte of
 // w, g or G changed. Also the fixed names, defaults and status strings.
 #include <gtest/gtest.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 /* The public header as a C99 translation unit: it must compile with
  * -std=c99 -pedantic and the API must be callable from C. */
 #include <math.h>

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # Installs the built library into a temporary prefix, then builds and runs a
 # consumer twice: with find_package(adagrad CONFIG) and with pkg-config; and
 # imports the installed Python package when the build has one.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 # ISA hygiene of the built objects (run by ctest as `cmake -P`).
 #
 #  ISA_OBJECTS       list of "<isa>/<arch>=<obj>|<obj>..." for each per-ISA

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 # The sparse driver's software prefetches survive compilation (run by ctest
 # as `cmake -P`).
 #

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // Composite-objective steps: proximal AdaGrad and AdaGrad dual averaging.
 //
 //  - CompositeTest (every ISA): dense steps bit for bit against the scalar

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // DenseStepTester: runs the dense step on one ISA and on the scalar reference
 // with identical inputs and checks that w and G agree bit for bit, that g is
 // untouched and that no guard element around any buffer changed.

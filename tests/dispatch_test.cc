@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // Runtime ISA selection per kernel family. ctest runs this binary once per
 // setting of ADAGRAD_ISA (every ISA name, plus names that must be ignored) and
 // of ADAGRAD_DISPATCH (unset, table, calibrate), so each run checks the

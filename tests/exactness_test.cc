@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // Every SIMD path against the scalar reference, bit for bit, float and
 // double: lengths, misalignments, consecutive steps, every hyperparameter
 // switch and IEEE special values at every lane position. One instantiation per

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // Every one of the 2^32 float bit patterns as the gradient (w and G fixed) and
 // as the accumulator (w and g fixed), through every ISA this CPU has, in
 // plain and fma mode, against the scalar reference; and a large random sample

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // The floating-point environment: under each of the four rounding modes, and
 // with flush-to-zero / denormals-are-zero set (x86), every path still equals
 // the reference computed under the same environment; and no call changes the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // A test buffer of n elements at a chosen misalignment from a 64-byte
 // boundary, surrounded by guard elements holding a sentinel bit pattern, so a
 // test can prove that a kernel neither reads nor writes outside [0, n).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // Mixed precision: 16-bit weights and gradients with f32 state, f32 master
 // weights with a 16-bit copy, stochastic rounding, AMP unscaling and the
 // conversions.

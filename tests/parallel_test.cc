@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // Steps over a pthreadpool and over many tensors: bitwise equal to the
 // single-threaded adagrad_step for any pool size and any split, under the
 // caller's rounding mode, and nothing written on any error.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // The scalar reference against the documented formula: hand-checked values
 // and a long-hand transcription of the contract in include/adagrad/adagrad.h,
 // written here independently of kernels/adagrad_scalar.cpp.

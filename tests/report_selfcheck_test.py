@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: BSD-3-Clause
 """bench/report.py's self-check on small planted results: a row whose
 complete-run time and lone time disagree, and a row far below its own
 roofline, are listed as suspect and marked in their tables; consistent rows

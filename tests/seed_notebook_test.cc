@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // The library against the seed notebook's own NumPy code, bit for bit.
 // tests/seed_reference.py runs the notebook's AdaGrad class (ctest runs it
 // first, with Debian's python3-numpy) and writes every input and result; this

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: BSD-3-Clause
 """Runs the seed notebook's own NumPy AdaGrad and writes what it computes.
 
 The class below is the notebook's (../shared/seed/adagrad_numpy_notebook.txt),

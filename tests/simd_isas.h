@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // The SIMD ISAs this library was built with, in order of preference, from
 // the one ISA list (kernels/isa_list.inc): the tests' parameter list.
 #ifndef ADAGRAD_TESTS_SIMD_ISAS_H_

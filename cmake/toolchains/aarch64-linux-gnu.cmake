@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 # Cross-compiling for AArch64 with Debian's g++-aarch64-linux-gnu; the tests
 # then run under qemu-aarch64 (Debian's qemu-user).
 #   cmake -S . -B build/aarch64 -DCMAKE_TOOLCHAIN_FILE=cmake/toolchains/aarch64-linux-gnu.cmake

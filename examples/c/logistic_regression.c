@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 /* Logistic regression on generated sparse data, trained with adagrad_step.
  *
  * The seed notebook says AdaGrad suits sparse, convex problems: rare features

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 /* Mixed precision: a small MLP trained with AdaGrad on f32 weights, on bf16
  * weights rounded to nearest-even, and on bf16 weights rounded
  * stochastically.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 /* Sparse logistic regression with L1: plain AdaGrad against the composite
  * steps, proximal AdaGrad and AdaGrad dual averaging (DA).
  *

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: BSD-3-Clause
 """Plots the loss curves written by examples/c/mixed_precision_training.c.
 
 The C example trains a small MLP with AdaGrad on fp32 weights, on bf16

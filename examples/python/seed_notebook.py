@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: BSD-3-Clause
 """The seed notebook (../shared/seed/adagrad_numpy_notebook.txt), every code
 cell of it, with the step computed by the adagrad library instead of the
 notebook's NumPy class.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 /*
  * adagrad.h: SIMD-accelerated, bit-reproducible AdaGrad optimizer kernels.
  *

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // adagrad.hpp: thin, header-only C++17 wrappers over the C API of adagrad.h.
 // Nothing here throws or allocates; errors come back as adagrad_status.
 #ifndef ADAGRAD_ADAGRAD_HPP_

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """SIMD-accelerated, bit-reproducible AdaGrad steps on NumPy arrays.
 
 The functions are those of the compiled extension ``adagrad._adagrad``, a

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """torch.optim.Adagrad computed by the adagrad library, with the same bits.
 
 Adagrad here is a drop-in replacement for torch.optim.Adagrad (PyTorch 1.13)

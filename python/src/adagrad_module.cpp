@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // _adagrad: the Python binding of the C API in include/adagrad/adagrad.h.
 //
 // Every argument is checked here before the library is called, so that a

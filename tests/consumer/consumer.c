@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 /* Built against an installed adagrad, by CMake and by pkg-config. */
 #include <adagrad/adagrad.h>
 #include <stdio.h>

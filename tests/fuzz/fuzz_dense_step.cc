@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // Differential fuzzing of the dense step (libFuzzer, with ASan and UBSan).
 //
 // The input chooses the element type, the switches, the hyperparameters

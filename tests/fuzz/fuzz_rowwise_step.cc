@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // Differential fuzzing of the dense row-wise step, adagrad_rowwise_step and
 // adagrad_rowwise_step_isa (libFuzzer, with ASan and UBSan).
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 /*
  * The fuzz targets pass enum arguments that hold any int (an ISA, a
  * duplicates mode), as a C caller may. In C that is an ordinary conversion;

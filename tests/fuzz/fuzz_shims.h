@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 /* Calls whose enum arguments are held as int (fuzz_shims.c says why). */
 #ifndef ADAGRAD_TESTS_FUZZ_FUZZ_SHIMS_H_
 #define ADAGRAD_TESTS_FUZZ_FUZZ_SHIMS_H_

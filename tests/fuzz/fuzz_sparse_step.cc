@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // Differential fuzzing of the sparse embedding steps (libFuzzer, with ASan
 // and UBSan): adagrad_sparse_step and adagrad_rowwise_sparse_step, their
 // _isa and _i32 entry points.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // Differential fuzzing of adagrad_step_multi and adagrad_step_multi_f64
 // (libFuzzer, with ASan and UBSan).
 //

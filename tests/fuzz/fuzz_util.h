@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // Pieces shared by the embedding, row-wise and many-tensor fuzz targets:
 //  - Input: the fuzz input's bytes, then a deterministic stream seeded by
 //    them, so that a short input still describes a large batch;

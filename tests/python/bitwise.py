@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """Bit-pattern comparison of float arrays, for tests whose contract is exact
 equality: a failure says how many elements differ, where, and by how many
 units in the last place, rather than only that they differ."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """The composite steps of include/adagrad/adagrad.h (proximal AdaGrad and
 AdaGrad dual averaging) written out in plain NumPy, float32 and float64: the
 oracle of test_composite.py.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """The embedding-table steps of include/adagrad/adagrad.h written out in plain
 NumPy float32, the oracle of test_sparse.py.
 

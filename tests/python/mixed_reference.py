@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """The mixed-precision functions of include/adagrad/adagrad.h written out in
 NumPy: the oracle of test_mixed.py.
 

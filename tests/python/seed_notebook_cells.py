@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 # The code cells of the seed notebook (../shared/seed/adagrad_numpy_notebook.txt),
 # verbatim and in order, each after a marker line "# ---- notebook cell N ----".
 # tests/python/test_seed_notebook.py runs this file as the reference output and

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """adagrad.proximal_step, adagrad.da_step, adagrad.sparse_proximal_step and
 adagrad.sparse_da_step: bit for bit against the header's formulas written out
 in NumPy (composite_reference.py), float32 and float64, on every ISA this CPU

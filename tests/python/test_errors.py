@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """Every invalid argument of adagrad.step and adagrad.state_init raises the
 right exception type, names the argument, and changes nothing."""
 import unittest

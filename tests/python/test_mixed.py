@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """adagrad.step_mixed, adagrad.step_master, adagrad.unscale_check,
 adagrad.to_half and adagrad.from_half: bit for bit against the header's
 formulas written out in NumPy (mixed_reference.py), on every ISA this CPU

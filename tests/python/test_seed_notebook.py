@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """The seed notebook's own code and examples/python/seed_notebook.py (the same
 cells with the library's step) print the same text, character for character.
 

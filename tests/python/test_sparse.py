@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """adagrad.sparse_step, adagrad.rowwise_sparse_step and adagrad.rowwise_step
 against the header's semantics written out in NumPy float32
 (embedding_reference.py), bit for bit: batches with repeated indices, both

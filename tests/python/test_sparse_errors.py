@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """Every invalid argument of adagrad.sparse_step, adagrad.rowwise_sparse_step
 and adagrad.rowwise_step raises the right exception type, names the
 argument, and changes none of the arrays."""

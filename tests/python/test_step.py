@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """adagrad.step against the seed notebook's NumPy class, bit for bit, on every
 ISA this CPU has; the other hyperparameters against NumPy written in the
 contract's order; state_init and the ISA queries."""

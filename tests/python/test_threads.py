@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """adagrad.step from several Python threads at once.
 
 step() releases the GIL while the library runs, so these threads really do

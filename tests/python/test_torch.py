@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """adagrad.torch.Adagrad against torch.optim.Adagrad (PyTorch 1.13).
 
 Against foreach=False, the reference this optimizer reproduces, parameters
