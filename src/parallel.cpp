@@ -98,6 +98,17 @@ adagrad_status check_tensors(const Tensor* tensors, std::size_t count, std::size
     }
     sum += t.n;
   }
+  // The descriptors are read again while the tasks run (boundary(),
+  // run_range()), after the first writes: no written buffer may hold them.
+  const std::size_t descriptor_bytes = count * sizeof(Tensor);
+  for (std::size_t i = 0; i < count; ++i) {
+    const Tensor& t = tensors[i];
+    if (t.n == 0) continue;
+    if (overlap(t.w, t.n * sizeof(T), tensors, descriptor_bytes) ||
+        overlap(t.G, t.n * sizeof(T), tensors, descriptor_bytes)) {
+      return ADAGRAD_ERROR_OVERLAP;
+    }
+  }
   // Every pair of tensors: a written buffer (w, G) of one may not touch any
   // buffer of the other; two gradients may be the same memory. Quadratic in
   // count, with no allocation: about 0.1 ms for a 200-tensor model.

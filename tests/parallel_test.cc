@@ -7,6 +7,7 @@
 
 #include <cfenv>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <random>
 #include <vector>
@@ -218,6 +219,27 @@ TEST_F(MultiBadInput, AccumulatorOverlapsAnotherTensorsGradient) {
 TEST_F(MultiBadInput, GradientOverlapsAnotherTensorsWeights) {
   tensors_[3].g = tensors_[2].w + kN - 1;
   expect(ADAGRAD_ERROR_OVERLAP);
+}
+
+// The descriptors are read again after the steps began writing: an array of
+// them that lies in a weight or accumulator buffer (here tensor 1's w) is an
+// overlap, not a crash.
+TEST_F(MultiBadInput, DescriptorsInsideAWrittenBuffer) {
+  for (std::size_t written : {std::size_t{0}, std::size_t{2}}) {  // tensor 1's w, then its G
+    float* inside = tensors_[1].w + (written == 0 ? 0 : 2 * kN);
+    // 16 bytes in: aligned for the descriptors (the arena is, and kN floats
+    // are a multiple of 8 bytes).
+    auto* placed = reinterpret_cast<adagrad_tensor*>(inside + 4);
+    std::memcpy(static_cast<void*>(placed), tensors_.data(),
+                tensors_.size() * sizeof(adagrad_tensor));
+    const adagrad_params p = adagrad_params_default();
+    const std::vector<float> before = arena_;
+    Pool pool = make_pool(2);
+    for (pthreadpool_t with : {static_cast<pthreadpool_t>(nullptr), pool.get()}) {
+      EXPECT_EQ(ADAGRAD_ERROR_OVERLAP, adagrad_step_multi(placed, tensors_.size(), &p, with));
+      EXPECT_TRUE(arena_ == before) << "a tensor changed";
+    }
+  }
 }
 
 TEST_F(MultiBadInput, InvalidParameters) {

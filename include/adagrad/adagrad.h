@@ -249,8 +249,10 @@ typedef struct adagrad_tensor_f64 {
  * hyperparameters, balanced across pool by elements (not by tensor). Each
  * tensor is checked as adagrad_step checks its buffers, and no buffer that is
  * written (any w or G) may share a byte with any other buffer of any tensor
- * (gradients may be shared). Everything is validated before the first write:
- * on any error no tensor changes. tensors may be NULL only when count == 0.
+ * (gradients may be shared), nor with the tensors[] array itself, which is
+ * read while the steps write (ADAGRAD_ERROR_OVERLAP). Everything is validated
+ * before the first write: on any error no tensor changes. tensors may be NULL
+ * only when count == 0.
  * The result is bitwise identical to calling adagrad_step on each tensor. */
 ADAGRAD_API adagrad_status adagrad_step_multi(const adagrad_tensor* tensors, size_t count,
                                               const adagrad_params* p, struct pthreadpool* pool);
