@@ -125,6 +125,15 @@ adagrad_status adagrad_step_f64_isa(adagrad_isa isa, double* w, const double* g,
   return adagrad::detail::step_isa(isa, w, g, G, n, p);
 }
 
+#define ADAGRAD_STRINGIFY_(x) #x
+#define ADAGRAD_STRINGIFY(x) ADAGRAD_STRINGIFY_(x)
+const char* adagrad_version(void) {
+  return ADAGRAD_STRINGIFY(ADAGRAD_VERSION_MAJOR) "." ADAGRAD_STRINGIFY(
+      ADAGRAD_VERSION_MINOR) "." ADAGRAD_STRINGIFY(ADAGRAD_VERSION_PATCH);
+}
+#undef ADAGRAD_STRINGIFY
+#undef ADAGRAD_STRINGIFY_
+
 const char* adagrad_status_string(adagrad_status status) {
   switch (adagrad::detail::enum_int(status)) {
     case ADAGRAD_OK: return "ok";

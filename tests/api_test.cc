@@ -286,6 +286,13 @@ TYPED_TEST(BadInputTest, UnsupportedIsaIsCheckedFirst) {
   }
 }
 
+TEST(Api, VersionIsTheHeadersAtRunTime) {
+  const std::string expected = std::to_string(ADAGRAD_VERSION_MAJOR) + "." +
+                               std::to_string(ADAGRAD_VERSION_MINOR) + "." +
+                               std::to_string(ADAGRAD_VERSION_PATCH);
+  EXPECT_EQ(expected, adagrad_version());
+}
+
 TEST(Api, Presets) {
   const adagrad_params seed = adagrad_params_preset(ADAGRAD_PRESET_SEED);
   EXPECT_EQ(0.01, seed.lr);

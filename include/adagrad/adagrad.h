@@ -705,6 +705,11 @@ ADAGRAD_API int adagrad_isa_supported(adagrad_isa isa);
  * "unknown" for any other value. The string is static. */
 ADAGRAD_API const char* adagrad_isa_name(adagrad_isa isa);
 
+/* The version of the library that is running, "MAJOR.MINOR.PATCH" (static):
+ * it may differ from the ADAGRAD_VERSION_* macros a caller was compiled with
+ * when a newer shared library is installed. */
+ADAGRAD_API const char* adagrad_version(void);
+
 /* A static, human-readable description of a status ("unknown status" for a
  * value outside the enum). */
 ADAGRAD_API const char* adagrad_status_string(adagrad_status status);

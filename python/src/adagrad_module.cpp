@@ -1473,9 +1473,8 @@ std::vector<std::string> supported_isas() {
 
 PYBIND11_MODULE(_adagrad, m) {
   m.doc() = "Binding of the adagrad C library; use the adagrad package, which re-exports it.";
-  m.attr("__version__") = std::to_string(ADAGRAD_VERSION_MAJOR) + "." +
-                          std::to_string(ADAGRAD_VERSION_MINOR) + "." +
-                          std::to_string(ADAGRAD_VERSION_PATCH);
+  // The running library's version (adagrad_version), not the header's.
+  m.attr("__version__") = adagrad_version();
 
   m.def("state_init", &state_init, py::arg("G"), py::arg("value"),
         R"doc(Fills the accumulator G (a writable, C-contiguous float32 or float64
