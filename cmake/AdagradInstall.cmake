@@ -23,7 +23,7 @@ install(FILES ${PROJECT_BINARY_DIR}/adagradConfig.cmake cmake/Findcpuinfo.cmake 
   DESTINATION ${ADAGRAD_CMAKE_DIR})
 
 # A static libadagrad needs its private dependencies at the consumer's link.
-if(BUILD_SHARED_LIBS)
+if(ADAGRAD_BUILD_SHARED)
   set(ADAGRAD_PC_PRIVATE_LIBS "")
   set(ADAGRAD_PC_CFLAGS "")
 else()

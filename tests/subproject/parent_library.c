@@ -1,0 +1,2 @@
+// SPDX-License-Identifier: BSD-3-Clause
+int parent_library_answer(void) { return 42; }
