@@ -128,8 +128,8 @@ dispatch_method method_from_environment() {
   return dispatch_method::automatic;
 }
 
-// The usable table entry ADAGRAD_ISA names, or 0 (the scalar reference is
-// index 0 and can be forced too: then the answer is 0 and forced is set).
+// Whether ADAGRAD_ISA names a usable table entry (the scalar reference,
+// index 0, included), and which.
 bool forced_index(std::uint32_t usable_mask, unsigned* index) {
   const char* forced = std::getenv("ADAGRAD_ISA");
   if (forced == nullptr) return false;
