@@ -4,6 +4,7 @@
 //
 //   l1d_cache_bytes, l2_cache_bytes, l3_cache_bytes   each level found
 //   cache_sizes_from   where they came from: cpuinfo, sysfs or both
+//   transparent_hugepage  the kernel's THP mode ("always [madvise] never")
 //
 // cpuinfo first; for a level it does not report (it reports none on some
 // CPUs newer than the library, Zen 5 among them) the kernel's own view,
@@ -77,6 +78,11 @@ inline void add_cache_context() {
                                                     : used_cpuinfo             ? "cpuinfo"
                                                                                : "sysfs");
   }
+  // The kernel's transparent-huge-page mode (bench/harness.h asks for huge
+  // pages for buffers of 2 MiB and more; "never" means it got none).
+  std::ifstream thp("/sys/kernel/mm/transparent_hugepage/enabled");
+  std::string mode;
+  if (std::getline(thp, mode)) benchmark::AddCustomContext("transparent_hugepage", mode);
 }
 
 }  // namespace adagrad_bench

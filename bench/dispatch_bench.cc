@@ -32,28 +32,25 @@ const std::int64_t kSizes[] = {4096, std::int64_t{1} << 20, std::int64_t{1} << 2
 
 using adagrad_bench::buffer;
 
-// Page-aligned, every page written, then filled (bench/harness.h).
-template <class T>
-buffer<T> filled(std::size_t n, std::uint64_t seed, double low, double high) {
-  buffer<T> values = adagrad_bench::page_array<T>(n);
-  adagrad_bench::fill(values.get(), n, seed, low, high);
-  return values;
-}
-
-// Every buffer any family needs for n elements.
+// Every buffer any family needs for n elements. refill() gives every row the
+// same starting values, whichever rows ran before it on the same buffers
+// (the steps change w and G in place, and a proximal step drives weights to
+// zero): each row then times the same data.
 struct buffers {
   explicit buffers(std::size_t size)
       : n(size),
         rows(size / kDim),
-        w32(filled<float>(n, 1, -1.0, 1.0)),
-        g32(filled<float>(n, 2, -0.1, 0.1)),
-        G32(filled<float>(n, 3, 0.5, 2.0)),
-        w64(filled<double>(n, 1, -1.0, 1.0)),
-        g64(filled<double>(n, 2, -0.1, 0.1)),
-        G64(filled<double>(n, 3, 0.5, 2.0)),
-        row_state(filled<float>(rows, 5, 0.5, 2.0)),
-        w16(filled<std::uint16_t>(n, 6, 0x3e00, 0x3f80)),  // bfloat16 in [0.125, 1)
-        indices(rows) {
+        w32(adagrad_bench::page_array<float>(n)),
+        g32(adagrad_bench::page_array<float>(n)),
+        G32(adagrad_bench::page_array<float>(n)),
+        w64(adagrad_bench::page_array<double>(n)),
+        g64(adagrad_bench::page_array<double>(n)),
+        G64(adagrad_bench::page_array<double>(n)),
+        row_state(adagrad_bench::page_array<float>(rows)),
+        w16(adagrad_bench::page_array<std::uint16_t>(n)),
+        indices(adagrad_bench::page_array<std::int64_t>(rows)),
+        workspace_size(adagrad_sparse_workspace_size(rows, kDim, ADAGRAD_DUPLICATES_SUM)),
+        workspace(adagrad_bench::page_array<unsigned char>(workspace_size)) {
     // Every row once, in a fixed scattered order.
     for (std::size_t r = 0; r < rows; ++r) indices[r] = static_cast<std::int64_t>(r);
     std::uint64_t state = 7;
@@ -61,15 +58,30 @@ struct buffers {
       state = state * 6364136223846793005ull + 1442695040888963407ull;
       std::swap(indices[r - 1], indices[(state >> 33) % r]);
     }
-    workspace.assign(adagrad_sparse_workspace_size(rows, kDim, ADAGRAD_DUPLICATES_SUM), 1);
+  }
+  void refill() {
+    using adagrad_bench::fill;
+    fill(w32.get(), n, 1, -1.0, 1.0);
+    fill(g32.get(), n, 2, -0.1, 0.1);
+    fill(G32.get(), n, 3, 0.5, 2.0);
+    fill(w64.get(), n, 1, -1.0, 1.0);
+    fill(g64.get(), n, 2, -0.1, 0.1);
+    fill(G64.get(), n, 3, 0.5, 2.0);
+    fill(row_state.get(), rows, 5, 0.5, 2.0);
+    fill(w16.get(), n, 6, 0x3e00, 0x3f80);  // bfloat16 bit patterns in [0.125, 1)
   }
   std::size_t n, rows;
   buffer<float> w32, g32, G32;
   buffer<double> w64, g64, G64;
   buffer<float> row_state;
   buffer<std::uint16_t> w16;
-  std::vector<std::int64_t> indices;
-  std::vector<unsigned char> workspace;
+  // Page-aligned too: where the sparse step's sort lands relative to the
+  // table (the low 12 address bits, 4K aliasing) then no longer depends on
+  // what the heap held before (a malloc'ed workspace made the first sparse
+  // row of a process up to 1.6x slower than the same row later).
+  buffer<std::int64_t> indices;
+  std::size_t workspace_size;
+  buffer<unsigned char> workspace;
 };
 
 // One step of a family, dispatched (isa ignored) or on isa.
@@ -117,13 +129,13 @@ const family_case kFamilies[] = {
     {ADAGRAD_FAMILY_SPARSE, 20,
      [](buffers& b, bool d, adagrad_isa isa) {
        const adagrad_params p = params(false);
-       return d ? adagrad_sparse_step(b.w32.get(), b.G32.get(), b.rows, kDim, b.indices.data(),
+       return d ? adagrad_sparse_step(b.w32.get(), b.G32.get(), b.rows, kDim, b.indices.get(),
                                       b.rows, b.g32.get(), &p, ADAGRAD_DUPLICATES_SUM,
-                                      b.workspace.data(), b.workspace.size(), nullptr)
+                                      b.workspace.get(), b.workspace_size, nullptr)
                 : adagrad_sparse_step_isa(isa, b.w32.get(), b.G32.get(), b.rows, kDim,
-                                          b.indices.data(), b.rows, b.g32.get(), &p,
-                                          ADAGRAD_DUPLICATES_SUM, b.workspace.data(),
-                                          b.workspace.size(), nullptr);
+                                          b.indices.get(), b.rows, b.g32.get(), &p,
+                                          ADAGRAD_DUPLICATES_SUM, b.workspace.get(),
+                                          b.workspace_size, nullptr);
      }},
     // The dense row-wise step: read w, g, write w (the row states are few).
     {ADAGRAD_FAMILY_ROWWISE, 12,
@@ -167,6 +179,7 @@ void set_counters(benchmark::State& state, std::int64_t n, int bytes_per_element
 
 void family_step(benchmark::State& state, const family_case& c, bool dispatched, adagrad_isa isa) {
   buffers& b = buffers_of(static_cast<std::size_t>(state.range(0)));
+  b.refill();
   adagrad_bench::timed_loop(state, [&] { return c.step(b, dispatched, isa); });
   set_counters(state, state.range(0), c.bytes_per_element);
   adagrad_isa chosen = isa;
@@ -177,6 +190,7 @@ void family_step(benchmark::State& state, const family_case& c, bool dispatched,
 template <class T>
 void native_loop(benchmark::State& state) {
   buffers& b = buffers_of(static_cast<std::size_t>(state.range(0)));
+  b.refill();
   adagrad_bench::timed_loop(state, [&] {
     if constexpr (sizeof(T) == 4) {
       adagrad_bench::native_seed_loop_f32(b.w32.get(), b.g32.get(), b.G32.get(), b.n, 0.01f, 1e-8f);

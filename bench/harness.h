@@ -3,8 +3,9 @@
 // kernel and nothing else (issue 19: rows 10-30x too slow, with a small
 // spread, from page faults taken inside the timed loop):
 //
-//   page_array<T>(n)   a buffer on its own 4 KiB pages, every page written
-//                      before it is returned, outputs included
+//   page_array<T>(n)   a buffer on its own 4 KiB pages (2 MiB transparent
+//                      huge pages from 2 MiB on), every page written before
+//                      it is returned, outputs included
 //   timed_loop(state, step)  one untimed call of the step, then the timed
 //                      iterations
 //
@@ -23,6 +24,10 @@
 #include <memory>
 #include <new>
 
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
+
 #include "adagrad/adagrad.h"
 
 namespace adagrad_bench {
@@ -39,6 +44,7 @@ using buffer = std::unique_ptr<T[], FreeDeleter>;
 // loads collide with in-flight stores in the low 12 address bits, "4K
 // aliasing") is the same in every run rather than whatever malloc returned.
 constexpr std::size_t kBufferAlignment = 4096;
+constexpr std::size_t kHugePage = std::size_t{2} << 20;
 
 // n elements of T (at least one page), every byte written (zero). The first
 // write to a page faults, and in a virtual machine a fault costs more than
@@ -48,10 +54,21 @@ constexpr std::size_t kBufferAlignment = 4096;
 // pays. The memset is what faults them in; callers fill inputs afterwards.
 template <class T>
 buffer<T> page_array(std::size_t n) {
-  const std::size_t bytes = (std::max<std::size_t>(n, 1) * sizeof(T) + kBufferAlignment - 1) /
-                            kBufferAlignment * kBufferAlignment;
-  void* p = std::aligned_alloc(kBufferAlignment, bytes);
+  const std::size_t page = kBufferAlignment;
+  std::size_t bytes = (std::max<std::size_t>(n, 1) * sizeof(T) + page - 1) / page * page;
+  // Buffers of 2 MiB and more on transparent huge pages, asked for before
+  // the first touch (the memset below), as NumPy asks for its large arrays:
+  // on 4 KiB pages the physical placement of every page changes from one
+  // process to the next, and with it the cache sets and DRAM banks a buffer
+  // maps to, so the same row run alone in two processes differed by up to
+  // 1.46x (bench/run's re-timing pass). Where THP is off this is a no-op.
+  const bool huge = bytes >= kHugePage;
+  if (huge) bytes = (bytes + kHugePage - 1) / kHugePage * kHugePage;
+  void* p = std::aligned_alloc(huge ? kHugePage : page, bytes);
   if (p == nullptr) throw std::bad_alloc();
+#if defined(__linux__)
+  if (huge) madvise(p, bytes, MADV_HUGEPAGE);
+#endif
   std::memset(p, 0, bytes);
   return buffer<T>(static_cast<T*>(p));
 }

@@ -753,7 +753,9 @@ def load_results(path):
 def cache_sizes(ctx):
     """The host line's cache sizes and where they came from (bench/cache_context.h)."""
     sizes = ", ".join("%s %s" % (label, ctx.get(key, "unknown")) for key, label in CACHE_LEVELS)
-    return "%s bytes (%s)" % (sizes, ctx.get("cache_sizes_from", "neither cpuinfo nor sysfs"))
+    return "%s bytes (%s); buffers of 2 MiB and more on transparent huge pages (THP mode: %s)" % (
+        sizes, ctx.get("cache_sizes_from", "neither cpuinfo nor sysfs"),
+        ctx.get("transparent_hugepage", "unknown"))
 
 
 def load_retimed(paths):
