@@ -47,17 +47,7 @@ using adagrad_bench::buffer;
 using adagrad_bench::page_array;
 using adagrad_bench::timed_loop;
 
-// Deterministic inputs in ordinary ranges (no subnormals, which would
-// measure the CPU's microcode assists rather than the kernel).
-template <class T>
-void fill(T* values, std::size_t n, std::uint64_t seed, double low, double high) {
-  std::uint64_t state = seed;
-  for (std::size_t i = 0; i < n; ++i) {
-    state = state * 6364136223846793005ull + 1442695040888963407ull;
-    const double unit = static_cast<double>(state >> 11) * 0x1.0p-53;
-    values[i] = static_cast<T>(low + (high - low) * unit);
-  }
-}
+using adagrad_bench::fill;  // bench/harness.h: deterministic, ordinary values
 
 // w, g, G of one tensor, filled.
 template <class T>

@@ -48,15 +48,7 @@ namespace {
 using adagrad_bench::page_array;
 using adagrad_bench::timed_loop;
 
-template <class T>
-void fill(T* values, std::size_t n, std::uint64_t seed, double low, double high) {
-  std::uint64_t state = seed;
-  for (std::size_t i = 0; i < n; ++i) {
-    state = state * 6364136223846793005ull + 1442695040888963407ull;
-    const double unit = static_cast<double>(state >> 11) * 0x1.0p-53;
-    values[i] = static_cast<T>(low + (high - low) * unit);
-  }
-}
+using adagrad_bench::fill;  // bench/harness.h: deterministic, ordinary values
 
 std::vector<std::uint16_t> halves(const float* values, std::size_t n, adagrad_dtype type) {
   std::vector<std::uint16_t> out(n);
