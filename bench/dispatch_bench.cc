@@ -183,7 +183,10 @@ void family_step(benchmark::State& state, const family_case& c, bool dispatched,
   adagrad_bench::timed_loop(state, [&] { return c.step(b, dispatched, isa); });
   set_counters(state, state.range(0), c.bytes_per_element);
   adagrad_isa chosen = isa;
-  if (dispatched) adagrad_dispatch_query(c.family, &chosen, nullptr);
+  if (dispatched && adagrad_dispatch_query(c.family, &chosen, nullptr) != ADAGRAD_OK) {
+    state.SkipWithError("adagrad_dispatch_query failed");
+    return;
+  }
   state.SetLabel(adagrad_isa_name(chosen));
 }
 
@@ -234,7 +237,7 @@ void add_dispatch_context() {
   for (const family_case& c : kFamilies) {
     adagrad_isa isa;
     adagrad_dispatch_source source;
-    adagrad_dispatch_query(c.family, &isa, &source);
+    if (adagrad_dispatch_query(c.family, &isa, &source) != ADAGRAD_OK) continue;
     benchmark::AddCustomContext(
         std::string("adagrad_dispatch_") + adagrad_family_name(c.family),
         std::string(adagrad_isa_name(isa)) + " (" + adagrad_dispatch_source_name(source) + ")");

@@ -36,6 +36,7 @@
 #include <cstdint>
 #include <cstring>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -52,7 +53,9 @@ using adagrad_bench::fill;  // bench/harness.h: deterministic, ordinary values
 
 std::vector<std::uint16_t> halves(const float* values, std::size_t n, adagrad_dtype type) {
   std::vector<std::uint16_t> out(n);
-  adagrad_convert_to_half(values, out.data(), n, type);
+  if (adagrad_convert_to_half(values, out.data(), n, type) != ADAGRAD_OK) {
+    throw std::runtime_error("adagrad_convert_to_half refused the benchmark's inputs");
+  }
   return out;
 }
 

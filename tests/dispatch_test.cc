@@ -30,6 +30,8 @@ constexpr std::size_t kRaceLength = 4099;
 
 // What one racing thread saw right after its first step.
 struct first_sight {
+  adagrad_status step_status;
+  adagrad_status query_status[ADAGRAD_FAMILY_COUNT];
   adagrad_isa family_isa[ADAGRAD_FAMILY_COUNT];
   adagrad_dispatch_source family_source[ADAGRAD_FAMILY_COUNT];
   std::uint64_t calibration_ns;
@@ -56,11 +58,11 @@ void race_to_first_use() {
       ready.fetch_add(1);
       while (ready.load() < kRacingThreads) {
       }
-      adagrad_step(w.data(), g.data(), G.data(), w.size(), &p);
       first_sight& seen = g_seen_by_thread[t];
+      seen.step_status = adagrad_step(w.data(), g.data(), G.data(), w.size(), &p);
       for (int f = 0; f < ADAGRAD_FAMILY_COUNT; ++f) {
-        adagrad_dispatch_query(static_cast<adagrad_family>(f), &seen.family_isa[f],
-                               &seen.family_source[f]);
+        seen.query_status[f] = adagrad_dispatch_query(static_cast<adagrad_family>(f),
+                                                      &seen.family_isa[f], &seen.family_source[f]);
       }
       seen.calibration_ns = adagrad_dispatch_calibration_ns();
       seen.w = w;
@@ -244,7 +246,9 @@ TEST(Dispatch, RacingFirstCallsAgreeWithEachOtherAndTheReference) {
             adagrad_step_isa(ADAGRAD_ISA_SCALAR, w.data(), g.data(), G.data(), w.size(), &p));
   for (int t = 0; t < kRacingThreads; ++t) {
     const first_sight& seen = g_seen_by_thread[t];
+    EXPECT_EQ(ADAGRAD_OK, seen.step_status) << "thread " << t;
     for (adagrad_family family : kFamilies) {
+      EXPECT_EQ(ADAGRAD_OK, seen.query_status[family]) << "thread " << t;
       const choice now = query(family);
       EXPECT_EQ(now.isa, seen.family_isa[family]) << "thread " << t;
       EXPECT_EQ(now.source, seen.family_source[family]) << "thread " << t;

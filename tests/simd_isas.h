@@ -14,10 +14,12 @@ inline constexpr adagrad_isa kSimdIsas[] = {
 #undef ADAGRAD_ISA
 };
 
-// The ISA the dispatched entry points of family run on.
+// The ISA the dispatched entry points of family run on; a value no ISA has
+// when the query fails, so that a test comparing with it fails too.
 inline adagrad_isa dispatched_isa(adagrad_family family) {
   adagrad_isa isa = ADAGRAD_ISA_SCALAR;
-  adagrad_dispatch_query(family, &isa, nullptr);
+  if (adagrad_dispatch_query(family, &isa, nullptr) != ADAGRAD_OK)
+    return static_cast<adagrad_isa>(-1);
   return isa;
 }
 

@@ -20,8 +20,8 @@
  *    as one correctly rounded fused operation), no reciprocal or square-root
  *    approximations. The result is
  *    therefore bitwise identical on every ISA (scalar, SSE2, AVX, AVX2,
- *    AVX-512F, AVX-512 BF16, NEON64), for every length and alignment, and the double step reproduces
- *    NumPy bit for bit.
+ *    AVX-512F, AVX-512 BF16, NEON64), for every length and alignment, and the double step
+ * reproduces NumPy bit for bit.
  *  - n == 0 is a valid no-op; the buffer pointers may then be NULL (the
  *    parameters are still validated).
  *  - w, g and G must not overlap each other (not even partially), and each
@@ -68,6 +68,16 @@
 #define ADAGRAD_API __attribute__((visibility("default")))
 #else
 #define ADAGRAD_API
+#endif
+
+/* Every function that returns an adagrad_status warns (GCC, Clang) when the
+ * caller ignores it: a step that refused its input changed nothing, which is
+ * easy to miss. Define ADAGRAD_NO_WARN_UNUSED_RESULT before including this
+ * header to turn the warning off. */
+#if defined(__GNUC__) && !defined(ADAGRAD_NO_WARN_UNUSED_RESULT)
+#define ADAGRAD_MUST_CHECK __attribute__((warn_unused_result))
+#else
+#define ADAGRAD_MUST_CHECK
 #endif
 
 #ifdef __cplusplus
@@ -183,8 +193,9 @@ ADAGRAD_API double adagrad_preset_initial_accumulator(adagrad_preset preset);
  * and >= 0 (ADAGRAD_ERROR_INVALID_PARAMS otherwise); G NULL with n > 0,
  * misaligned G and size overflow get their usual statuses. Nothing is written
  * on error. */
-ADAGRAD_API adagrad_status adagrad_state_init(float* G, size_t n, double value);
-ADAGRAD_API adagrad_status adagrad_state_init_f64(double* G, size_t n, double value);
+ADAGRAD_API ADAGRAD_MUST_CHECK adagrad_status adagrad_state_init(float* G, size_t n, double value);
+ADAGRAD_API ADAGRAD_MUST_CHECK adagrad_status adagrad_state_init_f64(double* G, size_t n,
+                                                                     double value);
 
 /* One AdaGrad step on n floats, on the best ISA of this CPU (or the one forced
  * by the environment variable ADAGRAD_ISA, see adagrad_active_isa()).
@@ -193,21 +204,25 @@ ADAGRAD_API adagrad_status adagrad_state_init_f64(double* G, size_t n, double va
  *   G: accumulated squared gradients, updated in place (n floats)
  *   n: number of elements
  *   p: hyperparameters, read only */
-ADAGRAD_API adagrad_status adagrad_step(float* w, const float* g, float* G, size_t n,
-                                        const adagrad_params* p);
+ADAGRAD_API ADAGRAD_MUST_CHECK adagrad_status adagrad_step(float* w, const float* g, float* G,
+                                                           size_t n, const adagrad_params* p);
 
 /* The same step on doubles; reproduces the seed NumPy code bit for bit. */
-ADAGRAD_API adagrad_status adagrad_step_f64(double* w, const double* g, double* G, size_t n,
-                                            const adagrad_params* p);
+ADAGRAD_API ADAGRAD_MUST_CHECK adagrad_status adagrad_step_f64(double* w, const double* g,
+                                                               double* G, size_t n,
+                                                               const adagrad_params* p);
 
 /* The same steps on an explicitly chosen ISA (for tests, benchmarks and
  * callers that pin a path). Returns ADAGRAD_ERROR_UNSUPPORTED_ISA, before
  * anything else is checked or written, when isa is unknown, not built into
  * this library or not usable on this CPU. */
-ADAGRAD_API adagrad_status adagrad_step_isa(adagrad_isa isa, float* w, const float* g, float* G,
-                                            size_t n, const adagrad_params* p);
-ADAGRAD_API adagrad_status adagrad_step_f64_isa(adagrad_isa isa, double* w, const double* g,
-                                                double* G, size_t n, const adagrad_params* p);
+ADAGRAD_API ADAGRAD_MUST_CHECK adagrad_status adagrad_step_isa(adagrad_isa isa, float* w,
+                                                               const float* g, float* G, size_t n,
+                                                               const adagrad_params* p);
+ADAGRAD_API ADAGRAD_MUST_CHECK adagrad_status adagrad_step_f64_isa(adagrad_isa isa, double* w,
+                                                                   const double* g, double* G,
+                                                                   size_t n,
+                                                                   const adagrad_params* p);
 
 /* ---- Threads and many tensors -------------------------------------------
  *
@@ -224,11 +239,14 @@ struct pthreadpool;
 
 /* adagrad_step (adagrad_step_f64) spread over pool. Same contract, same
  * statuses, same results. */
-ADAGRAD_API adagrad_status adagrad_step_parallel(struct pthreadpool* pool, float* w, const float* g,
-                                                 float* G, size_t n, const adagrad_params* p);
-ADAGRAD_API adagrad_status adagrad_step_parallel_f64(struct pthreadpool* pool, double* w,
-                                                     const double* g, double* G, size_t n,
-                                                     const adagrad_params* p);
+ADAGRAD_API ADAGRAD_MUST_CHECK adagrad_status adagrad_step_parallel(struct pthreadpool* pool,
+                                                                    float* w, const float* g,
+                                                                    float* G, size_t n,
+                                                                    const adagrad_params* p);
+ADAGRAD_API ADAGRAD_MUST_CHECK adagrad_status adagrad_step_parallel_f64(struct pthreadpool* pool,
+                                                                        double* w, const double* g,
+                                                                        double* G, size_t n,
+                                                                        const adagrad_params* p);
 
 /* One parameter tensor of a model: its weights, gradient and accumulator. */
 typedef struct adagrad_tensor {
@@ -254,11 +272,13 @@ typedef struct adagrad_tensor_f64 {
  * before the first write: on any error no tensor changes. tensors may be NULL
  * only when count == 0.
  * The result is bitwise identical to calling adagrad_step on each tensor. */
-ADAGRAD_API adagrad_status adagrad_step_multi(const adagrad_tensor* tensors, size_t count,
-                                              const adagrad_params* p, struct pthreadpool* pool);
-ADAGRAD_API adagrad_status adagrad_step_multi_f64(const adagrad_tensor_f64* tensors, size_t count,
-                                                  const adagrad_params* p,
-                                                  struct pthreadpool* pool);
+ADAGRAD_API ADAGRAD_MUST_CHECK adagrad_status adagrad_step_multi(const adagrad_tensor* tensors,
+                                                                 size_t count,
+                                                                 const adagrad_params* p,
+                                                                 struct pthreadpool* pool);
+ADAGRAD_API ADAGRAD_MUST_CHECK adagrad_status
+adagrad_step_multi_f64(const adagrad_tensor_f64* tensors, size_t count, const adagrad_params* p,
+                       struct pthreadpool* pool);
 
 /* ---- Embedding tables: sparse and row-wise steps (float) ----------------
  *
@@ -309,9 +329,9 @@ ADAGRAD_API adagrad_status adagrad_step_multi_f64(const adagrad_tensor_f64* tens
  * parameters and dup (ADAGRAD_ERROR_INVALID_PARAMS), the sizes, the pointers,
  * the alignment, the overlap, the workspace size, then every index. All of
  * them run before the first write: on any error not one byte of table or state
- * changes (nor of the workspace, which is written only after every check). num_indices == 0 is a valid no-op once the parameters and
- * sizes are checked (the buffers are then not looked at); so is dim == 0 once
- * everything, the indices included, is checked. */
+ * changes (nor of the workspace, which is written only after every check). num_indices == 0 is a
+ * valid no-op once the parameters and sizes are checked (the buffers are then not looked at); so is
+ * dim == 0 once everything, the indices included, is checked. */
 
 /* How a sparse step treats an index that occurs more than once. */
 typedef enum adagrad_duplicates {
@@ -340,28 +360,21 @@ ADAGRAD_API size_t adagrad_sparse_workspace_size(size_t num_indices, size_t dim,
  *   dup:         what a repeated index means
  *   workspace:   workspace_size bytes of scratch
  *   pool:        pthreadpool to spread the rows over, or NULL */
-ADAGRAD_API adagrad_status adagrad_sparse_step(float* table, float* state, size_t num_rows,
-                                               size_t dim, const int64_t* indices,
-                                               size_t num_indices, const float* grads,
-                                               const adagrad_params* p, adagrad_duplicates dup,
-                                               void* workspace, size_t workspace_size,
-                                               struct pthreadpool* pool);
-ADAGRAD_API adagrad_status adagrad_sparse_step_i32(float* table, float* state, size_t num_rows,
-                                                   size_t dim, const int32_t* indices,
-                                                   size_t num_indices, const float* grads,
-                                                   const adagrad_params* p, adagrad_duplicates dup,
-                                                   void* workspace, size_t workspace_size,
-                                                   struct pthreadpool* pool);
+ADAGRAD_API ADAGRAD_MUST_CHECK adagrad_status adagrad_sparse_step(
+    float* table, float* state, size_t num_rows, size_t dim, const int64_t* indices,
+    size_t num_indices, const float* grads, const adagrad_params* p, adagrad_duplicates dup,
+    void* workspace, size_t workspace_size, struct pthreadpool* pool);
+ADAGRAD_API ADAGRAD_MUST_CHECK adagrad_status adagrad_sparse_step_i32(
+    float* table, float* state, size_t num_rows, size_t dim, const int32_t* indices,
+    size_t num_indices, const float* grads, const adagrad_params* p, adagrad_duplicates dup,
+    void* workspace, size_t workspace_size, struct pthreadpool* pool);
 
 /* The same with row-wise state: state holds num_rows floats. */
-ADAGRAD_API adagrad_status adagrad_rowwise_sparse_step(float* table, float* state, size_t num_rows,
-                                                       size_t dim, const int64_t* indices,
-                                                       size_t num_indices, const float* grads,
-                                                       const adagrad_params* p,
-                                                       adagrad_duplicates dup, void* workspace,
-                                                       size_t workspace_size,
-                                                       struct pthreadpool* pool);
-ADAGRAD_API adagrad_status adagrad_rowwise_sparse_step_i32(
+ADAGRAD_API ADAGRAD_MUST_CHECK adagrad_status adagrad_rowwise_sparse_step(
+    float* table, float* state, size_t num_rows, size_t dim, const int64_t* indices,
+    size_t num_indices, const float* grads, const adagrad_params* p, adagrad_duplicates dup,
+    void* workspace, size_t workspace_size, struct pthreadpool* pool);
+ADAGRAD_API ADAGRAD_MUST_CHECK adagrad_status adagrad_rowwise_sparse_step_i32(
     float* table, float* state, size_t num_rows, size_t dim, const int32_t* indices,
     size_t num_indices, const float* grads, const adagrad_params* p, adagrad_duplicates dup,
     void* workspace, size_t workspace_size, struct pthreadpool* pool);
@@ -371,28 +384,26 @@ ADAGRAD_API adagrad_status adagrad_rowwise_sparse_step_i32(
  * updated as described above. w, g and row_state may not overlap. Checks as
  * for adagrad_step; rows == 0 or dim == 0 is a valid no-op once the
  * parameters and sizes are checked. Rows are spread over pool. */
-ADAGRAD_API adagrad_status adagrad_rowwise_step(float* w, const float* g, float* row_state,
-                                                size_t rows, size_t dim, const adagrad_params* p,
-                                                struct pthreadpool* pool);
+ADAGRAD_API ADAGRAD_MUST_CHECK adagrad_status adagrad_rowwise_step(float* w, const float* g,
+                                                                   float* row_state, size_t rows,
+                                                                   size_t dim,
+                                                                   const adagrad_params* p,
+                                                                   struct pthreadpool* pool);
 
 /* The three steps above on an explicitly chosen ISA (tests, benchmarks,
  * pinned callers); ADAGRAD_ERROR_UNSUPPORTED_ISA first when isa is not
  * usable. */
-ADAGRAD_API adagrad_status adagrad_sparse_step_isa(adagrad_isa isa, float* table, float* state,
-                                                   size_t num_rows, size_t dim,
-                                                   const int64_t* indices, size_t num_indices,
-                                                   const float* grads, const adagrad_params* p,
-                                                   adagrad_duplicates dup, void* workspace,
-                                                   size_t workspace_size,
-                                                   struct pthreadpool* pool);
-ADAGRAD_API adagrad_status adagrad_rowwise_sparse_step_isa(
+ADAGRAD_API ADAGRAD_MUST_CHECK adagrad_status adagrad_sparse_step_isa(
     adagrad_isa isa, float* table, float* state, size_t num_rows, size_t dim,
     const int64_t* indices, size_t num_indices, const float* grads, const adagrad_params* p,
     adagrad_duplicates dup, void* workspace, size_t workspace_size, struct pthreadpool* pool);
-ADAGRAD_API adagrad_status adagrad_rowwise_step_isa(adagrad_isa isa, float* w, const float* g,
-                                                    float* row_state, size_t rows, size_t dim,
-                                                    const adagrad_params* p,
-                                                    struct pthreadpool* pool);
+ADAGRAD_API ADAGRAD_MUST_CHECK adagrad_status adagrad_rowwise_sparse_step_isa(
+    adagrad_isa isa, float* table, float* state, size_t num_rows, size_t dim,
+    const int64_t* indices, size_t num_indices, const float* grads, const adagrad_params* p,
+    adagrad_duplicates dup, void* workspace, size_t workspace_size, struct pthreadpool* pool);
+ADAGRAD_API ADAGRAD_MUST_CHECK adagrad_status
+adagrad_rowwise_step_isa(adagrad_isa isa, float* w, const float* g, float* row_state, size_t rows,
+                         size_t dim, const adagrad_params* p, struct pthreadpool* pool);
 
 /* ---- Composite objectives: proximal AdaGrad and AdaGrad dual averaging --
  *
@@ -441,34 +452,36 @@ typedef struct adagrad_regularization {
   double l2; /* L2 strength, >= 0 */
 } adagrad_regularization;
 
-ADAGRAD_API adagrad_status adagrad_proximal_step(float* w, const float* g, float* G, size_t n,
-                                                 const adagrad_params* p,
-                                                 const adagrad_regularization* r);
-ADAGRAD_API adagrad_status adagrad_proximal_step_f64(double* w, const double* g, double* G,
-                                                     size_t n, const adagrad_params* p,
-                                                     const adagrad_regularization* r);
-ADAGRAD_API adagrad_status adagrad_da_step(float* w, const float* g, float* z, float* G, size_t n,
-                                           const adagrad_params* p,
-                                           const adagrad_regularization* r);
-ADAGRAD_API adagrad_status adagrad_da_step_f64(double* w, const double* g, double* z, double* G,
-                                               size_t n, const adagrad_params* p,
-                                               const adagrad_regularization* r);
+ADAGRAD_API ADAGRAD_MUST_CHECK adagrad_status
+adagrad_proximal_step(float* w, const float* g, float* G, size_t n, const adagrad_params* p,
+                      const adagrad_regularization* r);
+ADAGRAD_API ADAGRAD_MUST_CHECK adagrad_status
+adagrad_proximal_step_f64(double* w, const double* g, double* G, size_t n, const adagrad_params* p,
+                          const adagrad_regularization* r);
+ADAGRAD_API ADAGRAD_MUST_CHECK adagrad_status adagrad_da_step(float* w, const float* g, float* z,
+                                                              float* G, size_t n,
+                                                              const adagrad_params* p,
+                                                              const adagrad_regularization* r);
+ADAGRAD_API ADAGRAD_MUST_CHECK adagrad_status adagrad_da_step_f64(double* w, const double* g,
+                                                                  double* z, double* G, size_t n,
+                                                                  const adagrad_params* p,
+                                                                  const adagrad_regularization* r);
 
 /* The same on an explicitly chosen ISA. */
-ADAGRAD_API adagrad_status adagrad_proximal_step_isa(adagrad_isa isa, float* w, const float* g,
-                                                     float* G, size_t n, const adagrad_params* p,
-                                                     const adagrad_regularization* r);
-ADAGRAD_API adagrad_status adagrad_proximal_step_f64_isa(adagrad_isa isa, double* w,
-                                                         const double* g, double* G, size_t n,
-                                                         const adagrad_params* p,
-                                                         const adagrad_regularization* r);
-ADAGRAD_API adagrad_status adagrad_da_step_isa(adagrad_isa isa, float* w, const float* g, float* z,
-                                               float* G, size_t n, const adagrad_params* p,
-                                               const adagrad_regularization* r);
-ADAGRAD_API adagrad_status adagrad_da_step_f64_isa(adagrad_isa isa, double* w, const double* g,
-                                                   double* z, double* G, size_t n,
-                                                   const adagrad_params* p,
-                                                   const adagrad_regularization* r);
+ADAGRAD_API ADAGRAD_MUST_CHECK adagrad_status
+adagrad_proximal_step_isa(adagrad_isa isa, float* w, const float* g, float* G, size_t n,
+                          const adagrad_params* p, const adagrad_regularization* r);
+ADAGRAD_API ADAGRAD_MUST_CHECK adagrad_status
+adagrad_proximal_step_f64_isa(adagrad_isa isa, double* w, const double* g, double* G, size_t n,
+                              const adagrad_params* p, const adagrad_regularization* r);
+ADAGRAD_API ADAGRAD_MUST_CHECK adagrad_status adagrad_da_step_isa(adagrad_isa isa, float* w,
+                                                                  const float* g, float* z,
+                                                                  float* G, size_t n,
+                                                                  const adagrad_params* p,
+                                                                  const adagrad_regularization* r);
+ADAGRAD_API ADAGRAD_MUST_CHECK adagrad_status
+adagrad_da_step_f64_isa(adagrad_isa isa, double* w, const double* g, double* z, double* G, size_t n,
+                        const adagrad_params* p, const adagrad_regularization* r);
 
 /* Sparse, lazy variants for float embedding tables: only the rows named in
  * the batch are updated (as TensorFlow's SparseApplyProximalAdagrad and
@@ -476,28 +489,26 @@ ADAGRAD_API adagrad_status adagrad_da_step_f64_isa(adagrad_isa isa, double* w, c
  * Batches, duplicates, workspace, threads and checks as for
  * adagrad_sparse_step; the DA step takes two num_rows x dim states (z and G)
  * and uses p->step as the global step of every row. */
-ADAGRAD_API adagrad_status adagrad_sparse_proximal_step(
+ADAGRAD_API ADAGRAD_MUST_CHECK adagrad_status adagrad_sparse_proximal_step(
     float* table, float* state, size_t num_rows, size_t dim, const int64_t* indices,
     size_t num_indices, const float* grads, const adagrad_params* p,
-    const adagrad_regularization* r, adagrad_duplicates dup, void* workspace,
-    size_t workspace_size, struct pthreadpool* pool);
-ADAGRAD_API adagrad_status adagrad_sparse_da_step(float* table, float* z, float* G,
-                                                  size_t num_rows, size_t dim,
-                                                  const int64_t* indices, size_t num_indices,
-                                                  const float* grads, const adagrad_params* p,
-                                                  const adagrad_regularization* r,
-                                                  adagrad_duplicates dup, void* workspace,
-                                                  size_t workspace_size, struct pthreadpool* pool);
-ADAGRAD_API adagrad_status adagrad_sparse_proximal_step_isa(
+    const adagrad_regularization* r, adagrad_duplicates dup, void* workspace, size_t workspace_size,
+    struct pthreadpool* pool);
+ADAGRAD_API ADAGRAD_MUST_CHECK adagrad_status adagrad_sparse_da_step(
+    float* table, float* z, float* G, size_t num_rows, size_t dim, const int64_t* indices,
+    size_t num_indices, const float* grads, const adagrad_params* p,
+    const adagrad_regularization* r, adagrad_duplicates dup, void* workspace, size_t workspace_size,
+    struct pthreadpool* pool);
+ADAGRAD_API ADAGRAD_MUST_CHECK adagrad_status adagrad_sparse_proximal_step_isa(
     adagrad_isa isa, float* table, float* state, size_t num_rows, size_t dim,
     const int64_t* indices, size_t num_indices, const float* grads, const adagrad_params* p,
-    const adagrad_regularization* r, adagrad_duplicates dup, void* workspace,
-    size_t workspace_size, struct pthreadpool* pool);
-ADAGRAD_API adagrad_status adagrad_sparse_da_step_isa(
+    const adagrad_regularization* r, adagrad_duplicates dup, void* workspace, size_t workspace_size,
+    struct pthreadpool* pool);
+ADAGRAD_API ADAGRAD_MUST_CHECK adagrad_status adagrad_sparse_da_step_isa(
     adagrad_isa isa, float* table, float* z, float* G, size_t num_rows, size_t dim,
     const int64_t* indices, size_t num_indices, const float* grads, const adagrad_params* p,
-    const adagrad_regularization* r, adagrad_duplicates dup, void* workspace,
-    size_t workspace_size, struct pthreadpool* pool);
+    const adagrad_regularization* r, adagrad_duplicates dup, void* workspace, size_t workspace_size,
+    struct pthreadpool* pool);
 
 /* ---- Mixed precision: bf16 and fp16 weights and gradients, f32 state ----
  *
@@ -557,22 +568,18 @@ ADAGRAD_API adagrad_mixed_options adagrad_mixed_options_default(void);
  * (ADAGRAD_DTYPE_BF16 or ADAGRAD_DTYPE_F16), g n values of g_type (any
  * dtype), G n floats. w, g and G may not overlap; 16-bit buffers must be
  * 2-byte aligned. pool as for adagrad_step_parallel (NULL: this thread). */
-ADAGRAD_API adagrad_status adagrad_step_mixed(void* w, adagrad_dtype w_type, const void* g,
-                                              adagrad_dtype g_type, float* G, size_t n,
-                                              const adagrad_params* p,
-                                              const adagrad_mixed_options* o,
-                                              struct pthreadpool* pool);
+ADAGRAD_API ADAGRAD_MUST_CHECK adagrad_status adagrad_step_mixed(
+    void* w, adagrad_dtype w_type, const void* g, adagrad_dtype g_type, float* G, size_t n,
+    const adagrad_params* p, const adagrad_mixed_options* o, struct pthreadpool* pool);
 
 /* f32 master weights with gradients of g_type: w and G are floats, updated
  * as adagrad_step would (after the gradient's conversion and unscaling), and,
  * when w_copy is not NULL, the updated weights are also written to w_copy
  * rounded to copy_type (BF16 or F16) in the same pass: DeepSpeed's pattern,
  * one pass instead of a step and a conversion. */
-ADAGRAD_API adagrad_status adagrad_step_master(float* w, const void* g, adagrad_dtype g_type,
-                                               float* G, void* w_copy, adagrad_dtype copy_type,
-                                               size_t n, const adagrad_params* p,
-                                               const adagrad_mixed_options* o,
-                                               struct pthreadpool* pool);
+ADAGRAD_API ADAGRAD_MUST_CHECK adagrad_status adagrad_step_master(
+    float* w, const void* g, adagrad_dtype g_type, float* G, void* w_copy, adagrad_dtype copy_type,
+    size_t n, const adagrad_params* p, const adagrad_mixed_options* o, struct pthreadpool* pool);
 
 /* AMP's unscale-and-check pass, as PyTorch's
  * _amp_foreach_non_finite_check_and_unscale_: every one of the n gradients
@@ -580,37 +587,39 @@ ADAGRAD_API adagrad_status adagrad_step_master(float* w, const void* g, adagrad_
  * is never cleared), and each becomes g * inv_scale (a float product, rounded
  * back to 16 bits to nearest-even). inv_scale finite and >= 0; found_inf not
  * NULL and aligned. Nothing is written on error. */
-ADAGRAD_API adagrad_status adagrad_unscale_check(void* g, adagrad_dtype g_type, size_t n,
-                                                 double inv_scale, float* found_inf);
+ADAGRAD_API ADAGRAD_MUST_CHECK adagrad_status adagrad_unscale_check(void* g, adagrad_dtype g_type,
+                                                                    size_t n, double inv_scale,
+                                                                    float* found_inf);
 
 /* Conversions between float and the 16-bit types (nearest-even), as the
  * steps do them. in and out may not overlap. */
-ADAGRAD_API adagrad_status adagrad_convert_to_half(const float* in, uint16_t* out, size_t n,
-                                                   adagrad_dtype type);
-ADAGRAD_API adagrad_status adagrad_convert_from_half(const uint16_t* in, float* out, size_t n,
-                                                     adagrad_dtype type);
+ADAGRAD_API ADAGRAD_MUST_CHECK adagrad_status adagrad_convert_to_half(const float* in,
+                                                                      uint16_t* out, size_t n,
+                                                                      adagrad_dtype type);
+ADAGRAD_API ADAGRAD_MUST_CHECK adagrad_status adagrad_convert_from_half(const uint16_t* in,
+                                                                        float* out, size_t n,
+                                                                        adagrad_dtype type);
 
 /* The same on an explicit ISA (tests, benchmarks). */
-ADAGRAD_API adagrad_status adagrad_step_mixed_isa(adagrad_isa isa, void* w, adagrad_dtype w_type,
-                                                  const void* g, adagrad_dtype g_type, float* G,
-                                                  size_t n, const adagrad_params* p,
-                                                  const adagrad_mixed_options* o,
-                                                  struct pthreadpool* pool);
-ADAGRAD_API adagrad_status adagrad_step_master_isa(adagrad_isa isa, float* w, const void* g,
-                                                   adagrad_dtype g_type, float* G, void* w_copy,
-                                                   adagrad_dtype copy_type, size_t n,
-                                                   const adagrad_params* p,
-                                                   const adagrad_mixed_options* o,
-                                                   struct pthreadpool* pool);
-ADAGRAD_API adagrad_status adagrad_unscale_check_isa(adagrad_isa isa, void* g,
-                                                     adagrad_dtype g_type, size_t n,
-                                                     double inv_scale, float* found_inf);
-ADAGRAD_API adagrad_status adagrad_convert_to_half_isa(adagrad_isa isa, const float* in,
-                                                       uint16_t* out, size_t n,
-                                                       adagrad_dtype type);
-ADAGRAD_API adagrad_status adagrad_convert_from_half_isa(adagrad_isa isa, const uint16_t* in,
-                                                         float* out, size_t n,
-                                                         adagrad_dtype type);
+ADAGRAD_API ADAGRAD_MUST_CHECK adagrad_status adagrad_step_mixed_isa(
+    adagrad_isa isa, void* w, adagrad_dtype w_type, const void* g, adagrad_dtype g_type, float* G,
+    size_t n, const adagrad_params* p, const adagrad_mixed_options* o, struct pthreadpool* pool);
+ADAGRAD_API ADAGRAD_MUST_CHECK adagrad_status
+adagrad_step_master_isa(adagrad_isa isa, float* w, const void* g, adagrad_dtype g_type, float* G,
+                        void* w_copy, adagrad_dtype copy_type, size_t n, const adagrad_params* p,
+                        const adagrad_mixed_options* o, struct pthreadpool* pool);
+ADAGRAD_API ADAGRAD_MUST_CHECK adagrad_status adagrad_unscale_check_isa(adagrad_isa isa, void* g,
+                                                                        adagrad_dtype g_type,
+                                                                        size_t n, double inv_scale,
+                                                                        float* found_inf);
+ADAGRAD_API ADAGRAD_MUST_CHECK adagrad_status adagrad_convert_to_half_isa(adagrad_isa isa,
+                                                                          const float* in,
+                                                                          uint16_t* out, size_t n,
+                                                                          adagrad_dtype type);
+ADAGRAD_API ADAGRAD_MUST_CHECK adagrad_status adagrad_convert_from_half_isa(adagrad_isa isa,
+                                                                            const uint16_t* in,
+                                                                            float* out, size_t n,
+                                                                            adagrad_dtype type);
 
 /* Kernel families: the groups of steps that dispatch chooses an ISA for
  * separately, since what bounds them differs (the divider, memory bandwidth,
@@ -671,8 +680,8 @@ typedef enum adagrad_dispatch_source {
  *     a given CPU); ADAGRAD_DISPATCH=calibrate measures every family, even on
  *     a CPU the table knows.
  * Every later call costs one atomic load, nothing more. */
-ADAGRAD_API adagrad_status adagrad_dispatch_query(adagrad_family family, adagrad_isa* isa,
-                                                  adagrad_dispatch_source* source);
+ADAGRAD_API ADAGRAD_MUST_CHECK adagrad_status
+adagrad_dispatch_query(adagrad_family family, adagrad_isa* isa, adagrad_dispatch_source* source);
 
 /* Nanoseconds the resolution spent timing kernels (0 when nothing was
  * measured); resolves first if needed. */

@@ -47,53 +47,57 @@ struct params {
   }
 };
 
-inline status step(float* w, const float* g, float* G, std::size_t n,
-                   const params& p = params{}) noexcept {
+[[nodiscard]] inline status step(float* w, const float* g, float* G, std::size_t n,
+                                 const params& p = params{}) noexcept {
   const adagrad_params c = p.to_c();
   return adagrad_step(w, g, G, n, &c);
 }
 
-inline status step(double* w, const double* g, double* G, std::size_t n,
-                   const params& p = params{}) noexcept {
+[[nodiscard]] inline status step(double* w, const double* g, double* G, std::size_t n,
+                                 const params& p = params{}) noexcept {
   const adagrad_params c = p.to_c();
   return adagrad_step_f64(w, g, G, n, &c);
 }
 
 // The same on an explicit ISA (ADAGRAD_ERROR_UNSUPPORTED_ISA when unusable).
-inline status step(isa target, float* w, const float* g, float* G, std::size_t n,
-                   const params& p = params{}) noexcept {
+[[nodiscard]] inline status step(isa target, float* w, const float* g, float* G, std::size_t n,
+                                 const params& p = params{}) noexcept {
   const adagrad_params c = p.to_c();
   return adagrad_step_isa(target, w, g, G, n, &c);
 }
 
-inline status step(isa target, double* w, const double* g, double* G, std::size_t n,
-                   const params& p = params{}) noexcept {
+[[nodiscard]] inline status step(isa target, double* w, const double* g, double* G, std::size_t n,
+                                 const params& p = params{}) noexcept {
   const adagrad_params c = p.to_c();
   return adagrad_step_f64_isa(target, w, g, G, n, &c);
 }
 
 // Spread over a pthreadpool (nullptr: the calling thread).
-inline status step_parallel(struct pthreadpool* pool, float* w, const float* g, float* G,
-                            std::size_t n, const params& p = params{}) noexcept {
+[[nodiscard]] inline status step_parallel(struct pthreadpool* pool, float* w, const float* g,
+                                          float* G, std::size_t n,
+                                          const params& p = params{}) noexcept {
   const adagrad_params c = p.to_c();
   return adagrad_step_parallel(pool, w, g, G, n, &c);
 }
 
-inline status step_parallel(struct pthreadpool* pool, double* w, const double* g, double* G,
-                            std::size_t n, const params& p = params{}) noexcept {
+[[nodiscard]] inline status step_parallel(struct pthreadpool* pool, double* w, const double* g,
+                                          double* G, std::size_t n,
+                                          const params& p = params{}) noexcept {
   const adagrad_params c = p.to_c();
   return adagrad_step_parallel_f64(pool, w, g, G, n, &c);
 }
 
 // Every tensor of a model in one call, balanced across the pool.
-inline status step_multi(const adagrad_tensor* tensors, std::size_t count,
-                         const params& p = params{}, struct pthreadpool* pool = nullptr) noexcept {
+[[nodiscard]] inline status step_multi(const adagrad_tensor* tensors, std::size_t count,
+                                       const params& p = params{},
+                                       struct pthreadpool* pool = nullptr) noexcept {
   const adagrad_params c = p.to_c();
   return adagrad_step_multi(tensors, count, &c, pool);
 }
 
-inline status step_multi(const adagrad_tensor_f64* tensors, std::size_t count,
-                         const params& p = params{}, struct pthreadpool* pool = nullptr) noexcept {
+[[nodiscard]] inline status step_multi(const adagrad_tensor_f64* tensors, std::size_t count,
+                                       const params& p = params{},
+                                       struct pthreadpool* pool = nullptr) noexcept {
   const adagrad_params c = p.to_c();
   return adagrad_step_multi_f64(tensors, count, &c, pool);
 }
@@ -106,52 +110,55 @@ inline std::size_t sparse_workspace_size(std::size_t num_indices, std::size_t di
   return adagrad_sparse_workspace_size(num_indices, dim, dup);
 }
 
-inline status sparse_step(float* table, float* state, std::size_t num_rows, std::size_t dim,
-                          const std::int64_t* indices, std::size_t num_indices, const float* grads,
-                          void* workspace, std::size_t workspace_size, const params& p = params{},
-                          adagrad_duplicates dup = ADAGRAD_DUPLICATES_SUM,
-                          struct pthreadpool* pool = nullptr) noexcept {
+[[nodiscard]] inline status sparse_step(float* table, float* state, std::size_t num_rows,
+                                        std::size_t dim, const std::int64_t* indices,
+                                        std::size_t num_indices, const float* grads,
+                                        void* workspace, std::size_t workspace_size,
+                                        const params& p = params{},
+                                        adagrad_duplicates dup = ADAGRAD_DUPLICATES_SUM,
+                                        struct pthreadpool* pool = nullptr) noexcept {
   const adagrad_params c = p.to_c();
   return adagrad_sparse_step(table, state, num_rows, dim, indices, num_indices, grads, &c, dup,
                              workspace, workspace_size, pool);
 }
 
-inline status sparse_step(float* table, float* state, std::size_t num_rows, std::size_t dim,
-                          const std::int32_t* indices, std::size_t num_indices, const float* grads,
-                          void* workspace, std::size_t workspace_size, const params& p = params{},
-                          adagrad_duplicates dup = ADAGRAD_DUPLICATES_SUM,
-                          struct pthreadpool* pool = nullptr) noexcept {
+[[nodiscard]] inline status sparse_step(float* table, float* state, std::size_t num_rows,
+                                        std::size_t dim, const std::int32_t* indices,
+                                        std::size_t num_indices, const float* grads,
+                                        void* workspace, std::size_t workspace_size,
+                                        const params& p = params{},
+                                        adagrad_duplicates dup = ADAGRAD_DUPLICATES_SUM,
+                                        struct pthreadpool* pool = nullptr) noexcept {
   const adagrad_params c = p.to_c();
   return adagrad_sparse_step_i32(table, state, num_rows, dim, indices, num_indices, grads, &c, dup,
                                  workspace, workspace_size, pool);
 }
 
-inline status rowwise_sparse_step(float* table, float* row_state, std::size_t num_rows,
-                                  std::size_t dim, const std::int64_t* indices,
-                                  std::size_t num_indices, const float* grads, void* workspace,
-                                  std::size_t workspace_size, const params& p = params{},
-                                  adagrad_duplicates dup = ADAGRAD_DUPLICATES_SUM,
-                                  struct pthreadpool* pool = nullptr) noexcept {
+[[nodiscard]] inline status rowwise_sparse_step(
+    float* table, float* row_state, std::size_t num_rows, std::size_t dim,
+    const std::int64_t* indices, std::size_t num_indices, const float* grads, void* workspace,
+    std::size_t workspace_size, const params& p = params{},
+    adagrad_duplicates dup = ADAGRAD_DUPLICATES_SUM, struct pthreadpool* pool = nullptr) noexcept {
   const adagrad_params c = p.to_c();
   return adagrad_rowwise_sparse_step(table, row_state, num_rows, dim, indices, num_indices, grads,
                                      &c, dup, workspace, workspace_size, pool);
 }
 
-inline status rowwise_sparse_step(float* table, float* row_state, std::size_t num_rows,
-                                  std::size_t dim, const std::int32_t* indices,
-                                  std::size_t num_indices, const float* grads, void* workspace,
-                                  std::size_t workspace_size, const params& p = params{},
-                                  adagrad_duplicates dup = ADAGRAD_DUPLICATES_SUM,
-                                  struct pthreadpool* pool = nullptr) noexcept {
+[[nodiscard]] inline status rowwise_sparse_step(
+    float* table, float* row_state, std::size_t num_rows, std::size_t dim,
+    const std::int32_t* indices, std::size_t num_indices, const float* grads, void* workspace,
+    std::size_t workspace_size, const params& p = params{},
+    adagrad_duplicates dup = ADAGRAD_DUPLICATES_SUM, struct pthreadpool* pool = nullptr) noexcept {
   const adagrad_params c = p.to_c();
   return adagrad_rowwise_sparse_step_i32(table, row_state, num_rows, dim, indices, num_indices,
                                          grads, &c, dup, workspace, workspace_size, pool);
 }
 
 // Row-wise AdaGrad for a dense rows x dim gradient.
-inline status rowwise_step(float* w, const float* g, float* row_state, std::size_t rows,
-                           std::size_t dim, const params& p = params{},
-                           struct pthreadpool* pool = nullptr) noexcept {
+[[nodiscard]] inline status rowwise_step(float* w, const float* g, float* row_state,
+                                         std::size_t rows, std::size_t dim,
+                                         const params& p = params{},
+                                         struct pthreadpool* pool = nullptr) noexcept {
   const adagrad_params c = p.to_c();
   return adagrad_rowwise_step(w, g, row_state, rows, dim, &c, pool);
 }
@@ -164,53 +171,54 @@ struct regularization {
   adagrad_regularization to_c() const noexcept { return {l1, l2}; }
 };
 
-inline status proximal_step(float* w, const float* g, float* G, std::size_t n,
-                            const regularization& r, const params& p = params{}) noexcept {
+[[nodiscard]] inline status proximal_step(float* w, const float* g, float* G, std::size_t n,
+                                          const regularization& r,
+                                          const params& p = params{}) noexcept {
   const adagrad_params c = p.to_c();
   const adagrad_regularization rc = r.to_c();
   return adagrad_proximal_step(w, g, G, n, &c, &rc);
 }
 
-inline status proximal_step(double* w, const double* g, double* G, std::size_t n,
-                            const regularization& r, const params& p = params{}) noexcept {
+[[nodiscard]] inline status proximal_step(double* w, const double* g, double* G, std::size_t n,
+                                          const regularization& r,
+                                          const params& p = params{}) noexcept {
   const adagrad_params c = p.to_c();
   const adagrad_regularization rc = r.to_c();
   return adagrad_proximal_step_f64(w, g, G, n, &c, &rc);
 }
 
-inline status da_step(float* w, const float* g, float* z, float* G, std::size_t n,
-                      const regularization& r, const params& p = params{}) noexcept {
+[[nodiscard]] inline status da_step(float* w, const float* g, float* z, float* G, std::size_t n,
+                                    const regularization& r, const params& p = params{}) noexcept {
   const adagrad_params c = p.to_c();
   const adagrad_regularization rc = r.to_c();
   return adagrad_da_step(w, g, z, G, n, &c, &rc);
 }
 
-inline status da_step(double* w, const double* g, double* z, double* G, std::size_t n,
-                      const regularization& r, const params& p = params{}) noexcept {
+[[nodiscard]] inline status da_step(double* w, const double* g, double* z, double* G, std::size_t n,
+                                    const regularization& r, const params& p = params{}) noexcept {
   const adagrad_params c = p.to_c();
   const adagrad_regularization rc = r.to_c();
   return adagrad_da_step_f64(w, g, z, G, n, &c, &rc);
 }
 
-inline status sparse_proximal_step(float* table, float* state, std::size_t num_rows,
-                                   std::size_t dim, const std::int64_t* indices,
-                                   std::size_t num_indices, const float* grads, void* workspace,
-                                   std::size_t workspace_size, const regularization& r,
-                                   const params& p = params{},
-                                   adagrad_duplicates dup = ADAGRAD_DUPLICATES_SUM,
-                                   struct pthreadpool* pool = nullptr) noexcept {
+[[nodiscard]] inline status sparse_proximal_step(
+    float* table, float* state, std::size_t num_rows, std::size_t dim, const std::int64_t* indices,
+    std::size_t num_indices, const float* grads, void* workspace, std::size_t workspace_size,
+    const regularization& r, const params& p = params{},
+    adagrad_duplicates dup = ADAGRAD_DUPLICATES_SUM, struct pthreadpool* pool = nullptr) noexcept {
   const adagrad_params c = p.to_c();
   const adagrad_regularization rc = r.to_c();
-  return adagrad_sparse_proximal_step(table, state, num_rows, dim, indices, num_indices, grads,
-                                      &c, &rc, dup, workspace, workspace_size, pool);
+  return adagrad_sparse_proximal_step(table, state, num_rows, dim, indices, num_indices, grads, &c,
+                                      &rc, dup, workspace, workspace_size, pool);
 }
 
-inline status sparse_da_step(float* table, float* z, float* G, std::size_t num_rows,
-                             std::size_t dim, const std::int64_t* indices, std::size_t num_indices,
-                             const float* grads, void* workspace, std::size_t workspace_size,
-                             const regularization& r, const params& p = params{},
-                             adagrad_duplicates dup = ADAGRAD_DUPLICATES_SUM,
-                             struct pthreadpool* pool = nullptr) noexcept {
+[[nodiscard]] inline status sparse_da_step(float* table, float* z, float* G, std::size_t num_rows,
+                                           std::size_t dim, const std::int64_t* indices,
+                                           std::size_t num_indices, const float* grads,
+                                           void* workspace, std::size_t workspace_size,
+                                           const regularization& r, const params& p = params{},
+                                           adagrad_duplicates dup = ADAGRAD_DUPLICATES_SUM,
+                                           struct pthreadpool* pool = nullptr) noexcept {
   const adagrad_params c = p.to_c();
   const adagrad_regularization rc = r.to_c();
   return adagrad_sparse_da_step(table, z, G, num_rows, dim, indices, num_indices, grads, &c, &rc,
@@ -233,19 +241,21 @@ struct mixed_options {
   }
 };
 
-inline status step_mixed(std::uint16_t* w, adagrad_dtype w_type, const void* g,
-                         adagrad_dtype g_type, float* G, std::size_t n, const params& p = params{},
-                         const mixed_options& o = mixed_options{},
-                         struct pthreadpool* pool = nullptr) noexcept {
+[[nodiscard]] inline status step_mixed(std::uint16_t* w, adagrad_dtype w_type, const void* g,
+                                       adagrad_dtype g_type, float* G, std::size_t n,
+                                       const params& p = params{},
+                                       const mixed_options& o = mixed_options{},
+                                       struct pthreadpool* pool = nullptr) noexcept {
   const adagrad_params c = p.to_c();
   const adagrad_mixed_options oc = o.to_c();
   return adagrad_step_mixed(w, w_type, g, g_type, G, n, &c, &oc, pool);
 }
 
-inline status step_master(float* w, const void* g, adagrad_dtype g_type, float* G,
-                          std::uint16_t* w_copy, adagrad_dtype copy_type, std::size_t n,
-                          const params& p = params{}, const mixed_options& o = mixed_options{},
-                          struct pthreadpool* pool = nullptr) noexcept {
+[[nodiscard]] inline status step_master(float* w, const void* g, adagrad_dtype g_type, float* G,
+                                        std::uint16_t* w_copy, adagrad_dtype copy_type,
+                                        std::size_t n, const params& p = params{},
+                                        const mixed_options& o = mixed_options{},
+                                        struct pthreadpool* pool = nullptr) noexcept {
   const adagrad_params c = p.to_c();
   const adagrad_mixed_options oc = o.to_c();
   return adagrad_step_master(w, g, g_type, G, w_copy, copy_type, n, &c, &oc, pool);
@@ -254,14 +264,14 @@ inline status step_master(float* w, const void* g, adagrad_dtype g_type, float* 
 #if defined(ADAGRAD_HAS_STD_SPAN)
 // Span overloads: ADAGRAD_ERROR_SIZE_MISMATCH, with nothing written, when the
 // three spans differ in length.
-inline status step(std::span<float> w, std::span<const float> g, std::span<float> G,
-                   const params& p = params{}) noexcept {
+[[nodiscard]] inline status step(std::span<float> w, std::span<const float> g, std::span<float> G,
+                                 const params& p = params{}) noexcept {
   if (w.size() != g.size() || w.size() != G.size()) return ADAGRAD_ERROR_SIZE_MISMATCH;
   return step(w.data(), g.data(), G.data(), w.size(), p);
 }
 
-inline status step(std::span<double> w, std::span<const double> g, std::span<double> G,
-                   const params& p = params{}) noexcept {
+[[nodiscard]] inline status step(std::span<double> w, std::span<const double> g,
+                                 std::span<double> G, const params& p = params{}) noexcept {
   if (w.size() != g.size() || w.size() != G.size()) return ADAGRAD_ERROR_SIZE_MISMATCH;
   return step(w.data(), g.data(), G.data(), w.size(), p);
 }
@@ -277,7 +287,7 @@ struct dispatch_choice {
   isa target;
   dispatch_source source;
 };
-inline status dispatch_query(family f, dispatch_choice* choice) noexcept {
+[[nodiscard]] inline status dispatch_query(family f, dispatch_choice* choice) noexcept {
   if (choice == nullptr) return ADAGRAD_ERROR_NULL_POINTER;
   return adagrad_dispatch_query(f, &choice->target, &choice->source);
 }

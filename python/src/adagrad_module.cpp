@@ -28,6 +28,7 @@
 #include <memory>
 #include <new>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <tuple>
 #include <utility>
@@ -1817,7 +1818,9 @@ signalling. isa as for step(); errors as for step().)doc");
           const auto family = static_cast<adagrad_family>(f);
           adagrad_isa isa = ADAGRAD_ISA_SCALAR;
           adagrad_dispatch_source source = ADAGRAD_DISPATCH_WIDEST;
-          adagrad_dispatch_query(family, &isa, &source);
+          if (adagrad_dispatch_query(family, &isa, &source) != ADAGRAD_OK) {
+            throw std::logic_error("adagrad_dispatch_query refused a family it defines");
+          }
           families[adagrad_family_name(family)] =
               py::make_tuple(adagrad_isa_name(isa), adagrad_dispatch_source_name(source));
         }
