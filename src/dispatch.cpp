@@ -21,18 +21,18 @@ namespace {
 // The ukernels of the last table entry, which the dense steps' pointers
 // point at until the first step: they resolve, then run the step on the ISA
 // chosen. So the entry points need no "resolved yet?" test of their own, and
-// later calls never come here again. (fma mode goes through family_kernels,
-// which resolves by itself.)
+// later calls never come here again (the step's constants say whether it
+// runs in fma mode, which has a pointer of its own).
 adagrad_status resolve_then_step_f32(std::size_t n, float* w, const float* g, float* G,
                                      kernels::step_constants<float> c) {
   resolve_dispatch_state();
-  return dense_step_kernels(g).f32(n, w, g, G, c);
+  return dense_step_kernels(g, c.fma).f32(n, w, g, G, c);
 }
 
 adagrad_status resolve_then_step_f64(std::size_t n, double* w, const double* g, double* G,
                                      kernels::step_constants<double> c) {
   resolve_dispatch_state();
-  return dense_step_kernels(g).f64(n, w, g, G, c);
+  return dense_step_kernels(g, c.fma).f64(n, w, g, G, c);
 }
 
 }  // namespace
@@ -65,7 +65,7 @@ const isa_kernels kIsaTable[] = {
 #include "isa_list.inc"
 #undef ADAGRAD_ISA
     // Only the dense steps (adagrad_step, adagrad_step_f64, their threaded
-    // and multi-tensor forms, fma off) go through dense_step_kernels() and so
+    // and multi-tensor forms) go through dense_step_kernels() and so
     // can meet this entry; every other step takes family_kernels(), which
     // resolves first.
     {ADAGRAD_ISA_SCALAR, "unresolved", &resolve_then_step_f32, &resolve_then_step_f64, nullptr,
@@ -93,6 +93,7 @@ constexpr std::uint64_t unresolved_state() {
 std::atomic<std::uint64_t> g_dispatch_state{unresolved_state()};
 std::atomic<const isa_kernels*> g_dense_f32_kernels{&kIsaTable[kResolverIndex]};
 std::atomic<const isa_kernels*> g_dense_f64_kernels{&kIsaTable[kResolverIndex]};
+std::atomic<const isa_kernels*> g_fma_kernels{&kIsaTable[kResolverIndex]};
 
 namespace {
 
@@ -226,6 +227,8 @@ std::uint64_t compute_and_publish_state() {
   g_dense_f64_kernels.store(
       &kIsaTable[(s >> family_index_shift(ADAGRAD_FAMILY_DENSE_F64)) & kIndexMask],
       std::memory_order_release);
+  g_fma_kernels.store(&kIsaTable[(s >> family_index_shift(ADAGRAD_FAMILY_FMA)) & kIndexMask],
+                      std::memory_order_release);
   g_dispatch_state.store(s, std::memory_order_release);
   return s;
 }

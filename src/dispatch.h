@@ -100,29 +100,31 @@ inline const isa_kernels& family_kernels(adagrad_family family) {
   return kIsaTable[(dispatch_state() >> family_index_shift(family)) & kIndexMask];
 }
 
-// The entries adagrad_step and adagrad_step_f64 (and their threaded and
-// many-tensor forms) run when fma is off: one atomic load, no test. Before
-// the first step they are the resolver's, whose dense-step ukernels resolve
-// and forward (its other entries are null: every other step goes through
+// The entries the dense steps run (adagrad_step and adagrad_step_f64, their
+// threaded and many-tensor forms): one atomic load, no test, no call. fma
+// mode is a family of its own, with its own pointer. Before the first step
+// all three are the resolver's, whose dense-step ukernels resolve and
+// forward (its other entries are null: every other step goes through
 // family_kernels(), which resolves first). Pointers of their own save the
 // dense step, whose per-call cost is measured at n = 16 (call/ rows of
-// bench/dense_step_bench.cc), the index arithmetic.
+// bench/dense_step_bench.cc), the index arithmetic; and keeping the
+// resolution out of line keeps the entry point free of saved registers.
 ADAGRAD_INTERNAL extern std::atomic<const isa_kernels*> g_dense_f32_kernels;
 ADAGRAD_INTERNAL extern std::atomic<const isa_kernels*> g_dense_f64_kernels;
+ADAGRAD_INTERNAL extern std::atomic<const isa_kernels*> g_fma_kernels;
 
-inline const isa_kernels& dense_step_kernels(const float*) {
-  return *g_dense_f32_kernels.load(std::memory_order_acquire);
+inline const isa_kernels& dense_step_kernels(const float*, bool fma) {
+  return *(fma ? g_fma_kernels : g_dense_f32_kernels).load(std::memory_order_acquire);
 }
-inline const isa_kernels& dense_step_kernels(const double*) {
-  return *g_dense_f64_kernels.load(std::memory_order_acquire);
+inline const isa_kernels& dense_step_kernels(const double*, bool fma) {
+  return *(fma ? g_fma_kernels : g_dense_f64_kernels).load(std::memory_order_acquire);
 }
 
-// The ukernel of the dense step of T: fma mode is a family of its own.
+// The ukernel of the dense step of T.
 template <class T>
 inline auto dense_step_ukernel(bool fma) {
-  return ukernel_of(
-      fma ? family_kernels(ADAGRAD_FAMILY_FMA) : dense_step_kernels(static_cast<const T*>(nullptr)),
-      static_cast<const T*>(nullptr));
+  return ukernel_of(dense_step_kernels(static_cast<const T*>(nullptr), fma),
+                    static_cast<const T*>(nullptr));
 }
 
 // The integer a C caller stored in an enum parameter. A C caller may pass
