@@ -14,8 +14,10 @@ namespace detail {
 // How far ahead of the loop the next lines of w, g and G are requested. Past
 // the last level of cache the step, unlike a plain copy, keeps its reorder
 // window busy with square roots and divisions and issues its loads late;
-// asking for the data 4 KiB early brings it to the memory roofline (measured:
-// from 0.90 to 0.98 of it at 2^24 elements). Inside the caches it costs
+// asking for the data 4 KiB early brings it to the memory roofline (the
+// efficiency column of the dense_step rows at 2^24 in
+// bench/dense_step_bench.cc; without it the step stayed about a tenth below
+// the roofline). Inside the caches it costs
 // nothing: the loop then waits on the divider, not on issue slots.
 constexpr std::size_t kPrefetchBytes = 4096;
 

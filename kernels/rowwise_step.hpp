@@ -143,10 +143,9 @@ inline float fold_register(float32x4_t x) {
 // likely because such a read of part of a wide store is not forwarded and
 // waits until the earlier rows' stores, whose lines are still on their way
 // from memory, have left the store buffer (this VM has no performance
-// counters to confirm it). Measured (bench/sparse_step_bench, A/B of one binary
-// with the library swapped, three rounds): a row-wise sparse step of 65,536
-// uniform indices on 1M rows x 128 went from 13.9-15.1 ms to 10.8-11.2 ms
-// (SUM; SEQUENTIAL 13.3-14.9 to 10.5-11.0).
+// counters to confirm it). The row-wise sparse_step rows of
+// bench/sparse_step_bench.cc show it; the A/B (about a quarter faster at
+// 1M rows x 128) is in docs/benchmarking.md.
 template <class Arch, bool Maximize, bool WeightDecay, bool Fma>
 float rowwise_sum_in_registers(std::size_t n, const float* w, const float* g,
                                const step_constants<float>& c) {

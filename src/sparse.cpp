@@ -9,10 +9,8 @@
 // work: its summed gradient (SUM) or its occurrences in turn (SEQUENTIAL).
 // Runs never straddle two tasks of the pool, so every row is updated by one
 // thread in batch order, and the results do not depend on the thread count.
-// The sorted order also walks the table in address order. (Prefetching the
-// rows of the next runs in software was measured and gained nothing: at
-// 1M x 128 the out-of-order core already keeps as many misses in flight as
-// it can, so the driver does not.)
+// The sorted order also walks the table in address order, and the driver
+// prefetches the rows of the occurrences ahead (prefetch_span below).
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -228,19 +226,14 @@ const Position* sort_by_row(const Index* indices, std::size_t n, std::uint64_t m
 // Software prefetch of the rows of the occurrences ahead, in two stages (in
 // occurrences of the sorted order): the first kPrefetchFarBytes of each row
 // kPrefetchFarOccurrences ahead, the rest of the row kPrefetchNearOccurrences
-// ahead. Measured on a 1M-row table, 65,536 indices, SEQUENTIAL, A/B of one
-// benchmark binary with the library swapped, against asking for every line
-// of each row 1 KiB of rows ahead (the previous driver), ns per index:
-//   dim 128 uniform  per-element 223-249 -> 211-218, row-wise 118-158 -> 109-117
-//   dim 256 uniform  per-element 555-571 -> 448-456, row-wise 425-447 -> 293-321
-// dims 32 and 64 and the Zipf batches within about 10% either way, the
-// cache-resident table of the thread benchmark unchanged. Why: a request for
-// a line holds one of the core's few line-fill buffers until memory answers,
-// so asking for whole rows stalls the loop on the buffers; the first lines
-// alone, far ahead, start the L2 streamer on the rest of each row, and the
-// near stage then finds those lines in L2 or on their way. Far distances 4 to
-// 12 and near distances 1 to 3 measured within noise of these; 256 far bytes
-// in place of 128 was better at dim 64 and worse at dim 128.
+// ahead. Why two stages: a request for a line holds one of the core's few
+// line-fill buffers until memory answers, so asking for whole rows stalls the
+// loop on the buffers; the first lines alone, far ahead, start the L2
+// streamer on the rest of each row, and the near stage then finds those
+// lines in L2 or on their way. The sparse_step rows of
+// bench/sparse_step_bench.cc show it (dims 128 and 256 gained most against
+// whole rows 1 KiB ahead); the A/B at 908037d and the distances tried are in
+// docs/benchmarking.md.
 constexpr std::size_t kPrefetchFarOccurrences = 8;
 constexpr std::size_t kPrefetchNearOccurrences = 2;
 constexpr std::size_t kPrefetchFarBytes = 128;
@@ -295,10 +288,10 @@ struct sparse_job {
   // the out-of-line update_summed_row. The rows miss in cache, and how many
   // rows' misses the core keeps in flight depends on how many rows its
   // out-of-order window spans, so every instruction per row costs memory
-  // parallelism. In an experiment on the table above (row-wise, SEQUENTIAL,
-  // dim 128, each row's first line prefetched 8 occurrences ahead in both
-  // builds), calling the general per-run update for every row took 218-219
-  // ns per index, calling the kernel from here 191-196.
+  // parallelism: calling the general per-run update for every row was about
+  // 25 ns per index slower than calling the kernel from here (row-wise,
+  // SEQUENTIAL, dim 128 in bench/sparse_step_bench.cc; docs/benchmarking.md
+  // has the experiment).
   void run_range(std::size_t begin, std::size_t end) const {
     const bool sum_duplicates = batch->sum_duplicates;
     prefetch_cursor far{begin, ~std::uint64_t{0}};
