@@ -161,7 +161,7 @@ const path kPaths[] = {
      {adagrad_bench::roofline_f64__scalar, adagrad_bench::ceiling_f64__scalar},
      adagrad::kernels::adagrad_f32_ukernel__scalar,
      adagrad::kernels::adagrad_f64_ukernel__scalar},
-#define ADAGRAD_ISA(ENUM, name, arch, usable)                                 \
+#define ADAGRAD_ISA(ENUM, name, arch, features)                                 \
   {ADAGRAD_ISA_##ENUM,                                                        \
    {adagrad_bench::roofline_f32__##name, adagrad_bench::ceiling_f32__##name}, \
    {adagrad_bench::roofline_f64__##name, adagrad_bench::ceiling_f64__##name}, \

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: BSD-3-Clause
 // The two physical limits of the dense step, as kernels of their own at each
-// ISA's width (bench/limits_<isa>.cpp), timed in the same run as the step:
+// ISA's width (bench/limits.hpp), timed in the same run as the step:
 //
 //  - memory roofline: a STREAM-like loop with exactly the step's traffic
 //    (read w, g, G; write w, G: 20 bytes per f32 element, 40 per f64) and
@@ -30,7 +30,7 @@ struct limit_kernels {
   void ceiling_f32__##name(std::size_t n, const float* in, float* out);            \
   void ceiling_f64__##name(std::size_t n, const double* in, double* out);
 ADAGRAD_BENCH_DECLARE_LIMITS(scalar)
-#define ADAGRAD_ISA(ENUM, name, arch, usable) ADAGRAD_BENCH_DECLARE_LIMITS(name)
+#define ADAGRAD_ISA(ENUM, name, arch, features) ADAGRAD_BENCH_DECLARE_LIMITS(name)
 #include "isa_list.inc"
 #undef ADAGRAD_ISA
 #undef ADAGRAD_BENCH_DECLARE_LIMITS

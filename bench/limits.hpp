@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: BSD-3-Clause
 // The limit kernels, written once for every ISA with the library's exact
-// operations; included only by bench/limits_<isa>.cpp, each compiled with its
-// ISA's flags alone.
+// operations; included only by the per-ISA translation units bench/CMakeLists.txt
+// generates (cmake/AdagradIsa.cmake), each compiled with its ISA's flags alone.
 #ifndef ADAGRAD_BENCH_LIMITS_HPP_
 #define ADAGRAD_BENCH_LIMITS_HPP_
 

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: BSD-3-Clause
 // The streaming kernels the sparse benchmark (bench/sparse_step_bench.cc)
 // measures its memory roofline with, at each ISA's width
-// (bench/sparse_limits_<isa>.cpp; the scalar ones one element at a time, for
+// (bench/sparse_limits.hpp; the scalar ones one element at a time, for
 // a CPU without a SIMD ISA of this library). Together with the dense roofline of
 // bench/limits.h they move, sequentially, exactly the bytes a sparse step
 // moves, with the same mix of reads and writes:
@@ -46,7 +46,7 @@ struct sparse_limit_kernels {
   void row_update_f32__##name(std::size_t n, float* w, const float* g, float* G); \
   void row_update_rowwise_f32__##name(std::size_t n, float* w, const float* g);
 ADAGRAD_BENCH_DECLARE_SPARSE_LIMITS(scalar)
-#define ADAGRAD_ISA(ENUM, name, arch, usable) ADAGRAD_BENCH_DECLARE_SPARSE_LIMITS(name)
+#define ADAGRAD_ISA(ENUM, name, arch, features) ADAGRAD_BENCH_DECLARE_SPARSE_LIMITS(name)
 #include "isa_list.inc"
 #undef ADAGRAD_ISA
 #undef ADAGRAD_BENCH_DECLARE_SPARSE_LIMITS

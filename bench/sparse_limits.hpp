@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: BSD-3-Clause
 // The sparse benchmark's streaming kernels (bench/sparse_limits.h), written
-// once for every ISA; included only by bench/sparse_limits_<isa>.cpp, each
+// once for every ISA; included only by the per-ISA translation units
+// bench/CMakeLists.txt generates, each
 // compiled with its ISA's flags alone. They prefetch as the dense roofline
 // does (kernels/prefetch.hpp), so they stream at least as well as it.
 #ifndef ADAGRAD_BENCH_SPARSE_LIMITS_HPP_

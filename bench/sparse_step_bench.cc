@@ -324,7 +324,7 @@ const roofline_path kRooflinePaths[] = {
       adagrad_bench::rowwise_roofline_f32__scalar, adagrad_bench::row_update_f32__scalar,
       adagrad_bench::row_update_rowwise_f32__scalar},
      adagrad_bench::ceiling_f32__scalar},
-#define ADAGRAD_ISA(ENUM, name, arch, usable)                                           \
+#define ADAGRAD_ISA(ENUM, name, arch, features)                                           \
   {ADAGRAD_ISA_##ENUM,                                                                  \
    adagrad_bench::roofline_f32__##name,                                                 \
    {adagrad_bench::read_stream_f32__##name, adagrad_bench::update_stream_f32__##name,   \

@@ -200,7 +200,7 @@ void dense_then_convert(benchmark::State& state) {
 
 // The SIMD ISAs of the one list, for the per-ISA rows.
 const adagrad_isa kSimdIsas[] = {
-#define ADAGRAD_ISA(ENUM, name, arch, usable) ADAGRAD_ISA_##ENUM,
+#define ADAGRAD_ISA(ENUM, name, arch, features) ADAGRAD_ISA_##ENUM,
 #include "isa_list.inc"
 #undef ADAGRAD_ISA
 };
@@ -209,7 +209,7 @@ const adagrad_isa kSimdIsas[] = {
 using roofline_fn = void (*)(std::size_t, float*, const float*, float*);
 roofline_fn active_roofline() {
   const std::string active = adagrad_isa_name(adagrad_active_isa());
-#define ADAGRAD_ISA(ENUM, name, arch, usable) \
+#define ADAGRAD_ISA(ENUM, name, arch, features) \
   if (active == #name) return &adagrad_bench::roofline_f32__##name;
 #include "isa_list.inc"
 #undef ADAGRAD_ISA

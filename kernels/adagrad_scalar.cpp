@@ -16,13 +16,23 @@ namespace {
 // The seed notebook's order, one IEEE operation at a time. -ffp-contract=off
 // (set for the whole build) keeps the compiler from fusing g*g + G or
 // weight_decay*w + g into an FMA, which would round once instead of twice.
-// One element: the new weight and accumulator from w, g and G.
+
+// g', step 1 of the documented order: the gradient negated if maximize, then
+// weight decay added (fma mode: fused). Every reference step starts with it;
+// the vector kernels' twin is modified_gradient in kernels/step_parts.hpp.
 template <class T>
-inline void dense_element(T& w, T grad, T& G, const step_constants<T>& c) {
+inline T modified_gradient(T grad, T w, const step_constants<T>& c) {
   if (c.maximize) grad = -grad;
   if (c.apply_weight_decay) {
     grad = c.fma ? std::fma(c.weight_decay, w, grad) : grad + c.weight_decay * w;
   }
+  return grad;
+}
+
+// One element: the new weight and accumulator from w, g and G.
+template <class T>
+inline void dense_element(T& w, T g, T& G, const step_constants<T>& c) {
+  const T grad = modified_gradient(g, w, c);
   const T sum_sq = c.fma ? std::fma(grad, grad, G) : G + grad * grad;
   const T denom = c.eps_inside ? std::sqrt(sum_sq + c.eps) : std::sqrt(sum_sq) + c.eps;
   w = w - (c.lr * grad) / denom;
@@ -73,26 +83,6 @@ void reference_mixed_step(std::size_t n, void* w, const void* g, float* G, void*
   }
 }
 
-// The row-wise gradient g'_j: maximize, then weight decay, as the dense step.
-inline float rowwise_gradient(float g, float w, const step_constants<float>& c) {
-  float grad = g;
-  if (c.maximize) grad = -grad;
-  if (c.apply_weight_decay) {
-    grad = c.fma ? std::fma(c.weight_decay, w, grad) : grad + c.weight_decay * w;
-  }
-  return grad;
-}
-
-// g' of the dense step: maximize, then weight decay.
-template <class T>
-inline T composite_gradient(T g, T w, const step_constants<T>& c) {
-  T grad = g;
-  if (c.maximize) grad = -grad;
-  if (c.apply_weight_decay) {
-    grad = c.fma ? std::fma(c.weight_decay, w, grad) : grad + c.weight_decay * w;
-  }
-  return grad;
-}
 
 // copysign(max(|v| - threshold, 0), v), with NaN kept (NaN < 0 is false).
 template <class T>
@@ -107,7 +97,7 @@ void reference_proximal_step(std::size_t n, T* w, const T* g, T* G,
                              const composite_constants<T>& c) {
   const step_constants<T>& s = c.step;
   for (std::size_t i = 0; i < n; ++i) {
-    const T grad = composite_gradient(g[i], w[i], s);
+    const T grad = modified_gradient(g[i], w[i], s);
     const T sum_sq = s.fma ? std::fma(grad, grad, G[i]) : G[i] + grad * grad;
     const T denom = s.eps_inside ? std::sqrt(sum_sq + s.eps) : std::sqrt(sum_sq) + s.eps;
     const T rate = s.lr / denom;
@@ -124,7 +114,7 @@ void reference_da_step(std::size_t n, T* w, const T* g, T* z, T* G,
   const step_constants<T>& s = c.step;
   for (std::size_t i = 0; i < n; ++i) {
     // Weight decay reads w before it is overwritten.
-    const T grad = composite_gradient(g[i], w[i], s);
+    const T grad = modified_gradient(g[i], w[i], s);
     const T sum = z[i] + grad;
     const T sum_sq = s.fma ? std::fma(grad, grad, G[i]) : G[i] + grad * grad;
     const T denom = s.eps_inside ? std::sqrt(sum_sq + s.eps) : std::sqrt(sum_sq) + s.eps;
@@ -189,7 +179,7 @@ void adagrad_f64_da_ukernel__scalar(std::size_t n, double* w, const double* g, d
 void adagrad_f32_rowwise_reduce_ukernel__scalar(std::size_t n, const float* w, const float* g,
                                                 float* partial, step_constants<float> c) {
   for (std::size_t j = 0; j < n; ++j) {
-    const float grad = rowwise_gradient(g[j], w[j], c);
+    const float grad = modified_gradient(g[j], w[j], c);
     float& sum = partial[j % kRowwiseLanes];
     sum = c.fma ? std::fma(grad, grad, sum) : sum + grad * grad;
   }
@@ -197,7 +187,7 @@ void adagrad_f32_rowwise_reduce_ukernel__scalar(std::size_t n, const float* w, c
 
 void adagrad_f32_rowwise_update_ukernel__scalar(std::size_t n, float* w, const float* g, float rate,
                                                 step_constants<float> c) {
-  for (std::size_t j = 0; j < n; ++j) w[j] = w[j] - rate * rowwise_gradient(g[j], w[j], c);
+  for (std::size_t j = 0; j < n; ++j) w[j] = w[j] - rate * modified_gradient(g[j], w[j], c);
 }
 
 float adagrad_f32_rowwise_rate(float* partial, std::size_t dim, float* G,

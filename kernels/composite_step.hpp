@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: BSD-3-Clause
 // The composite-objective steps (proximal AdaGrad and AdaGrad dual
-// averaging), written once for every ISA as an xsimd functor. Each
-// kernels/adagrad_composite_<isa>.cpp includes this header, compiled with that
-// ISA's flags alone, and instantiates it; no other translation unit does.
+// averaging), written once for every ISA as an xsimd functor. The per-ISA
+// translation units that CMake generates (kernels/kernel_list.h) include
+// this header, each compiled with its ISA's flags alone, and instantiate it;
+// no other translation unit does.
 // The order of operations is the reference's (kernels/adagrad_scalar.cpp) and
 // the header's, operation for operation.
 #ifndef ADAGRAD_KERNELS_COMPOSITE_STEP_HPP_
@@ -13,12 +14,13 @@
 #include <xsimd/xsimd.hpp>
 
 #include "exact_ops.hpp"
+#include "isa_namespace.h"
 #include "prefetch.hpp"
+#include "step_parts.hpp"
 #include "step_constants.h"
 #include "ukernels.h"
 
-namespace adagrad {
-namespace kernels {
+ADAGRAD_KERNEL_NAMESPACE_BEGIN
 
 struct composite_step {
   template <class Arch, class T>
@@ -74,25 +76,13 @@ struct composite_lanes {
         zero(T(0)),
         one(T(1)) {}
 
-  // Loop-invariant switches: the branches are predicted perfectly, and the
-  // loops are bound by memory or by the divider, not by them.
-  batch gradient(batch grad, const batch& weight) const {
-    if (s.maximize) grad = exact_neg(grad);
-    if (s.apply_weight_decay) {
-      if constexpr (Fma) {
-        grad = exact_fma(weight_decay, weight, grad);
-      } else {
-        grad = grad + weight_decay * weight;
-      }
-    }
-    return grad;
+  // g' with loop-invariant switches: the branches are predicted perfectly,
+  // and the loops are bound by memory or by the divider, not by them.
+  batch gradient(const batch& grad, const batch& weight) const {
+    return modified_gradient<Fma>(grad, weight, weight_decay, s.maximize, s.apply_weight_decay);
   }
   batch accumulate(const batch& sum_sq, const batch& grad) const {
-    if constexpr (Fma) {
-      return exact_fma(grad, grad, sum_sq);
-    } else {
-      return sum_sq + grad * grad;
-    }
+    return accumulated<Fma>(sum_sq, grad);
   }
   batch denominator(const batch& sum_sq) const {
     return s.eps_inside ? exact_sqrt(sum_sq + eps) : exact_sqrt(sum_sq) + eps;
@@ -179,43 +169,36 @@ void da_loop(std::size_t n, T* w, const T* g, T* z, T* G, const composite_consta
 template <class Arch, class T>
 void composite_step::proximal(Arch, std::size_t n, T* w, const T* g, T* G,
                               const composite_constants<T>& c) const {
-  auto run = [&](auto fma) {
-    constexpr bool F = decltype(fma)::value;
-    if (c.has_l1) {
-      if (c.has_l2) return detail::proximal_loop<Arch, T, F, true, true>(n, w, g, G, c);
-      return detail::proximal_loop<Arch, T, F, true, false>(n, w, g, G, c);
-    }
-    if (c.has_l2) return detail::proximal_loop<Arch, T, F, false, true>(n, w, g, G, c);
-    return detail::proximal_loop<Arch, T, F, false, false>(n, w, g, G, c);
-  };
-  if (!c.step.fma) return run(std::false_type{});
-  // fma mode in the vector loop where the ISA fuses in hardware, else all of
-  // it in the reference (std::fma), which gives the same bits.
-  if constexpr (detail::has_exact_fma<Arch>::value) {
-    run(std::true_type{});
-  } else {
-    detail::composite_tail(Arch{}, n, w, g, G, c);
-  }
+  detail::with_fma_mode<Arch>(
+      c.step.fma,
+      [&](auto fma) {
+        detail::with_switches(
+            [&](auto l1, auto l2) {
+              detail::proximal_loop<Arch, T, decltype(fma)::value, decltype(l1)::value,
+                                    decltype(l2)::value>(n, w, g, G, c);
+            },
+            c.has_l1, c.has_l2);
+      },
+      [&] { detail::composite_tail(Arch{}, n, w, g, G, c); });
 }
 
 template <class Arch, class T>
 void composite_step::dual_averaging(Arch, std::size_t n, T* w, const T* g, T* z, T* G,
                                     const composite_constants<T>& c) const {
-  auto run = [&](auto fma) {
-    constexpr bool F = decltype(fma)::value;
-    if (c.has_l1) return detail::da_loop<Arch, T, F, true>(n, w, g, z, G, c);
-    return detail::da_loop<Arch, T, F, false>(n, w, g, z, G, c);
-  };
-  if (!c.step.fma) return run(std::false_type{});
-  if constexpr (detail::has_exact_fma<Arch>::value) {
-    run(std::true_type{});
-  } else {
-    detail::composite_tail(Arch{}, n, w, g, z, G, c);
-  }
+  detail::with_fma_mode<Arch>(
+      c.step.fma,
+      [&](auto fma) {
+        detail::with_switches(
+            [&](auto l1) {
+              detail::da_loop<Arch, T, decltype(fma)::value, decltype(l1)::value>(n, w, g, z, G,
+                                                                                 c);
+            },
+            c.has_l1);
+      },
+      [&] { detail::composite_tail(Arch{}, n, w, g, z, G, c); });
 }
 
-}  // namespace kernels
-}  // namespace adagrad
+ADAGRAD_KERNEL_NAMESPACE_END
 
 // Body of a per-ISA translation unit: the four composite ukernels of one ISA.
 #define ADAGRAD_DEFINE_COMPOSITE_UKERNELS(name, arch)                                              \

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: BSD-3-Clause
 // The fused dense AdaGrad step, written once for every ISA as an xsimd
-// functor. Each kernels/adagrad_<dtype>_<isa>.cpp includes this header,
-// compiled with that ISA's flags alone, and instantiates the functor for its
-// architecture; no other translation unit instantiates it.
+// functor. The per-ISA translation units that CMake generates
+// (kernels/kernel_list.h) include this header, each compiled with its ISA's
+// flags alone, and instantiate the functor for its architecture; no other
+// translation unit instantiates it.
 #ifndef ADAGRAD_KERNELS_DENSE_STEP_HPP_
 #define ADAGRAD_KERNELS_DENSE_STEP_HPP_
 
@@ -11,12 +12,13 @@
 #include <xsimd/xsimd.hpp>
 
 #include "exact_ops.hpp"
+#include "isa_namespace.h"
 #include "prefetch.hpp"
+#include "step_parts.hpp"
 #include "step_constants.h"
 #include "ukernels.h"
 
-namespace adagrad {
-namespace kernels {
+ADAGRAD_KERNEL_NAMESPACE_BEGIN
 
 struct dense_step {
   // One pass: accumulate, square root and update, in the documented order.
@@ -40,9 +42,10 @@ inline void reference_tail(Arch, std::size_t n, double* w, const double* g, doub
   adagrad_f64_ukernel__scalar(n, w, g, G, c);
 }
 
-// The loop, specialised on the four switches so the body carries no
-// branches. Unaligned loads and stores: callers need only element alignment
-// (xsimd 8.1's plain load/store demand vector alignment and would fault).
+// The loop, specialised on the four switches (with_switches,
+// with_fma_mode) so the body carries no branches. Unaligned loads and
+// stores: callers need only element alignment (xsimd 8.1's plain load/store
+// demand vector alignment and would fault).
 template <class Arch, class T, bool Maximize, bool WeightDecay, bool EpsInside, bool Fma>
 void dense_step_loop(std::size_t n, T* w, const T* g, T* G, const step_constants<T>& c) {
   using batch = xsimd::batch<T, Arch>;
@@ -60,14 +63,9 @@ void dense_step_loop(std::size_t n, T* w, const T* g, T* G, const step_constants
     batch grad = batch::load_unaligned(g + i);
     batch weight = batch::load_unaligned(w + i);
     batch sum_sq = batch::load_unaligned(G + i);
-    if constexpr (Maximize) grad = exact_neg(grad);
-    if constexpr (Fma) {
-      if constexpr (WeightDecay) grad = exact_fma(weight_decay, weight, grad);
-      sum_sq = exact_fma(grad, grad, sum_sq);
-    } else {
-      if constexpr (WeightDecay) grad = grad + weight_decay * weight;
-      sum_sq = sum_sq + grad * grad;
-    }
+    grad = modified_gradient<Fma>(grad, weight, weight_decay, std::bool_constant<Maximize>{},
+                                  std::bool_constant<WeightDecay>{});
+    sum_sq = accumulated<Fma>(sum_sq, grad);
     const batch denom = EpsInside ? exact_sqrt(sum_sq + eps) : exact_sqrt(sum_sq) + eps;
     weight = weight - exact_div(lr * grad, denom);
     sum_sq.store_unaligned(G + i);
@@ -86,62 +84,43 @@ void dense_step_loop(std::size_t n, T* w, const T* g, T* G, const step_constants
   }
 }
 
-template <class Arch, class T, bool Fma>
-void dense_step_variant(std::size_t n, T* w, const T* g, T* G, const step_constants<T>& c) {
-  const int variant =
-      (c.maximize ? 4 : 0) | (c.apply_weight_decay ? 2 : 0) | (c.eps_inside ? 1 : 0);
-  switch (variant) {
-    case 0: return dense_step_loop<Arch, T, false, false, false, Fma>(n, w, g, G, c);
-    case 1: return dense_step_loop<Arch, T, false, false, true, Fma>(n, w, g, G, c);
-    case 2: return dense_step_loop<Arch, T, false, true, false, Fma>(n, w, g, G, c);
-    case 3: return dense_step_loop<Arch, T, false, true, true, Fma>(n, w, g, G, c);
-    case 4: return dense_step_loop<Arch, T, true, false, false, Fma>(n, w, g, G, c);
-    case 5: return dense_step_loop<Arch, T, true, false, true, Fma>(n, w, g, G, c);
-    case 6: return dense_step_loop<Arch, T, true, true, false, Fma>(n, w, g, G, c);
-    default: return dense_step_loop<Arch, T, true, true, true, Fma>(n, w, g, G, c);
-  }
-}
-
 }  // namespace detail
 
 template <class Arch, class T>
 void dense_step::operator()(Arch, std::size_t n, T* w, const T* g, T* G,
                             const step_constants<T>& c) const {
-  if (!c.fma) return detail::dense_step_variant<Arch, T, false>(n, w, g, G, c);
-  // fma mode: in the vector loop where the ISA fuses in hardware, else all
-  // of it in the reference (std::fma), which gives the same bits.
-  if constexpr (detail::has_exact_fma<Arch>::value) {
-    return detail::dense_step_variant<Arch, T, true>(n, w, g, G, c);
-  } else {
-    detail::reference_tail(Arch{}, n, w, g, G, c);
-  }
+  detail::with_fma_mode<Arch>(
+      c.fma,
+      [&](auto fma) {
+        detail::with_switches(
+            [&](auto maximize, auto weight_decay, auto eps_inside) {
+              detail::dense_step_loop<Arch, T, decltype(maximize)::value,
+                                      decltype(weight_decay)::value, decltype(eps_inside)::value,
+                                      decltype(fma)::value>(n, w, g, G, c);
+            },
+            c.maximize, c.apply_weight_decay, c.eps_inside);
+      },
+      [&] { detail::reference_tail(Arch{}, n, w, g, G, c); });
 }
 
-// Instantiated only in the per-ISA translation units.
-#define ADAGRAD_ISA(ENUM, name, arch, usable)                                               \
-  extern template void dense_step::operator()<arch, float>(                                 \
-      arch, std::size_t, float*, const float*, float*, const step_constants<float>&) const; \
-  extern template void dense_step::operator()<arch, double>(                                \
-      arch, std::size_t, double*, const double*, double*, const step_constants<double>&) const;
-#include "isa_list.inc"
-#undef ADAGRAD_ISA
+ADAGRAD_KERNEL_NAMESPACE_END
 
-}  // namespace kernels
-}  // namespace adagrad
-
-// Body of a per-ISA translation unit: instantiates the functor for one
-// (ISA, element type) and defines the ukernel adagrad_<dtype>_ukernel__<isa>.
-#define ADAGRAD_DEFINE_DENSE_UKERNEL(name, arch, dtype, T)                                \
-  namespace adagrad {                                                                     \
-  namespace kernels {                                                                     \
-  template void dense_step::operator()<arch, T>(arch, std::size_t, T*, const T*, T*,      \
-                                                const step_constants<T>&) const;          \
-  adagrad_status adagrad_##dtype##_ukernel__##name(std::size_t n, T* w, const T* g, T* G, \
-                                                   step_constants<T> c) {                 \
-    dense_step{}(arch{}, n, w, g, G, c);                                                  \
-    return ADAGRAD_OK;                                                                    \
-  }                                                                                       \
-  }                                                                                       \
+// Body of a per-ISA translation unit (kernels/kernel_list.h): the dense
+// ukernels adagrad_f32_ukernel__<isa> and adagrad_f64_ukernel__<isa>.
+#define ADAGRAD_DEFINE_DENSE_UKERNELS(name, arch)                                            \
+  namespace adagrad {                                                                       \
+  namespace kernels {                                                                       \
+  adagrad_status adagrad_f32_ukernel__##name(std::size_t n, float* w, const float* g,       \
+                                             float* G, step_constants<float> c) {          \
+    dense_step{}(arch{}, n, w, g, G, c);                                                    \
+    return ADAGRAD_OK;                                                                      \
+  }                                                                                         \
+  adagrad_status adagrad_f64_ukernel__##name(std::size_t n, double* w, const double* g,     \
+                                             double* G, step_constants<double> c) {        \
+    dense_step{}(arch{}, n, w, g, G, c);                                                    \
+    return ADAGRAD_OK;                                                                      \
+  }                                                                                         \
+  }                                                                                         \
   }
 
 #endif  // ADAGRAD_KERNELS_DENSE_STEP_HPP_

@@ -11,8 +11,9 @@
 #include <type_traits>
 #include <xsimd/xsimd.hpp>
 
-namespace adagrad {
-namespace kernels {
+#include "isa_namespace.h"
+
+ADAGRAD_KERNEL_NAMESPACE_BEGIN
 namespace detail {
 
 // Correctly rounded square root and division. xsimd's versions are the
@@ -140,7 +141,6 @@ inline xsimd::batch<double, xsimd::neon64> exact_fma(const xsimd::batch<double, 
 #endif
 
 }  // namespace detail
-}  // namespace kernels
-}  // namespace adagrad
+ADAGRAD_KERNEL_NAMESPACE_END
 
 #endif  // ADAGRAD_KERNELS_EXACT_OPS_HPP_

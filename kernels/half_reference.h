@@ -14,8 +14,9 @@
 #include <cstdint>
 #include <cstring>
 
-namespace adagrad {
-namespace kernels {
+#include "isa_namespace.h"
+
+ADAGRAD_KERNEL_NAMESPACE_BEGIN
 namespace half {
 
 inline std::uint32_t bits_of(float x) {
@@ -161,7 +162,6 @@ inline std::uint32_t random_bits(std::uint32_t key, std::uint32_t index_low) {
 }
 
 }  // namespace half
-}  // namespace kernels
-}  // namespace adagrad
+ADAGRAD_KERNEL_NAMESPACE_END
 
 #endif  // ADAGRAD_KERNELS_HALF_REFERENCE_H_

@@ -24,12 +24,13 @@
 #include <xsimd/xsimd.hpp>
 
 #include "exact_ops.hpp"
+#include "isa_namespace.h"
 #include "prefetch.hpp"
+#include "step_parts.hpp"
 #include "step_constants.h"
 #include "ukernels.h"
 
-namespace adagrad {
-namespace kernels {
+ADAGRAD_KERNEL_NAMESPACE_BEGIN
 namespace detail {
 
 constexpr int kF32 = ADAGRAD_DTYPE_F32;
@@ -336,14 +337,8 @@ void mixed_loop(std::size_t n, void* w, const void* g, float* G, void* copy,
     if (c.unscale) grad = exact_div(grad, scale);
     batch weight = load_as_float<Arch, WType>(w, i);
     batch sum_sq = batch::load_unaligned(G + i);
-    if (s.maximize) grad = exact_neg(grad);
-    if constexpr (Fma) {
-      if (s.apply_weight_decay) grad = exact_fma(weight_decay, weight, grad);
-      sum_sq = exact_fma(grad, grad, sum_sq);
-    } else {
-      if (s.apply_weight_decay) grad = grad + weight_decay * weight;
-      sum_sq = sum_sq + grad * grad;
-    }
+    grad = modified_gradient<Fma>(grad, weight, weight_decay, s.maximize, s.apply_weight_decay);
+    sum_sq = accumulated<Fma>(sum_sq, grad);
     const batch denom = s.eps_inside ? exact_sqrt(sum_sq + eps) : exact_sqrt(sum_sq) + eps;
     weight = weight - exact_div(lr * grad, denom);
     sum_sq.store_unaligned(G + i);
@@ -390,16 +385,17 @@ inline bool mixed_vectorizable(Arch, const mixed_constants& c) {
   }
 }
 
+// fma mode without a hardware fma never gets here (mixed_vectorizable).
 template <class Arch, int WType, int GType, int CopyType, bool Stochastic>
 void mixed_fma(std::size_t n, void* w, const void* g, float* G, void* copy,
                std::uint32_t first_low, const mixed_constants& c) {
-  if constexpr (has_exact_fma<Arch>::value) {
-    if (c.step.fma) {
-      return mixed_loop<Arch, WType, GType, CopyType, Stochastic, true>(n, w, g, G, copy,
-                                                                       first_low, c);
-    }
-  }
-  mixed_loop<Arch, WType, GType, CopyType, Stochastic, false>(n, w, g, G, copy, first_low, c);
+  with_fma_mode<Arch>(
+      c.step.fma,
+      [&](auto fma) {
+        mixed_loop<Arch, WType, GType, CopyType, Stochastic, decltype(fma)::value>(
+            n, w, g, G, copy, first_low, c);
+      },
+      [] {});
 }
 
 template <class Arch, int WType, int GType, int CopyType>
@@ -539,8 +535,7 @@ struct mixed_step {
   }
 };
 
-}  // namespace kernels
-}  // namespace adagrad
+ADAGRAD_KERNEL_NAMESPACE_END
 
 #define ADAGRAD_DEFINE_MIXED_UKERNELS(name, arch)                                                 \
   namespace adagrad {                                                                             \

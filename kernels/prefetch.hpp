@@ -7,8 +7,9 @@
 #include <cstddef>
 #include <cstdint>
 
-namespace adagrad {
-namespace kernels {
+#include "isa_namespace.h"
+
+ADAGRAD_KERNEL_NAMESPACE_BEGIN
 namespace detail {
 
 // How far ahead of the loop the next lines of w, g and G are requested. Past
@@ -45,7 +46,6 @@ constexpr std::size_t prefetch_limit(std::size_t vector_end, std::size_t width) 
 }
 
 }  // namespace detail
-}  // namespace kernels
-}  // namespace adagrad
+ADAGRAD_KERNEL_NAMESPACE_END
 
 #endif  // ADAGRAD_KERNELS_PREFETCH_HPP_

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: BSD-3-Clause
 // Row-wise AdaGrad (one accumulator per row), written once for every ISA as
-// an xsimd functor. Each kernels/adagrad_f32_rowwise_<isa>.cpp includes this
-// header, compiled with that ISA's flags alone, and instantiates it; no other
-// translation unit does.
+// an xsimd functor. The per-ISA translation units that CMake generates
+// (kernels/kernel_list.h) include this header, each compiled with its ISA's
+// flags alone, and instantiate it; no other translation unit does.
 //
 // The row's sum of squares follows the canonical order of
 // include/adagrad/adagrad.h: sixteen partial sums, lane k taking elements
@@ -22,12 +22,13 @@
 #include <xsimd/xsimd.hpp>
 
 #include "exact_ops.hpp"
+#include "isa_namespace.h"
 #include "prefetch.hpp"
+#include "step_parts.hpp"
 #include "step_constants.h"
 #include "ukernels.h"
 
-namespace adagrad {
-namespace kernels {
+ADAGRAD_KERNEL_NAMESPACE_BEGIN
 
 struct rowwise_step {
   template <class Arch>
@@ -48,23 +49,15 @@ struct rowwise_step {
 
 namespace detail {
 
-// g' in the documented order: maximize, then weight decay.
+// g' (kernels/step_parts.hpp), reading w only when weight decay needs it.
 template <class Arch, bool Maximize, bool WeightDecay, bool Fma>
 inline xsimd::batch<float, Arch> rowwise_gradient(const xsimd::batch<float, Arch>& g,
                                                   const float* w,
                                                   const xsimd::batch<float, Arch>& weight_decay) {
   using batch = xsimd::batch<float, Arch>;
-  batch grad = g;
-  if constexpr (Maximize) grad = exact_neg(grad);
-  if constexpr (WeightDecay) {
-    const batch weight = batch::load_unaligned(w);
-    if constexpr (Fma) {
-      grad = exact_fma(weight_decay, weight, grad);
-    } else {
-      grad = grad + weight_decay * weight;
-    }
-  }
-  return grad;
+  const batch weight = WeightDecay ? batch::load_unaligned(w) : weight_decay;
+  return modified_gradient<Fma>(g, weight, weight_decay, std::bool_constant<Maximize>{},
+                                std::bool_constant<WeightDecay>{});
 }
 
 template <class Arch>
@@ -88,11 +81,7 @@ inline void rowwise_accumulate(std::size_t block_end, const float* w, const floa
       const std::size_t j = i + a * width;
       const batch grad = rowwise_gradient<Arch, Maximize, WeightDecay, Fma>(
           batch::load_unaligned(g + j), w + j, weight_decay);
-      if constexpr (Fma) {
-        sum[a] = exact_fma(grad, grad, sum[a]);
-      } else {
-        sum[a] = sum[a] + grad * grad;
-      }
+      sum[a] = accumulated<Fma>(sum[a], grad);
     }
   }
 }
@@ -200,16 +189,18 @@ void rowwise_update_loop(std::size_t n, float* w, const float* g, float rate,
   }
 }
 
-// The switches as template arguments, so the loops carry no branches.
-template <class Visitor>
-void rowwise_variant(const step_constants<float>& c, Visitor&& visit) {
-  const int variant = (c.maximize ? 2 : 0) | (c.apply_weight_decay ? 1 : 0);
-  switch (variant) {
-    case 0: return visit(std::integral_constant<int, 0>{});
-    case 1: return visit(std::integral_constant<int, 1>{});
-    case 2: return visit(std::integral_constant<int, 2>{});
-    default: return visit(std::integral_constant<int, 3>{});
-  }
+// Calls loop(maximize, weight_decay, fma) with the step's switches as
+// std::bool_constant (kernels/step_parts.hpp), or reference() for fma mode
+// on an ISA without a hardware fma.
+template <class Arch, class Loop, class Reference>
+void rowwise_specialised(const step_constants<float>& c, Loop&& loop, Reference&& reference) {
+  with_fma_mode<Arch>(
+      c.fma,
+      [&](auto fma) {
+        with_switches([&](auto maximize, auto weight_decay) { loop(maximize, weight_decay, fma); },
+                      c.maximize, c.apply_weight_decay);
+      },
+      reference);
 }
 
 }  // namespace detail
@@ -217,39 +208,25 @@ void rowwise_variant(const step_constants<float>& c, Visitor&& visit) {
 template <class Arch>
 void rowwise_step::reduce(Arch, std::size_t n, const float* w, const float* g, float* partial,
                           const step_constants<float>& c) const {
-  // fma mode runs in the vector loop only where the ISA fuses in hardware;
-  // elsewhere the reference (std::fma) gives the same bits.
-  auto run = [&](auto fma) {
-    detail::rowwise_variant(c, [&](auto v) {
-      constexpr int variant = decltype(v)::value;
-      detail::rowwise_reduce_loop<Arch, (variant & 2) != 0, (variant & 1) != 0,
-                                  decltype(fma)::value>(n, w, g, partial, c);
-    });
-  };
-  if (!c.fma) return run(std::false_type{});
-  if constexpr (detail::has_exact_fma<Arch>::value) {
-    run(std::true_type{});
-  } else {
-    adagrad_f32_rowwise_reduce_ukernel__scalar(n, w, g, partial, c);
-  }
+  detail::rowwise_specialised<Arch>(
+      c,
+      [&](auto maximize, auto weight_decay, auto fma) {
+        detail::rowwise_reduce_loop<Arch, decltype(maximize)::value, decltype(weight_decay)::value,
+                                    decltype(fma)::value>(n, w, g, partial, c);
+      },
+      [&] { adagrad_f32_rowwise_reduce_ukernel__scalar(n, w, g, partial, c); });
 }
 
 template <class Arch>
 void rowwise_step::update(Arch, std::size_t n, float* w, const float* g, float rate,
                           const step_constants<float>& c) const {
-  auto run = [&](auto fma) {
-    detail::rowwise_variant(c, [&](auto v) {
-      constexpr int variant = decltype(v)::value;
-      detail::rowwise_update_loop<Arch, (variant & 2) != 0, (variant & 1) != 0,
-                                  decltype(fma)::value>(n, w, g, rate, c);
-    });
-  };
-  if (!c.fma) return run(std::false_type{});
-  if constexpr (detail::has_exact_fma<Arch>::value) {
-    run(std::true_type{});
-  } else {
-    adagrad_f32_rowwise_update_ukernel__scalar(n, w, g, rate, c);
-  }
+  detail::rowwise_specialised<Arch>(
+      c,
+      [&](auto maximize, auto weight_decay, auto fma) {
+        detail::rowwise_update_loop<Arch, decltype(maximize)::value, decltype(weight_decay)::value,
+                                    decltype(fma)::value>(n, w, g, rate, c);
+      },
+      [&] { adagrad_f32_rowwise_update_ukernel__scalar(n, w, g, rate, c); });
 }
 
 template <class Arch>
@@ -277,28 +254,29 @@ void rowwise_step::rows(Arch, std::size_t rows, std::size_t dim, float* w, const
 template <class Arch>
 float rowwise_step::rate(Arch, std::size_t dim, const float* w, const float* g, float* state,
                          const step_constants<float>& c) const {
-  auto in_registers = [&](auto fma) {
-    float sum = 0.0f;
-    detail::rowwise_variant(c, [&](auto v) {
-      constexpr int variant = decltype(v)::value;
-      sum = detail::rowwise_sum_in_registers<Arch, (variant & 2) != 0, (variant & 1) != 0,
-                                             decltype(fma)::value>(dim, w, g, c);
-    });
-    return adagrad_f32_rowwise_rate_of_sum(sum, dim, state, c);
-  };
-  if (dim % kRowwiseLanes == 0) {
-    if (!c.fma) return in_registers(std::false_type{});
-    if constexpr (detail::has_exact_fma<Arch>::value) return in_registers(std::true_type{});
-  }
   // A partial last block (or fma mode without a hardware fma): the partials
   // through memory, the last block and the tree by the reference.
-  alignas(64) float partial[kRowwiseLanes] = {};
-  reduce(Arch{}, dim, w, g, partial, c);
-  return adagrad_f32_rowwise_rate(partial, dim, state, c);
+  auto through_memory = [&] {
+    alignas(64) float partial[kRowwiseLanes] = {};
+    reduce(Arch{}, dim, w, g, partial, c);
+    return adagrad_f32_rowwise_rate(partial, dim, state, c);
+  };
+  if (dim % kRowwiseLanes != 0) return through_memory();
+  float row_rate = 0.0f;
+  detail::rowwise_specialised<Arch>(
+      c,
+      [&](auto maximize, auto weight_decay, auto fma) {
+        row_rate = adagrad_f32_rowwise_rate_of_sum(
+            detail::rowwise_sum_in_registers<Arch, decltype(maximize)::value,
+                                             decltype(weight_decay)::value, decltype(fma)::value>(
+                dim, w, g, c),
+            dim, state, c);
+      },
+      [&] { row_rate = through_memory(); });
+  return row_rate;
 }
 
-}  // namespace kernels
-}  // namespace adagrad
+ADAGRAD_KERNEL_NAMESPACE_END
 
 // Body of a per-ISA translation unit: instantiates the functor for one ISA
 // and defines its three ukernels adagrad_f32_rowwise_*_ukernel__<isa>.

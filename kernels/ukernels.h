@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: BSD-3-Clause
-// Declarations of every dense-step microkernel: the scalar reference and one
-// per ISA of kernels/isa_list.inc, named by the XNNPACK rule
-// adagrad_<dtype>_ukernel__<isa>.
+// The function types of the microkernels and their declarations: the
+// scalar reference and one per ISA of include/adagrad/isa_list.h, for every
+// kernel of kernels/kernel_list.h, named by the XNNPACK rule
+// <kernel>__<isa>.
 //
 // Every ukernel updates n elements in the order documented in
 // include/adagrad/adagrad.h. It trusts its caller: the pointers are valid for
@@ -15,47 +16,31 @@
 #include <cstdint>
 
 #include "adagrad/adagrad.h"
+#include "kernel_list.h"
 #include "step_constants.h"
 
 namespace adagrad {
 namespace kernels {
 
-using f32_ukernel_fn = adagrad_status (*)(std::size_t n, float* w, const float* g, float* G,
-                                          step_constants<float> c);
-using f64_ukernel_fn = adagrad_status (*)(std::size_t n, double* w, const double* g, double* G,
-                                          step_constants<double> c);
-
-// The reference: the test oracle, the fallback when no SIMD ISA is usable,
-// and the tail handler of every vector kernel (so tails round identically by
-// construction and nothing is read or written past n).
-adagrad_status adagrad_f32_ukernel__scalar(std::size_t n, float* w, const float* g, float* G,
-                                           step_constants<float> c);
-adagrad_status adagrad_f64_ukernel__scalar(std::size_t n, double* w, const double* g, double* G,
-                                           step_constants<double> c);
+using f32_ukernel = adagrad_status(std::size_t n, float* w, const float* g, float* G,
+                                   step_constants<float> c);
+using f64_ukernel = adagrad_status(std::size_t n, double* w, const double* g, double* G,
+                                   step_constants<double> c);
+using f32_ukernel_fn = f32_ukernel*;
+using f64_ukernel_fn = f64_ukernel*;
 
 // Composite steps (documented in include/adagrad/adagrad.h): proximal AdaGrad
 // (state G) and AdaGrad dual averaging (states z and G, w only written).
 template <class T>
-using proximal_ukernel_fn = void (*)(std::size_t n, T* w, const T* g, T* G,
-                                     const composite_constants<T>* c);
+using proximal_ukernel = void(std::size_t n, T* w, const T* g, T* G,
+                              const composite_constants<T>* c);
 template <class T>
-using da_ukernel_fn = void (*)(std::size_t n, T* w, const T* g, T* z, T* G,
-                               const composite_constants<T>* c);
-
-#define ADAGRAD_DECLARE_COMPOSITE_UKERNELS(name)                                                   \
-  void adagrad_f32_proximal_ukernel__##name(std::size_t n, float* w, const float* g, float* G,     \
-                                            const composite_constants<float>* c);                  \
-  void adagrad_f64_proximal_ukernel__##name(std::size_t n, double* w, const double* g, double* G,  \
-                                            const composite_constants<double>* c);                 \
-  void adagrad_f32_da_ukernel__##name(std::size_t n, float* w, const float* g, float* z, float* G, \
-                                      const composite_constants<float>* c);                        \
-  void adagrad_f64_da_ukernel__##name(std::size_t n, double* w, const double* g, double* z,        \
-                                      double* G, const composite_constants<double>* c);
-ADAGRAD_DECLARE_COMPOSITE_UKERNELS(scalar)
-#define ADAGRAD_ISA(ENUM, name, arch, usable) ADAGRAD_DECLARE_COMPOSITE_UKERNELS(name)
-#include "isa_list.inc"
-#undef ADAGRAD_ISA
-#undef ADAGRAD_DECLARE_COMPOSITE_UKERNELS
+using da_ukernel = void(std::size_t n, T* w, const T* g, T* z, T* G,
+                        const composite_constants<T>* c);
+template <class T>
+using proximal_ukernel_fn = proximal_ukernel<T>*;
+template <class T>
+using da_ukernel_fn = da_ukernel<T>*;
 
 // Mixed precision (include/adagrad/adagrad.h): the step on n elements whose
 // indices are first_low + [0, n) within the current 2^32 segment (the
@@ -63,26 +48,15 @@ ADAGRAD_DECLARE_COMPOSITE_UKERNELS(scalar)
 // c->g_type, copy uint16_t* or unused. unscale: g *= inv_scale in place,
 // returns whether any input was not finite. Conversions to and from 16 bits,
 // nearest-even.
-using mixed_ukernel_fn = void (*)(std::size_t n, void* w, const void* g, float* G, void* copy,
-                                  std::uint32_t first_low, const mixed_constants* c);
-using unscale_ukernel_fn = bool (*)(std::size_t n, void* g, int g_type, float inv_scale);
-using to_half_ukernel_fn = void (*)(std::size_t n, const float* in, std::uint16_t* out, int type);
-using from_half_ukernel_fn = void (*)(std::size_t n, const std::uint16_t* in, float* out,
-                                      int type);
-
-#define ADAGRAD_DECLARE_MIXED_UKERNELS(name)                                                      \
-  void adagrad_mixed_ukernel__##name(std::size_t n, void* w, const void* g, float* G, void* copy, \
-                                     std::uint32_t first_low, const mixed_constants* c);          \
-  bool adagrad_unscale_ukernel__##name(std::size_t n, void* g, int g_type, float inv_scale);      \
-  void adagrad_to_half_ukernel__##name(std::size_t n, const float* in, std::uint16_t* out,        \
-                                       int type);                                                 \
-  void adagrad_from_half_ukernel__##name(std::size_t n, const std::uint16_t* in, float* out,      \
-                                         int type);
-ADAGRAD_DECLARE_MIXED_UKERNELS(scalar)
-#define ADAGRAD_ISA(ENUM, name, arch, usable) ADAGRAD_DECLARE_MIXED_UKERNELS(name)
-#include "isa_list.inc"
-#undef ADAGRAD_ISA
-#undef ADAGRAD_DECLARE_MIXED_UKERNELS
+using mixed_ukernel = void(std::size_t n, void* w, const void* g, float* G, void* copy,
+                           std::uint32_t first_low, const mixed_constants* c);
+using unscale_ukernel = bool(std::size_t n, void* g, int g_type, float inv_scale);
+using to_half_ukernel = void(std::size_t n, const float* in, std::uint16_t* out, int type);
+using from_half_ukernel = void(std::size_t n, const std::uint16_t* in, float* out, int type);
+using mixed_ukernel_fn = mixed_ukernel*;
+using unscale_ukernel_fn = unscale_ukernel*;
+using to_half_ukernel_fn = to_half_ukernel*;
+using from_half_ukernel_fn = from_half_ukernel*;
 
 // Row-wise AdaGrad (one accumulator per row; the order and the canonical
 // sixteen-lane reduction are documented in include/adagrad/adagrad.h), in
@@ -94,12 +68,15 @@ ADAGRAD_DECLARE_MIXED_UKERNELS(scalar)
 //  - update: w_j = w_j - rate * g'_j for j in [0, n);
 //  - rows: `rows` whole contiguous rows of dim elements, each reduced,
 //    finished (rowwise_rate) and updated, with state[r] the row's accumulator.
-using f32_rowwise_reduce_fn = void (*)(std::size_t n, const float* w, const float* g,
-                                       float* partial, step_constants<float> c);
-using f32_rowwise_update_fn = void (*)(std::size_t n, float* w, const float* g, float rate,
-                                       step_constants<float> c);
-using f32_rowwise_rows_fn = void (*)(std::size_t rows, std::size_t dim, float* w, const float* g,
-                                     float* state, step_constants<float> c);
+using f32_rowwise_reduce = void(std::size_t n, const float* w, const float* g, float* partial,
+                                step_constants<float> c);
+using f32_rowwise_update = void(std::size_t n, float* w, const float* g, float rate,
+                                step_constants<float> c);
+using f32_rowwise_rows = void(std::size_t rows, std::size_t dim, float* w, const float* g,
+                              float* state, step_constants<float> c);
+using f32_rowwise_reduce_fn = f32_rowwise_reduce*;
+using f32_rowwise_update_fn = f32_rowwise_update*;
+using f32_rowwise_rows_fn = f32_rowwise_rows*;
 
 // The number of partial sums of the canonical row reduction.
 constexpr std::size_t kRowwiseLanes = 16;
@@ -116,28 +93,17 @@ float adagrad_f32_rowwise_rate(float* partial, std::size_t dim, float* G,
 float adagrad_f32_rowwise_rate_of_sum(float sum, std::size_t dim, float* G,
                                       const step_constants<float>& c);
 
-void adagrad_f32_rowwise_reduce_ukernel__scalar(std::size_t n, const float* w, const float* g,
-                                                float* partial, step_constants<float> c);
-void adagrad_f32_rowwise_update_ukernel__scalar(std::size_t n, float* w, const float* g, float rate,
-                                                step_constants<float> c);
-void adagrad_f32_rowwise_rows_ukernel__scalar(std::size_t rows, std::size_t dim, float* w,
-                                              const float* g, float* state,
-                                              step_constants<float> c);
-
-#define ADAGRAD_ISA(ENUM, name, arch, usable)                                                      \
-  void adagrad_f32_rowwise_reduce_ukernel__##name(std::size_t n, const float* w, const float* g,   \
-                                                  float* partial, step_constants<float> c);        \
-  void adagrad_f32_rowwise_update_ukernel__##name(std::size_t n, float* w, const float* g,         \
-                                                  float rate, step_constants<float> c);            \
-  void adagrad_f32_rowwise_rows_ukernel__##name(std::size_t rows, std::size_t dim, float* w,       \
-                                                const float* g, float* state,                      \
-                                                step_constants<float> c);                          \
-  adagrad_status adagrad_f32_ukernel__##name(std::size_t n, float* w, const float* g, float* G,    \
-                                             step_constants<float> c);                             \
-  adagrad_status adagrad_f64_ukernel__##name(std::size_t n, double* w, const double* g, double* G, \
-                                             step_constants<double> c);
+// Every kernel of kernels/kernel_list.h: the reference, the test oracle and
+// the fallback when no SIMD ISA is usable (the dense and composite vector
+// kernels also hand it their tails, so tails round identically by
+// construction and nothing is read or written past n), then one per ISA.
+#define ADAGRAD_DECLARE_UKERNEL(member, symbol, function_type, isa) function_type symbol##__##isa;
+ADAGRAD_FOR_EACH_KERNEL(ADAGRAD_DECLARE_UKERNEL, scalar)
+#define ADAGRAD_ISA(ENUM, name, arch, features) \
+  ADAGRAD_FOR_EACH_KERNEL(ADAGRAD_DECLARE_UKERNEL, name)
 #include "isa_list.inc"
 #undef ADAGRAD_ISA
+#undef ADAGRAD_DECLARE_UKERNEL
 
 }  // namespace kernels
 }  // namespace adagrad

@@ -7,11 +7,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "cpu_features.h"
 #include "dispatch_rules.h"
-
-#if defined(__x86_64__) || defined(_M_X64)
-#include <cpuinfo.h>
-#endif
 
 namespace adagrad {
 namespace detail {
@@ -37,40 +34,31 @@ adagrad_status resolve_then_step_f64(std::size_t n, double* w, const double* g, 
 
 }  // namespace
 
+// The dispatch state's resolver entry (see kIsaTable): only the dense-step
+// columns are set.
+constexpr isa_kernels resolver_entry() {
+  isa_kernels entry{};
+  entry.isa = ADAGRAD_ISA_SCALAR;
+  entry.name = "unresolved";
+  entry.f32 = &resolve_then_step_f32;
+  entry.f64 = &resolve_then_step_f64;
+  return entry;
+}
+
+#define ADAGRAD_KERNEL_CELL(member, symbol, function_type, isa) &kernels::symbol##__##isa,
 const isa_kernels kIsaTable[] = {
-    {ADAGRAD_ISA_SCALAR, "scalar", &kernels::adagrad_f32_ukernel__scalar,
-     &kernels::adagrad_f64_ukernel__scalar, &kernels::adagrad_f32_rowwise_reduce_ukernel__scalar,
-     &kernels::adagrad_f32_rowwise_update_ukernel__scalar,
-     &kernels::adagrad_f32_rowwise_rows_ukernel__scalar,
-     &kernels::adagrad_f32_proximal_ukernel__scalar, &kernels::adagrad_f64_proximal_ukernel__scalar,
-     &kernels::adagrad_f32_da_ukernel__scalar, &kernels::adagrad_f64_da_ukernel__scalar,
-     &kernels::adagrad_mixed_ukernel__scalar, &kernels::adagrad_unscale_ukernel__scalar,
-     &kernels::adagrad_to_half_ukernel__scalar, &kernels::adagrad_from_half_ukernel__scalar},
-#define ADAGRAD_ISA(ENUM, name, arch, usable)            \
-  {ADAGRAD_ISA_##ENUM,                                   \
-   #name,                                                \
-   &kernels::adagrad_f32_ukernel__##name,                \
-   &kernels::adagrad_f64_ukernel__##name,                \
-   &kernels::adagrad_f32_rowwise_reduce_ukernel__##name, \
-   &kernels::adagrad_f32_rowwise_update_ukernel__##name, \
-   &kernels::adagrad_f32_rowwise_rows_ukernel__##name,   \
-   &kernels::adagrad_f32_proximal_ukernel__##name,       \
-   &kernels::adagrad_f64_proximal_ukernel__##name,       \
-   &kernels::adagrad_f32_da_ukernel__##name,             \
-   &kernels::adagrad_f64_da_ukernel__##name,             \
-   &kernels::adagrad_mixed_ukernel__##name,              \
-   &kernels::adagrad_unscale_ukernel__##name,            \
-   &kernels::adagrad_to_half_ukernel__##name,            \
-   &kernels::adagrad_from_half_ukernel__##name},
+    {ADAGRAD_ISA_SCALAR, "scalar", ADAGRAD_FOR_EACH_KERNEL(ADAGRAD_KERNEL_CELL, scalar)},
+#define ADAGRAD_ISA(ENUM, name, arch, features) \
+  {ADAGRAD_ISA_##ENUM, #name, ADAGRAD_FOR_EACH_KERNEL(ADAGRAD_KERNEL_CELL, name)},
 #include "isa_list.inc"
 #undef ADAGRAD_ISA
     // Only the dense steps (adagrad_step, adagrad_step_f64, their threaded
     // and multi-tensor forms) go through dense_step_kernels() and so
     // can meet this entry; every other step takes family_kernels(), which
     // resolves first.
-    {ADAGRAD_ISA_SCALAR, "unresolved", &resolve_then_step_f32, &resolve_then_step_f64, nullptr,
-     nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr},
+    resolver_entry(),
 };
+#undef ADAGRAD_KERNEL_CELL
 
 namespace {
 
@@ -102,20 +90,23 @@ namespace {
 std::atomic<std::uint64_t> g_calibration_ns{0};
 std::atomic<const char*> g_cpu_name{"unknown"};
 
-bool cpu_can_run(unsigned index) {
-  if (index == 0) return true;
-#if defined(__x86_64__) || defined(_M_X64)
-  // cpuinfo_initialize is idempotent and thread-safe (pthread_once). When it
-  // fails every cpuinfo_has_* is false and only the baseline remains.
-  if (!cpuinfo_initialize()) return kIsaTable[index].isa == ADAGRAD_ISA_SSE2;
-#endif
-  unsigned i = 1;
-#define ADAGRAD_ISA(ENUM, name, arch, usable) \
-  if (index == i++) return (usable);
+// The features each table entry needs, from the ISA list; the scalar
+// reference needs none.
+constexpr std::uint32_t kRequiredFeatures[] = {
+    0,
+#define ADAGRAD_ISA(ENUM, name, arch, features) list_features(#features),
 #include "isa_list.inc"
 #undef ADAGRAD_ISA
-  return false;
+};
+
+constexpr bool every_feature_known() {
+  for (std::uint32_t required : kRequiredFeatures) {
+    if (required & kUnknownCpuFeature) return false;
+  }
+  return true;
 }
+static_assert(every_feature_known(),
+              "include/adagrad/isa_list.h names a feature src/cpu_features.h does not know");
 
 // ADAGRAD_DISPATCH: how families the environment does not force are chosen.
 enum class dispatch_method { automatic, table_only, calibrate_all };
@@ -179,9 +170,10 @@ unsigned simd_count(std::uint32_t usable_mask) {
 }
 
 std::uint64_t compute_state() {
+  const std::uint32_t cpu_features = detect_cpu_features();
   std::uint32_t usable_mask = 0;
   for (unsigned i = 0; i < kTableSize; ++i) {
-    if (cpu_can_run(i)) usable_mask |= 1u << i;
+    if ((kRequiredFeatures[i] & ~cpu_features) == 0) usable_mask |= 1u << i;
   }
   const cpu_rule* rule = match_cpu_rule();
   if (rule != nullptr) g_cpu_name.store(rule->name, std::memory_order_relaxed);
@@ -324,12 +316,11 @@ int adagrad_isa_supported(adagrad_isa isa) {
 const char* adagrad_isa_name(adagrad_isa isa) {
   switch (adagrad::detail::enum_int(isa)) {
     case ADAGRAD_ISA_SCALAR: return "scalar";
-    case ADAGRAD_ISA_SSE2: return "sse2";
-    case ADAGRAD_ISA_AVX: return "avx";
-    case ADAGRAD_ISA_AVX512F: return "avx512f";
-    case ADAGRAD_ISA_NEON64: return "neon64";
-    case ADAGRAD_ISA_AVX2: return "avx2";
-    case ADAGRAD_ISA_AVX512BF16: return "avx512bf16";
+#define ADAGRAD_ISA_ENTRY(ENUM, value, name, cpu, features, arch) \
+  case ADAGRAD_ISA_##ENUM:                                        \
+    return #name;
+#include "adagrad/isa_list.h"
+#undef ADAGRAD_ISA_ENTRY
   }
   return "unknown";
 }

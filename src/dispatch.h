@@ -24,22 +24,14 @@
 namespace adagrad {
 namespace detail {
 
+// A row of the dispatch table: an ISA and its kernels, one column per kernel
+// of kernels/kernel_list.h.
 struct isa_kernels {
   adagrad_isa isa;
   const char* name;
-  kernels::f32_ukernel_fn f32;
-  kernels::f64_ukernel_fn f64;
-  kernels::f32_rowwise_reduce_fn rowwise_reduce;
-  kernels::f32_rowwise_update_fn rowwise_update;
-  kernels::f32_rowwise_rows_fn rowwise_rows;
-  kernels::proximal_ukernel_fn<float> proximal_f32;
-  kernels::proximal_ukernel_fn<double> proximal_f64;
-  kernels::da_ukernel_fn<float> da_f32;
-  kernels::da_ukernel_fn<double> da_f64;
-  kernels::mixed_ukernel_fn mixed;
-  kernels::unscale_ukernel_fn unscale;
-  kernels::to_half_ukernel_fn to_half;
-  kernels::from_half_ukernel_fn from_half;
+#define ADAGRAD_KERNEL_COLUMN(member, symbol, function_type, isa) kernels::function_type* member;
+  ADAGRAD_FOR_EACH_KERNEL(ADAGRAD_KERNEL_COLUMN, unused)
+#undef ADAGRAD_KERNEL_COLUMN
 };
 
 inline kernels::proximal_ukernel_fn<float> proximal_of(const isa_kernels& k, const float*) {
@@ -56,7 +48,7 @@ inline kernels::da_ukernel_fn<double> da_of(const isa_kernels& k, const double*)
 inline kernels::f32_ukernel_fn ukernel_of(const isa_kernels& k, const float*) { return k.f32; }
 inline kernels::f64_ukernel_fn ukernel_of(const isa_kernels& k, const double*) { return k.f64; }
 
-// Index 0 is the scalar reference; then kernels/isa_list.inc in order of
+// Index 0 is the scalar reference; then include/adagrad/isa_list.h in order of
 // preference; last, a resolver entry whose dense-step ukernels resolve the
 // dispatch state on the first step and then run the step.
 ADAGRAD_INTERNAL extern const isa_kernels kIsaTable[];

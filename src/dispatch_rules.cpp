@@ -130,7 +130,7 @@ const cpu_rule* match_cpu_rule() {
 
 unsigned vector_bytes(unsigned index) {
   unsigned i = 1;
-#define ADAGRAD_ISA(ENUM, name, arch, usable) \
+#define ADAGRAD_ISA(ENUM, name, arch, features) \
   if (index == i++) return static_cast<unsigned>(arch::alignment());
 #include "isa_list.inc"
 #undef ADAGRAD_ISA

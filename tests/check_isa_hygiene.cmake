@@ -8,7 +8,9 @@
 #  BASELINE_OBJECTS  "<obj>|<obj>..." compiled with the baseline flags
 #
 # 1. Every symbol a per-ISA object defines globally (strong or weak) names its
-#    ISA or its xsimd architecture. An inline function not keyed on the ISA
+#    ISA (a ukernel, or anything in the ISA's namespace adagrad::kernels::
+#    isa_<isa>, kernels/isa_namespace.h) or its xsimd architecture. An
+#    inline function not keyed on the ISA
 #    (std::sqrt, a helper) is emitted there as a weak symbol, and the linker
 #    may keep that copy for the whole program: an older CPU would then die
 #    with SIGILL in baseline code.
@@ -35,8 +37,10 @@ foreach(entry IN LISTS ISA_OBJECTS)
       if(line STREQUAL "")
         continue()
       endif()
-      # Keyed: the ukernel name (…__<isa>) or the xsimd architecture type.
-      if(line MATCHES "(__${isa}|xsimd::${arch})([^a-z0-9_]|$)")
+      # Keyed: the ukernel name (…__<isa>), the ISA's namespace or the xsimd
+      # architecture type.
+      if(line MATCHES "(__${isa}|xsimd::${arch})([^a-z0-9_]|$)" OR
+         line MATCHES "adagrad::kernels::isa_${isa}::")
         math(EXPR keyed "${keyed} + 1")
       else()
         message(SEND_ERROR "${object}: symbol not keyed on ${isa}: ${line}")

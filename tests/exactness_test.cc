@@ -2,7 +2,7 @@
 // Every SIMD path against the scalar reference, bit for bit, float and
 // double: lengths, misalignments, consecutive steps, every hyperparameter
 // switch and IEEE special values at every lane position. One instantiation per
-// ISA of kernels/isa_list.inc; ISAs this CPU lacks are skipped.
+// ISA of include/adagrad/isa_list.h; ISAs this CPU lacks are skipped.
 #include <gtest/gtest.h>
 
 #include <algorithm>

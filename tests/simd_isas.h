@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: BSD-3-Clause
 // The SIMD ISAs this library was built with, in order of preference, from
-// the one ISA list (kernels/isa_list.inc): the tests' parameter list.
+// the one ISA list (include/adagrad/isa_list.h): the tests' parameter list.
 #ifndef ADAGRAD_TESTS_SIMD_ISAS_H_
 #define ADAGRAD_TESTS_SIMD_ISAS_H_
 
@@ -9,7 +9,7 @@
 namespace adagrad_test {
 
 inline constexpr adagrad_isa kSimdIsas[] = {
-#define ADAGRAD_ISA(ENUM, name, arch, usable) ADAGRAD_ISA_##ENUM,
+#define ADAGRAD_ISA(ENUM, name, arch, features) ADAGRAD_ISA_##ENUM,
 #include "isa_list.inc"
 #undef ADAGRAD_ISA
 };

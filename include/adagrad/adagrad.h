@@ -122,16 +122,15 @@ typedef enum adagrad_eps_mode {
   ADAGRAD_EPS_INSIDE_SQRT = 1
 } adagrad_eps_mode;
 
-/* Instruction sets a step can run on. The numeric values are stable; an ISA
- * of the other CPU architecture is simply never supported. */
+/* Instruction sets a step can run on: the scalar reference, then one
+ * enumerator per entry of adagrad/isa_list.h (which says what each needs).
+ * The numeric values are stable; an ISA of the other CPU architecture is
+ * simply never supported. */
 typedef enum adagrad_isa {
-  ADAGRAD_ISA_SCALAR = 0,    /* plain C++ reference, every CPU */
-  ADAGRAD_ISA_SSE2 = 1,      /* x86-64, 128-bit */
-  ADAGRAD_ISA_AVX = 2,       /* x86-64, 256-bit */
-  ADAGRAD_ISA_AVX512F = 3,   /* x86-64, 512-bit */
-  ADAGRAD_ISA_NEON64 = 4,    /* aarch64, 128-bit */
-  ADAGRAD_ISA_AVX2 = 5,      /* x86-64, 256-bit with FMA3 (the fused mode's 256-bit path) */
-  ADAGRAD_ISA_AVX512BF16 = 6 /* x86-64, 512-bit with AVX-512 BW and BF16 (bfloat16 conversion) */
+  ADAGRAD_ISA_SCALAR = 0, /* plain C++ reference, every CPU */
+#define ADAGRAD_ISA_ENTRY(ENUM, value, name, cpu, features, xsimd_arch) ADAGRAD_ISA_##ENUM = value,
+#include "adagrad/isa_list.h"
+#undef ADAGRAD_ISA_ENTRY
 } adagrad_isa;
 
 /* Hyperparameters of one step. Start from adagrad_params_default(). */

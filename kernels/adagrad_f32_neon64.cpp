@@ -1,6 +1,0 @@
-// SPDX-License-Identifier: BSD-3-Clause
-// The neon64 float dense step. Compiled with the neon64 flags alone and holds
-// nothing but this instantiation (see kernels/dense_step.hpp).
-#include "dense_step.hpp"
-
-ADAGRAD_DEFINE_DENSE_UKERNEL(neon64, xsimd::neon64, f32, float)
