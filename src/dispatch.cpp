@@ -105,6 +105,19 @@ constexpr bool every_feature_known() {
   }
   return true;
 }
+// The list's values are ADAGRAD_ISA_COUNT - 1 distinct numbers in
+// [1, ADAGRAD_ISA_COUNT): the enum is dense, as the header promises.
+constexpr bool isa_values_dense() {
+  unsigned long long seen = 1;  // the scalar reference's 0
+#define ADAGRAD_ISA_ENTRY(ENUM, value, name, cpu, features, arch) \
+  if ((value) >= ADAGRAD_ISA_COUNT || (seen >> (value) & 1)) return false; \
+  seen |= 1ull << (value);
+#include "adagrad/isa_list.h"
+#undef ADAGRAD_ISA_ENTRY
+  return seen == (1ull << ADAGRAD_ISA_COUNT) - 1;
+}
+static_assert(isa_values_dense(), "include/adagrad/isa_list.h: values must be 1, 2, ... distinct");
+
 static_assert(every_feature_known(),
               "include/adagrad/isa_list.h names a feature src/cpu_features.h does not know");
 

@@ -3,6 +3,7 @@
  * -std=c99 -pedantic and the API must be callable from C. */
 #include <math.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "adagrad/adagrad.h"
 
@@ -102,8 +103,43 @@ int main(void) {
     expect(G16[0] == 0.25f, "f32 state of the bf16 step");
     o.found_inf = &found;
     expect(adagrad_step_mixed(w16, ADAGRAD_DTYPE_BF16, g16, ADAGRAD_DTYPE_BF16, G16, 4, &p, &o,
-                              NULL) == ADAGRAD_OK && G16[0] == 0.25f,
+                              NULL) == ADAGRAD_OK &&
+               G16[0] == 0.25f,
            "found_inf skips the step");
+  }
+
+  {
+    /* Which parameter a step refuses, and ISAs by name. */
+    adagrad_params bad = adagrad_params_default();
+    adagrad_regularization reg = {0.0, -1.0};
+    adagrad_mixed_options mo = adagrad_mixed_options_default();
+    adagrad_isa named = ADAGRAD_ISA_SCALAR;
+    int k;
+    bad.eps = -1.0;
+    expect(adagrad_params_check(&bad) == ADAGRAD_FIELD_EPS, "the check names eps");
+    expect(adagrad_step(w, g, G, 5, &bad) == ADAGRAD_ERROR_INVALID_PARAMS, "the step refuses it");
+    expect(strcmp(adagrad_field_name(adagrad_params_check(&bad)), "eps") == 0, "field name");
+    expect(adagrad_params_check(NULL) == ADAGRAD_FIELD_PARAMS, "NULL params named");
+    expect(adagrad_params_check_f64(&p) == ADAGRAD_FIELD_NONE, "valid params");
+    expect(adagrad_proximal_params_check(&p, &reg) == ADAGRAD_FIELD_L2, "l2 named");
+    expect(adagrad_proximal_params_check_f64(&p, NULL) == ADAGRAD_FIELD_REGULARIZATION,
+           "NULL regularization named");
+    reg.l2 = 0.0;
+    expect(adagrad_da_params_check(&p, &reg) == ADAGRAD_FIELD_NONE, "valid DA parameters");
+    bad = p;
+    bad.step = 0;
+    expect(adagrad_da_params_check_f64(&bad, &reg) == ADAGRAD_FIELD_STEP, "DA step 0 named");
+    expect(adagrad_sparse_params_check(&p, ADAGRAD_DUPLICATES_SEQUENTIAL) == ADAGRAD_FIELD_NONE,
+           "valid sparse parameters");
+    mo.grad_scale = 0.0;
+    expect(adagrad_mixed_params_check(&p, &mo) == ADAGRAD_FIELD_GRAD_SCALE, "grad_scale named");
+    expect(adagrad_mixed_params_check(&p, NULL) == ADAGRAD_FIELD_NONE, "NULL options: defaults");
+    for (k = 0; k < ADAGRAD_ISA_COUNT; ++k) {
+      expect(adagrad_isa_from_name(adagrad_isa_name((adagrad_isa)k), &named) == ADAGRAD_OK &&
+                 (int)named == k,
+             "every ISA by its name");
+    }
+    expect(adagrad_isa_from_name("mmx", &named) == ADAGRAD_ERROR_UNSUPPORTED_ISA, "unknown name");
   }
 
   isa = adagrad_active_isa();

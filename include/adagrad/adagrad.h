@@ -70,10 +70,10 @@
 #define ADAGRAD_API
 #endif
 
-/* Every function that returns an adagrad_status warns (GCC, Clang) when the
- * caller ignores it: a step that refused its input changed nothing, which is
- * easy to miss. Define ADAGRAD_NO_WARN_UNUSED_RESULT before including this
- * header to turn the warning off. */
+/* Every function that returns an adagrad_status (or, like the parameter
+ * checks, an adagrad_field) warns (GCC, Clang) when the caller ignores it: a
+ * step that refused its input changed nothing, which is easy to miss. Define
+ * ADAGRAD_NO_WARN_UNUSED_RESULT before including this header to turn the warning off. */
 #if defined(__GNUC__) && !defined(ADAGRAD_NO_WARN_UNUSED_RESULT)
 #define ADAGRAD_MUST_CHECK __attribute__((warn_unused_result))
 #else
@@ -97,7 +97,8 @@ typedef enum adagrad_status {
   /* params is NULL, or lr, eps, weight_decay or lr_decay is NaN, infinite,
    * negative or not representable as a finite value of the element type; or
    * step is 0 while lr_decay != 0; or eps_mode (or a sparse step's
-   * adagrad_duplicates) is unknown. */
+   * adagrad_duplicates) is unknown. adagrad_params_check and the other
+   * checks below it say which. */
   ADAGRAD_ERROR_INVALID_PARAMS = 4,
   /* n elements of this type do not fit in the address space. */
   ADAGRAD_ERROR_SIZE_OVERFLOW = 5,
@@ -132,6 +133,15 @@ typedef enum adagrad_isa {
 #include "adagrad/isa_list.h"
 #undef ADAGRAD_ISA_ENTRY
 } adagrad_isa;
+/* The enumerators are dense: every value in [0, ADAGRAD_ISA_COUNT) names an
+ * ISA (adagrad_isa_name), whether or not this library or CPU can run it.
+ * An enumeration constant, counted from the list. */
+enum {
+  ADAGRAD_ISA_COUNT = 1 /* the scalar reference */
+#define ADAGRAD_ISA_ENTRY(ENUM, value, name, cpu, features, xsimd_arch) +1
+#include "adagrad/isa_list.h"
+#undef ADAGRAD_ISA_ENTRY
+};
 
 /* Hyperparameters of one step. Start from adagrad_params_default(). */
 typedef struct adagrad_params {
@@ -163,6 +173,55 @@ typedef struct adagrad_params {
 /* lr 0.01, eps 1e-8, weight_decay 0, lr_decay 0, step 1, maximize 0,
  * eps_mode ADAGRAD_EPS_OUTSIDE_SQRT, fma 0: the seed notebook's defaults. */
 ADAGRAD_API adagrad_params adagrad_params_default(void);
+
+/* ---- Which parameter is invalid ------------------------------------------
+ *
+ * A step says only ADAGRAD_ERROR_INVALID_PARAMS. The check functions below
+ * name the parameter it refused: each takes the parameter arguments of a
+ * group of steps, applies exactly the rules those steps apply (the element
+ * type's range included), and returns the first invalid one in the order
+ * listed for it, or ADAGRAD_FIELD_NONE when the steps accept them all. So,
+ * its ISA usable, a step returns ADAGRAD_ERROR_INVALID_PARAMS exactly when
+ * its check names a field (or, for the 16-bit steps, a dtype is invalid,
+ * which no check takes). The checks read only their arguments: they never
+ * allocate, print or resolve the ISA, and any thread may call them. */
+
+/* A parameter, or a quantity a step derives from several. The numeric
+ * values are stable. */
+typedef enum adagrad_field {
+  ADAGRAD_FIELD_NONE = 0,           /* every parameter is valid */
+  ADAGRAD_FIELD_PARAMS = 1,         /* the adagrad_params pointer is NULL */
+  ADAGRAD_FIELD_LR = 2,             /* params.lr */
+  ADAGRAD_FIELD_EPS = 3,            /* params.eps */
+  ADAGRAD_FIELD_WEIGHT_DECAY = 4,   /* params.weight_decay */
+  ADAGRAD_FIELD_LR_DECAY = 5,       /* params.lr_decay */
+  ADAGRAD_FIELD_STEP = 6,           /* params.step: 0 while lr_decay != 0, or 0 in dual averaging */
+  ADAGRAD_FIELD_EPS_MODE = 7,       /* params.eps_mode: not an adagrad_eps_mode */
+  ADAGRAD_FIELD_REGULARIZATION = 8, /* the adagrad_regularization pointer is NULL */
+  ADAGRAD_FIELD_L1 = 9,             /* regularization.l1 */
+  ADAGRAD_FIELD_L2 = 10,            /* regularization.l2 */
+  ADAGRAD_FIELD_DA_THRESHOLD = 11,  /* dual averaging's step * l1: not finite in the type */
+  ADAGRAD_FIELD_DA_OFFSET = 12,     /* dual averaging's l2 * step * lr_t: not finite in the type */
+  ADAGRAD_FIELD_DUPLICATES = 13,    /* a sparse step's dup: not an adagrad_duplicates */
+  ADAGRAD_FIELD_ROUNDING = 14,      /* mixed options' rounding: not an adagrad_rounding */
+  ADAGRAD_FIELD_GRAD_SCALE = 15     /* mixed options' grad_scale */
+} adagrad_field;
+
+/* "none", "params", "lr", "eps", "weight_decay", "lr_decay", "step",
+ * "eps_mode", "regularization", "l1", "l2", "step * l1",
+ * "l2 * step * lr_t", "dup", "rounding", "grad_scale" (the C API's names);
+ * "unknown" for any other value. The string is static. */
+ADAGRAD_API const char* adagrad_field_name(adagrad_field field);
+
+/* The parameters of adagrad_step and every other float step that takes only
+ * p (its _isa, _parallel and _multi forms, adagrad_rowwise_step), in this
+ * order: p NULL (ADAGRAD_FIELD_PARAMS), lr, eps, weight_decay, lr_decay
+ * (each finite, >= 0 and at most FLT_MAX), step (0 while lr_decay != 0),
+ * eps_mode. */
+ADAGRAD_API ADAGRAD_MUST_CHECK adagrad_field adagrad_params_check(const adagrad_params* p);
+/* The same for the double steps (adagrad_step_f64 and its forms): the rates
+ * at most DBL_MAX. */
+ADAGRAD_API ADAGRAD_MUST_CHECK adagrad_field adagrad_params_check_f64(const adagrad_params* p);
 
 /* Frameworks' AdaGrad defaults. */
 typedef enum adagrad_preset {
@@ -340,6 +399,14 @@ typedef enum adagrad_duplicates {
   ADAGRAD_DUPLICATES_SEQUENTIAL = 1
 } adagrad_duplicates;
 
+/* The parameters of adagrad_sparse_step and adagrad_rowwise_sparse_step (and
+ * their _i32 and _isa forms), in this order: p as adagrad_params_check,
+ * then dup (ADAGRAD_FIELD_DUPLICATES). The sparse composite steps check p
+ * and r as adagrad_proximal_params_check and adagrad_da_params_check, then
+ * dup as this does. */
+ADAGRAD_API ADAGRAD_MUST_CHECK adagrad_field adagrad_sparse_params_check(const adagrad_params* p,
+                                                                         adagrad_duplicates dup);
+
 /* Bytes of workspace a sparse step with this batch needs (for either kind of
  * state and either index type); 0 when num_indices == 0. The library never
  * allocates: the caller provides this much scratch memory, of any alignment,
@@ -450,6 +517,22 @@ typedef struct adagrad_regularization {
   double l1; /* L1 strength, >= 0: drives small weights to exactly 0 */
   double l2; /* L2 strength, >= 0 */
 } adagrad_regularization;
+
+/* The parameters of adagrad_proximal_step (and its _isa form), in this
+ * order: p as adagrad_params_check, r NULL (ADAGRAD_FIELD_REGULARIZATION),
+ * l1, l2 (each finite, >= 0 and at most FLT_MAX). _f64: the double steps'. */
+ADAGRAD_API ADAGRAD_MUST_CHECK adagrad_field
+adagrad_proximal_params_check(const adagrad_params* p, const adagrad_regularization* r);
+ADAGRAD_API ADAGRAD_MUST_CHECK adagrad_field
+adagrad_proximal_params_check_f64(const adagrad_params* p, const adagrad_regularization* r);
+/* The parameters of adagrad_da_step (and its _isa form): those of
+ * adagrad_proximal_params_check, then step 0 (ADAGRAD_FIELD_STEP), then
+ * step * l1 (ADAGRAD_FIELD_DA_THRESHOLD) and l2 * step * lr_t
+ * (ADAGRAD_FIELD_DA_OFFSET) not finite in float. _f64: in double. */
+ADAGRAD_API ADAGRAD_MUST_CHECK adagrad_field
+adagrad_da_params_check(const adagrad_params* p, const adagrad_regularization* r);
+ADAGRAD_API ADAGRAD_MUST_CHECK adagrad_field
+adagrad_da_params_check_f64(const adagrad_params* p, const adagrad_regularization* r);
 
 ADAGRAD_API ADAGRAD_MUST_CHECK adagrad_status
 adagrad_proximal_step(float* w, const float* g, float* G, size_t n, const adagrad_params* p,
@@ -562,6 +645,15 @@ typedef struct adagrad_mixed_options {
 
 /* Nearest-even rounding, grad_scale 1, seed 0, found_inf NULL. */
 ADAGRAD_API adagrad_mixed_options adagrad_mixed_options_default(void);
+
+/* The parameters of adagrad_step_mixed and adagrad_step_master (and their
+ * _isa forms), in this order: p as adagrad_params_check, then o (NULL: the
+ * defaults, valid): rounding (ADAGRAD_FIELD_ROUNDING), grad_scale
+ * (ADAGRAD_FIELD_GRAD_SCALE). The steps' dtypes are checked besides: an
+ * unknown one, or a 16-bit step's w_type or a copy_type (with w_copy) that
+ * is not 16-bit, is ADAGRAD_ERROR_INVALID_PARAMS too. */
+ADAGRAD_API ADAGRAD_MUST_CHECK adagrad_field
+adagrad_mixed_params_check(const adagrad_params* p, const adagrad_mixed_options* o);
 
 /* The dense step with 16-bit weights: w holds n values of w_type
  * (ADAGRAD_DTYPE_BF16 or ADAGRAD_DTYPE_F16), g n values of g_type (any
@@ -712,6 +804,14 @@ ADAGRAD_API int adagrad_isa_supported(adagrad_isa isa);
 /* "scalar", "sse2", "avx", "avx512f", "neon64", "avx2", "avx512bf16";
  * "unknown" for any other value. The string is static. */
 ADAGRAD_API const char* adagrad_isa_name(adagrad_isa isa);
+
+/* The ISA whose adagrad_isa_name is name (exactly: lowercase), into *isa:
+ * ADAGRAD_OK, also for an ISA this library or CPU cannot run (ask
+ * adagrad_isa_supported); ADAGRAD_ERROR_UNSUPPORTED_ISA when name is no
+ * ISA's name ("unknown" included); ADAGRAD_ERROR_NULL_POINTER when name or
+ * isa is NULL. *isa is written only on ADAGRAD_OK. */
+ADAGRAD_API ADAGRAD_MUST_CHECK adagrad_status adagrad_isa_from_name(const char* name,
+                                                                    adagrad_isa* isa);
 
 /* The version of the library that is running, "MAJOR.MINOR.PATCH" (static):
  * it may differ from the ADAGRAD_VERSION_* macros a caller was compiled with

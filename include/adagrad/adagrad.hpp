@@ -293,7 +293,24 @@ struct dispatch_choice {
 }
 inline bool isa_supported(isa target) noexcept { return adagrad_isa_supported(target) != 0; }
 inline const char* isa_name(isa target) noexcept { return adagrad_isa_name(target); }
+// The ISA named name (adagrad_isa_from_name).
+[[nodiscard]] inline status isa_from_name(const char* name, isa* target) noexcept {
+  return adagrad_isa_from_name(name, target);
+}
 inline const char* status_string(status s) noexcept { return adagrad_status_string(s); }
+
+// Which parameter the float (double) steps refuse in p, ADAGRAD_FIELD_NONE
+// when none (adagrad_params_check, adagrad_params_check_f64).
+using field = adagrad_field;
+[[nodiscard]] inline field params_check(const params& p) noexcept {
+  const adagrad_params c = p.to_c();
+  return adagrad_params_check(&c);
+}
+[[nodiscard]] inline field params_check_f64(const params& p) noexcept {
+  const adagrad_params c = p.to_c();
+  return adagrad_params_check_f64(&c);
+}
+inline const char* field_name(field f) noexcept { return adagrad_field_name(f); }
 
 }  // namespace adagrad
 

@@ -1,12 +1,16 @@
 // SPDX-License-Identifier: BSD-3-Clause
 // _adagrad: the Python binding of the C API in include/adagrad/adagrad.h.
 //
-// Every argument is checked here before the library is called, so that a
-// mistake raises TypeError (wrong type or dtype) or ValueError (anything else)
-// naming the argument, and changes nothing; the library's statuses are mapped
-// as well, as the last line of defence. Arrays are taken as they are, never
-// converted: a float64 array passed where float32 was meant must fail rather
-// than have a converted copy updated while the caller's array stays as it was.
+// The binding converts each argument (TypeError for a wrong type or dtype,
+// naming the argument) and checks what only NumPy knows (shapes, C order,
+// writability); the library checks everything else before its first write
+// and the binding maps its status to an exception naming the argument (the
+// library's checks say which parameter it refused), so a call that raises
+// has changed nothing. Arrays are taken as they are, never converted: a
+// float64 array passed where float32 was meant must fail rather than have a
+// converted copy updated while the caller's array stays as it was. Every
+// function is defined from its py::arg list (function.h), which gives it
+// its Python signature.
 //
 // The embedding-table steps and the mixed-precision steps run on threads=N
 // threads (a pthreadpool created for the call and joined after it) or on
@@ -21,7 +25,7 @@ namespace {
 
 std::vector<std::string> supported_isas() {
   std::vector<std::string> names;
-  for (int i = 0; i < kIsaCount; ++i) {
+  for (int i = 0; i < ADAGRAD_ISA_COUNT; ++i) {
     const auto isa = static_cast<adagrad_isa>(i);
     if (adagrad_isa_supported(isa)) names.emplace_back(adagrad_isa_name(isa));
   }
@@ -39,41 +43,50 @@ PYBIND11_MODULE(_adagrad, m) {
 
   register_dense(m);
 
-  py::class_<thread_pool>(m, "ThreadPool", R"doc(ThreadPool(threads)
-
-A pool of threads (a pthreadpool, the pool XNNPACK and PyTorch use) for the
+  py::class_<thread_pool> pool(
+      m, "ThreadPool",
+      R"doc(A pool of threads (a pthreadpool, the pool XNNPACK and PyTorch use) for the
 embedding-table steps' pool= argument, kept for as many calls as the caller
 likes: threads=N instead starts N - 1 threads for every call, which costs
 more than a small step. threads is an int in [1, 1024]; the calling thread is
 one of them. A pool is used by one step at a time (concurrent steps on one
 pool take turns) and only in the process that created it. Built without
-pthreadpool, a pool holds no threads and .threads is 1.)doc")
-      .def(py::init([](const py::object& threads) {
-             const std::size_t count = threads_argument(threads);
-             py::gil_scoped_release release;
-             return std::make_unique<thread_pool>(count);
-           }),
-           py::arg("threads"))
-      .def_property_readonly("threads", &thread_pool::threads,
+pthreadpool, a pool holds no threads and .threads is 1.)doc");
+  {
+    // pybind11 defines the constructor; its docstring starts with the
+    // signature from the same py::arg, as def_function's do.
+    py::options options;
+    options.disable_function_signatures();
+    const auto threads = py::arg("threads");
+    const std::string doc =
+        init_docstring("Starts the pool: threads - 1 threads besides the calling one.", threads);
+    pool.def(py::init([](argument threads_object) {
+               const std::size_t count = threads_argument(threads_object);
+               py::gil_scoped_release release;
+               return std::make_unique<thread_pool>(count);
+             }),
+             threads, doc.c_str());
+  }
+  pool.def_property_readonly("threads", &thread_pool::threads,
                              "The number of threads steps on this pool run on.")
-      .def("__repr__", [](const thread_pool& pool) {
-        return "adagrad.ThreadPool(" + std::to_string(pool.threads()) + ")";
+      .def("__repr__", [](const thread_pool& p) {
+        return "adagrad.ThreadPool(" + std::to_string(p.threads()) + ")";
       });
 
   register_sparse(m);
   register_mixed(m);
 
-  m.def(
-      "active_isa", [] { return std::string(adagrad_isa_name(adagrad_active_isa())); },
+  def_function(
+      m, "active_isa", [] { return std::string(adagrad_isa_name(adagrad_active_isa())); },
       "The ISA that step() runs on float32 arrays when isa is None (the dense f32 family of "
       "dispatch(); every family's choice is there).");
 
-  m.def(
-      "active_wide_isa", [] { return std::string(adagrad_isa_name(adagrad_active_wide_isa())); },
+  def_function(
+      m, "active_wide_isa", [] { return std::string(adagrad_isa_name(adagrad_active_wide_isa())); },
       "The ISA that sparse_step() runs on when isa is None (the sparse family of dispatch()).");
 
-  m.def(
-      "dispatch",
+  def_function(
+      m, "dispatch",
       [] {
         py::dict families;
         for (int f = 0; f < ADAGRAD_FAMILY_COUNT; ++f) {
@@ -101,6 +114,7 @@ of CPU models), "measured" (timed at first use, the fastest kept), "widest"
 ADAGRAD_DISPATCH=table turns measuring off, =calibrate measures every family.
 The choice never changes a result, only the time.)doc");
 
-  m.def("supported_isas", &supported_isas,
-        "Names of every ISA this library was built with and this CPU can run, \"scalar\" first.");
+  def_function(
+      m, "supported_isas", &supported_isas,
+      "Names of every ISA this library was built with and this CPU can run, \"scalar\" first.");
 }

@@ -1,10 +1,15 @@
 // SPDX-License-Identifier: BSD-3-Clause
-// What every part of the Python binding shares: argument conversion and
-// checks, error messages, dense-array validation, the embedding-table and
-// pool helpers. The binding is split by family: dense.cpp (dense,
-// composite and state_init), sparse.cpp (embedding tables and row-wise),
-// mixed.cpp (16-bit weights and conversions) and adagrad_module.cpp (the
-// module: version, thread pool, dispatch queries).
+// What every part of the Python binding shares: argument conversion, the
+// NumPy-level checks (types, dtypes, shapes, C order, writability), the
+// messages for the library's statuses, the embedding-table and pool
+// helpers. The library validates everything else (parameters, alignment,
+// overlap, sizes) before it writes anything; the binding maps its statuses
+// to exceptions, asking it which parameter was invalid. The binding is split
+// by family: dense.cpp (dense, composite and state_init), sparse.cpp
+// (embedding tables and row-wise), mixed.cpp (16-bit weights and
+// conversions) and adagrad_module.cpp (the module: version, thread pool,
+// dispatch queries); function.h defines the functions from their py::arg
+// lists.
 #ifndef ADAGRAD_PYTHON_BINDING_COMMON_H_
 #define ADAGRAD_PYTHON_BINDING_COMMON_H_
 
@@ -14,7 +19,6 @@
 #include <sys/types.h>
 #include <unistd.h>
 
-#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <initializer_list>
@@ -23,11 +27,11 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
-#include <tuple>
 #include <utility>
 #include <vector>
 
 #include "adagrad/adagrad.h"
+#include "function.h"
 
 #if ADAGRAD_PYTHON_HAVE_PTHREADPOOL
 #include <pthreadpool.h>
@@ -37,8 +41,8 @@ namespace py = pybind11;
 
 namespace adagrad_python {
 
-// adagrad_isa is dense from 0; every value below this has a name.
-constexpr int kIsaCount = 7;
+// A Python argument of a module function: function.h passes each as this.
+using argument = const py::object&;
 
 // The C functions of one element type.
 template <class T>
@@ -54,6 +58,9 @@ struct library<float> {
   static constexpr auto proximal_isa = &adagrad_proximal_step_isa;
   static constexpr auto da = &adagrad_da_step;
   static constexpr auto da_isa = &adagrad_da_step_isa;
+  static constexpr auto params_check = &adagrad_params_check;
+  static constexpr auto proximal_check = &adagrad_proximal_params_check;
+  static constexpr auto da_check = &adagrad_da_params_check;
 };
 
 template <>
@@ -66,6 +73,9 @@ struct library<double> {
   static constexpr auto proximal_isa = &adagrad_proximal_step_f64_isa;
   static constexpr auto da = &adagrad_da_step_f64;
   static constexpr auto da_isa = &adagrad_da_step_f64_isa;
+  static constexpr auto params_check = &adagrad_params_check_f64;
+  static constexpr auto proximal_check = &adagrad_proximal_params_check_f64;
+  static constexpr auto da_check = &adagrad_da_params_check_f64;
 };
 
 inline std::string type_name_of(const py::handle& value) { return Py_TYPE(value.ptr())->tp_name; }
@@ -93,9 +103,9 @@ inline bool is_float64(const py::array& array, const char* name) {
                        dtype_name(array));
 }
 
-// The checks every buffer the library is given needs: C order, because the
-// library sees a flat run of elements; alignment to the element size, its
-// contract; writable when the library writes to it.
+// What an array must be before the library sees it as a buffer: C order,
+// because the library sees a flat run of elements; writable when the
+// library writes to it. Alignment and overlap are the library's to check.
 inline void check_layout(const py::array& array, const char* name, bool written) {
   if (!(array.flags() & py::array::c_style)) {
     throw py::value_error(std::string(name) + " must be C-contiguous");
@@ -103,19 +113,6 @@ inline void check_layout(const py::array& array, const char* name, bool written)
   if (written && !array.writeable()) {
     throw py::value_error(std::string(name) + " is read-only; it is updated in place");
   }
-  if (reinterpret_cast<std::uintptr_t>(array.data()) % static_cast<std::size_t>(array.itemsize()) !=
-      0) {
-    throw py::value_error(std::string(name) + " is not aligned to its element size");
-  }
-}
-
-inline bool overlap(const py::array& a, const py::array& b) {
-  const auto a_begin = reinterpret_cast<std::uintptr_t>(a.data());
-  const auto b_begin = reinterpret_cast<std::uintptr_t>(b.data());
-  const auto a_bytes = static_cast<std::uintptr_t>(a.nbytes());
-  const auto b_bytes = static_cast<std::uintptr_t>(b.nbytes());
-  if (a_bytes == 0 || b_bytes == 0) return false;
-  return a_begin < b_begin ? b_begin - a_begin < a_bytes : a_begin - b_begin < b_bytes;
 }
 
 // A hyperparameter as float() takes it (int, float, NumPy scalars), but not
@@ -161,174 +158,191 @@ inline bool flag_argument(const py::handle& value, const char* name) {
   return static_cast<bool>(caster);
 }
 
-inline adagrad_eps_mode eps_mode_argument(const py::handle& value) {
-  if (!py::isinstance<py::str>(value)) {
-    throw py::type_error("eps_mode must be a str, not " + type_name_of(value));
+// One of the names a str argument may take, and what it means.
+template <class Value>
+struct choice {
+  const char* name;
+  Value value;
+};
+
+// The value of the choice a str argument names; rule, for the message, says
+// which names there are ("\"outside\" or \"inside\"").
+template <class Value, std::size_t N>
+Value choice_argument(const py::handle& value, const char* name, const choice<Value> (&choices)[N],
+                      const char* rule) {
+  if (!PyUnicode_Check(value.ptr())) {
+    throw py::type_error(std::string(name) + " must be a str, not " + type_name_of(value));
   }
-  const auto mode = value.cast<std::string>();
-  if (mode == "outside") return ADAGRAD_EPS_OUTSIDE_SQRT;
-  if (mode == "inside") return ADAGRAD_EPS_INSIDE_SQRT;
-  throw py::value_error("eps_mode must be \"outside\" or \"inside\", not " + repr_of(value));
+  for (const choice<Value>& c : choices) {
+    if (PyUnicode_CompareWithASCIIString(value.ptr(), c.name) == 0) return c.value;
+  }
+  throw py::value_error(std::string(name) + " must be " + rule + ", not " + repr_of(value));
 }
 
-// None: the dispatched ISA; a name: that ISA, which must be usable here.
+inline adagrad_eps_mode eps_mode_argument(const py::handle& value) {
+  static constexpr choice<adagrad_eps_mode> kModes[] = {{"outside", ADAGRAD_EPS_OUTSIDE_SQRT},
+                                                        {"inside", ADAGRAD_EPS_INSIDE_SQRT}};
+  return choice_argument(value, "eps_mode", kModes, "\"outside\" or \"inside\"");
+}
+
+// None: the dispatched ISA; a name: that ISA, by the library's names. Whether
+// it is usable here is the library's to say (ADAGRAD_ERROR_UNSUPPORTED_ISA).
 inline std::optional<adagrad_isa> isa_argument(const py::handle& value) {
   if (value.is_none()) return std::nullopt;
-  if (!py::isinstance<py::str>(value)) {
+  if (!PyUnicode_Check(value.ptr())) {
     throw py::type_error("isa must be None or a str, not " + type_name_of(value));
   }
-  const auto name = value.cast<std::string>();
-  for (int i = 0; i < kIsaCount; ++i) {
-    const auto isa = static_cast<adagrad_isa>(i);
-    if (name == adagrad_isa_name(isa)) {
-      if (!adagrad_isa_supported(isa)) {
-        throw py::value_error("isa " + repr_of(value) +
-                              " is not built into this library or not usable on this CPU");
-      }
-      return isa;
-    }
+  adagrad_isa isa = ADAGRAD_ISA_SCALAR;
+  if (adagrad_isa_from_name(PyUnicode_AsUTF8(value.ptr()), &isa) != ADAGRAD_OK) {
+    PyErr_Clear();  // a str that UTF-8 cannot encode names no ISA either
+    throw py::value_error("isa " + repr_of(value) + " is not the name of an ISA");
   }
-  throw py::value_error("isa " + repr_of(value) + " is not the name of an ISA");
+  return isa;
 }
 
-// The library says only that some hyperparameter is invalid. Which one is
-// found by asking it about each rate alone (the others at their defaults)
-// through a no-op call, n = 0, which still validates the parameters: the
-// rule stays the library's own.
+// ---- The library's statuses as exceptions ---------------------------------
+
+// The parameters a step was given, for the message that names the invalid
+// one (the library's check says which).
+struct parameter_values {
+  const adagrad_params& params;
+  const adagrad_regularization* regularization = nullptr;
+  const adagrad_mixed_options* options = nullptr;
+  bool dual_averaging = false;
+};
+
 template <class T>
 std::string invalid_rate_message(const char* name, double value) {
   return std::string(name) + " = " + repr_of(py::float_(value)) +
          " is invalid: it must be finite, >= 0 and at most the largest " + library<T>::dtype;
 }
 
-// The message for the first invalid rate of params, if one is.
+// What is wrong with field, which the library's check named, in the terms
+// of the Python arguments.
 template <class T>
-std::optional<std::string> invalid_rate(const adagrad_params& params) {
-  struct rate {
-    const char* name;
-    double adagrad_params::*field;
-  };
-  const rate rates[] = {{"lr", &adagrad_params::lr},
-                        {"eps", &adagrad_params::eps},
-                        {"weight_decay", &adagrad_params::weight_decay},
-                        {"lr_decay", &adagrad_params::lr_decay}};
-  for (const rate& r : rates) {
-    adagrad_params alone = adagrad_params_default();
-    alone.*r.field = params.*r.field;
-    if (library<T>::step(nullptr, nullptr, nullptr, 0, &alone) == ADAGRAD_ERROR_INVALID_PARAMS) {
-      return invalid_rate_message<T>(r.name, params.*r.field);
+std::string field_message(adagrad_field field, const parameter_values& v) {
+  const adagrad_params& p = v.params;
+  const adagrad_regularization* r = v.regularization;
+  const std::string t = std::to_string(p.step);
+  switch (field) {
+    case ADAGRAD_FIELD_LR: return invalid_rate_message<T>("lr", p.lr);
+    case ADAGRAD_FIELD_EPS: return invalid_rate_message<T>("eps", p.eps);
+    case ADAGRAD_FIELD_WEIGHT_DECAY: return invalid_rate_message<T>("weight_decay", p.weight_decay);
+    case ADAGRAD_FIELD_LR_DECAY: return invalid_rate_message<T>("lr_decay", p.lr_decay);
+    case ADAGRAD_FIELD_STEP:
+      return v.dual_averaging
+                 ? "step must be >= 1: it is the global step t of dual averaging, counted from 1"
+                 : "step must be >= 1 when lr_decay != 0";
+    case ADAGRAD_FIELD_L1: return invalid_rate_message<T>("l1", r->l1);
+    case ADAGRAD_FIELD_L2: return invalid_rate_message<T>("l2", r->l2);
+    case ADAGRAD_FIELD_DA_THRESHOLD:
+      return "step * l1 = " + t + " * " + repr_of(py::float_(r->l1)) +
+             " is too large: dual averaging's threshold must be finite in " + library<T>::dtype;
+    case ADAGRAD_FIELD_DA_OFFSET:
+      return "l2 * step * lr_t, with l2 = " + repr_of(py::float_(r->l2)) + ", step = " + t +
+             ", lr = " + repr_of(py::float_(p.lr)) +
+             " and lr_decay = " + repr_of(py::float_(p.lr_decay)) +
+             ", is too large: dual averaging's offset must be finite in " + library<T>::dtype;
+    case ADAGRAD_FIELD_GRAD_SCALE:
+      return "grad_scale = " + repr_of(py::float_(v.options->grad_scale)) +
+             " is invalid: it must be finite and > 0, at most the largest float32 and not so "
+             "small that it rounds to 0 in float32";
+    default:
+      // The binding passes no other invalid value (it converts the enums
+      // from their names); the library's name for what it refused.
+      return std::string("invalid parameter ") + adagrad_field_name(field) + ": " +
+             adagrad_status_string(ADAGRAD_ERROR_INVALID_PARAMS);
+  }
+}
+
+// An array the library is given as a buffer: its argument name, whether the
+// library writes it (for the checks and the messages about its statuses).
+struct buffer {
+  const py::array& array;
+  const char* name;
+  bool written;
+  // False for an array the library does not check for overlap (a mixed
+  // step's found_inf, read once before anything is written).
+  bool overlap_checked = true;
+};
+
+// Which array a buffer status is about. The library has decided; the
+// binding only asks NumPy, on this error path, which array is misaligned or
+// which two share memory, to name them. Pairs are tried in the order of
+// buffers.
+[[noreturn]] inline void raise_buffer_status(adagrad_status status,
+                                             const std::vector<buffer>& buffers) {
+  if (status == ADAGRAD_ERROR_MISALIGNED) {
+    for (const buffer& b : buffers) {
+      if (!b.array.attr("flags").attr("aligned").cast<bool>()) {
+        throw py::value_error(std::string(b.name) + " is not aligned to its element size (" +
+                              std::to_string(b.array.itemsize()) + " bytes)");
+      }
     }
   }
-  return std::nullopt;
-}
-
-template <class T>
-std::string invalid_params_message(const adagrad_params& params) {
-  if (auto message = invalid_rate<T>(params)) return *message;
-  return "step must be >= 1 when lr_decay != 0";
-}
-
-// The same for a composite step, whose regularization (and, for dual
-// averaging, the global step) the library checks too; again asked through
-// no-op calls, one condition at a time.
-template <class T>
-std::string invalid_composite_message(const adagrad_params& params,
-                                      const adagrad_regularization& regularization,
-                                      bool dual_averaging) {
-  if (auto message = invalid_rate<T>(params)) return *message;
-  const adagrad_params defaults = adagrad_params_default();
-  const struct {
-    const char* name;
-    double value;
-    adagrad_regularization alone;
-  } terms[] = {{"l1", regularization.l1, {regularization.l1, 0.0}},
-               {"l2", regularization.l2, {0.0, regularization.l2}}};
-  for (const auto& term : terms) {
-    if (library<T>::proximal(nullptr, nullptr, nullptr, 0, &defaults, &term.alone) ==
-        ADAGRAD_ERROR_INVALID_PARAMS) {
-      return invalid_rate_message<T>(term.name, term.value);
+  if (status == ADAGRAD_ERROR_OVERLAP) {
+    const py::object shares_memory = py::module_::import("numpy").attr("shares_memory");
+    for (std::size_t i = 0; i < buffers.size(); ++i) {
+      for (std::size_t j = i + 1; j < buffers.size(); ++j) {
+        const buffer& a = buffers[i];
+        const buffer& b = buffers[j];
+        if ((a.written || b.written) && a.overlap_checked && b.overlap_checked &&
+            shares_memory(a.array, b.array).cast<bool>()) {
+          throw py::value_error(std::string(a.name) + " and " + b.name +
+                                " share memory; an array the step writes may not overlap "
+                                "another");
+        }
+      }
     }
   }
-  if (!dual_averaging || (params.lr_decay != 0.0 && params.step == 0)) {
-    return "step must be >= 1 when lr_decay != 0";
-  }
-  if (params.step == 0) {
-    return "step must be >= 1: it is the global step t of dual averaging, counted from 1";
-  }
-  const std::string t = std::to_string(params.step);
-  const adagrad_regularization l1_alone{regularization.l1, 0.0};
-  if (library<T>::da(nullptr, nullptr, nullptr, nullptr, 0, &params, &l1_alone) ==
-      ADAGRAD_ERROR_INVALID_PARAMS) {
-    return "step * l1 = " + t + " * " + repr_of(py::float_(regularization.l1)) +
-           " is too large: dual averaging's threshold must be finite in " + library<T>::dtype;
-  }
-  const double lr_t =
-      params.lr_decay == 0.0
-          ? params.lr
-          : params.lr / (1.0 + static_cast<double>(params.step - 1) * params.lr_decay);
-  return "l2 * step * lr_t = " + repr_of(py::float_(regularization.l2)) + " * " + t + " * " +
-         repr_of(py::float_(lr_t)) + " is too large: dual averaging's offset must be finite in " +
-         library<T>::dtype;
+  std::string names;
+  for (const buffer& b : buffers) names += (names.empty() ? "" : ", ") + std::string(b.name);
+  throw py::value_error(names + ": " + adagrad_status_string(status));
 }
 
-// buffers: the arguments the library's buffer statuses are about.
+// Every status but ADAGRAD_ERROR_INVALID_PARAMS and
+// ADAGRAD_ERROR_INDEX_OUT_OF_RANGE, which the families word.
+[[noreturn]] inline void raise_status(adagrad_status status, const std::optional<adagrad_isa>& isa,
+                                      const std::vector<buffer>& buffers) {
+  if (status == ADAGRAD_ERROR_UNSUPPORTED_ISA && isa) {
+    throw py::value_error(std::string("isa '") + adagrad_isa_name(*isa) +
+                          "' is not built into this library or not usable on this CPU");
+  }
+  raise_buffer_status(status, buffers);
+}
+
+// A failed call of a step that takes only params (T: its element type).
 template <class T>
-[[noreturn]] void raise_status(adagrad_status status, const adagrad_params& params,
-                               const char* buffers) {
+[[noreturn]] void raise_step_status(adagrad_status status, const adagrad_params& params,
+                                    const std::optional<adagrad_isa>& isa,
+                                    const std::vector<buffer>& buffers) {
   if (status == ADAGRAD_ERROR_INVALID_PARAMS) {
-    throw py::value_error(invalid_params_message<T>(params));
+    throw py::value_error(field_message<T>(library<T>::params_check(&params), {params}));
   }
-  throw py::value_error(std::string(buffers) + ": " + adagrad_status_string(status));
+  raise_status(status, isa, buffers);
 }
 
-// The hyperparameters every step takes as keywords, checked in this order;
-// a null handle (a keyword step() was not given) keeps the default.
+// The hyperparameters every step takes, converted in this order; whether
+// their values are valid is the library's to say.
 inline adagrad_params params_argument(py::handle lr, py::handle eps, py::handle weight_decay,
                                       py::handle lr_decay, py::handle step, py::handle maximize,
                                       py::handle eps_mode, py::handle fma) {
   adagrad_params params = adagrad_params_default();
-  if (lr) params.lr = real_argument(lr, "lr");
-  if (eps) params.eps = real_argument(eps, "eps");
-  if (weight_decay) params.weight_decay = real_argument(weight_decay, "weight_decay");
-  if (lr_decay) params.lr_decay = real_argument(lr_decay, "lr_decay");
-  if (step) params.step = step_argument(step);
-  if (maximize) params.maximize = flag_argument(maximize, "maximize") ? 1 : 0;
-  if (eps_mode) params.eps_mode = eps_mode_argument(eps_mode);
-  if (fma) params.fma = flag_argument(fma, "fma") ? 1 : 0;
+  params.lr = real_argument(lr, "lr");
+  params.eps = real_argument(eps, "eps");
+  params.weight_decay = real_argument(weight_decay, "weight_decay");
+  params.lr_decay = real_argument(lr_decay, "lr_decay");
+  params.step = step_argument(step);
+  params.maximize = flag_argument(maximize, "maximize") ? 1 : 0;
+  params.eps_mode = eps_mode_argument(eps_mode);
+  params.fma = flag_argument(fma, "fma") ? 1 : 0;
   return params;
 }
-
-// One array of a dense step: its argument name, and whether it is written.
-struct dense_array {
-  const py::array& array;
-  const char* name;
-  bool written;
-};
 
 // "two", "three", "four": how many arrays must agree, for the messages.
 inline const char* count_word(std::size_t count) {
   static const char* const kCounts[] = {"", "", "two", "three", "four"};
   return count < sizeof kCounts / sizeof kCounts[0] ? kCounts[count] : "";
-}
-
-// The last checks of a dense step's arrays: the layout of each, then each
-// pair for overlap.
-inline void check_layouts_and_overlap(std::initializer_list<dense_array> arrays) {
-  for (const dense_array& a : arrays) check_layout(a.array, a.name, a.written);
-  for (const dense_array* a = arrays.begin(); a != arrays.end(); ++a) {
-    for (const dense_array* b = a + 1; b != arrays.end(); ++b) {
-      if (overlap(a->array, b->array)) {
-        // "w, g and G", "w, g, z and G"
-        std::string names;
-        for (const dense_array& each : arrays) {
-          if (!names.empty()) names += &each == arrays.end() - 1 ? " and " : ", ";
-          names += each.name;
-        }
-        throw py::value_error(std::string(a->name) + " and " + b->name + " share memory; " + names +
-                              " must not overlap");
-      }
-    }
-  }
 }
 
 // Whether two arrays have the same shape, read from the buffers' own
@@ -342,7 +356,7 @@ inline bool same_shape(const py::array& a, const py::array& b) {
 }
 
 // Each array's shape against the first's.
-inline void check_same_shape(const dense_array& first, const dense_array& a, std::size_t count) {
+inline void check_same_shape(const buffer& first, const buffer& a, std::size_t count) {
   if (!same_shape(a.array, first.array)) {
     throw py::value_error(
         std::string(a.name) + " has shape " + repr_of(a.array.attr("shape")) + " but " +
@@ -353,13 +367,13 @@ inline void check_same_shape(const dense_array& first, const dense_array& a, std
 }
 
 // The checks of the dense steps' arrays, in this order: the first array's
-// dtype, each other's dtype and shape against the first's, the layout of
-// each, then each pair for overlap. True for float64, false for float32.
-inline bool check_dense_arrays(std::initializer_list<dense_array> arrays) {
+// dtype, each other's dtype and shape against the first's, then the layout
+// of each. True for float64, false for float32.
+inline bool check_dense_arrays(std::initializer_list<buffer> arrays) {
   const std::size_t count = arrays.size();
-  const dense_array& first = *arrays.begin();
+  const buffer& first = *arrays.begin();
   const bool f64 = is_float64(first.array, first.name);
-  for (const dense_array& a : arrays) {
+  for (const buffer& a : arrays) {
     if (&a == &first) continue;
     if (is_float64(a.array, a.name) != f64) {
       throw py::type_error(std::string(a.name) + " has dtype " + dtype_name(a.array) + " but " +
@@ -368,13 +382,12 @@ inline bool check_dense_arrays(std::initializer_list<dense_array> arrays) {
     }
     check_same_shape(first, a, count);
   }
-  check_layouts_and_overlap(arrays);
+  for (const buffer& a : arrays) check_layout(a.array, a.name, a.written);
   return f64;
 }
 
-// A null handle (a keyword a dense step was not given) is 0.
 inline adagrad_regularization regularization_argument(py::handle l1, py::handle l2) {
-  return {l1 ? real_argument(l1, "l1") : 0.0, l2 ? real_argument(l2, "l2") : 0.0};
+  return {real_argument(l1, "l1"), real_argument(l2, "l2")};
 }
 
 // ---- Embedding tables: sparse and row-wise steps (float32 only) ----------
@@ -406,25 +419,10 @@ inline void check_matrix(const py::array& array, const char* name, const char* r
   }
 }
 
-// Each pair (a written array first) must not share a byte.
-inline void check_no_overlap(
-    std::initializer_list<std::tuple<py::array, const char*, py::array, const char*>> pairs,
-    const char* rule) {
-  for (const auto& [a, a_name, b, b_name] : pairs) {
-    if (overlap(a, b)) {
-      throw py::value_error(std::string(a_name) + " and " + b_name + " share memory; " + rule);
-    }
-  }
-}
-
 inline adagrad_duplicates duplicates_argument(const py::handle& value) {
-  if (!py::isinstance<py::str>(value)) {
-    throw py::type_error("duplicates must be a str, not " + type_name_of(value));
-  }
-  const auto mode = value.cast<std::string>();
-  if (mode == "sum") return ADAGRAD_DUPLICATES_SUM;
-  if (mode == "sequential") return ADAGRAD_DUPLICATES_SEQUENTIAL;
-  throw py::value_error("duplicates must be \"sum\" or \"sequential\", not " + repr_of(value));
+  static constexpr choice<adagrad_duplicates> kModes[] = {
+      {"sum", ADAGRAD_DUPLICATES_SUM}, {"sequential", ADAGRAD_DUPLICATES_SEQUENTIAL}};
+  return choice_argument(value, "duplicates", kModes, "\"sum\" or \"sequential\"");
 }
 
 // More threads than this is a mistake, not a request: pthreadpool_create
@@ -541,18 +539,6 @@ adagrad_status run_threaded(const threading& where, const Call& call) {
   }
 #endif
   return call(nullptr);
-}
-
-// What the library's status means for a composite step; buffers names the
-// arrays its buffer statuses are about.
-template <class T>
-[[noreturn]] void raise_composite_status(adagrad_status status, const adagrad_params& params,
-                                         const adagrad_regularization& regularization,
-                                         bool dual_averaging, const char* buffers) {
-  if (status == ADAGRAD_ERROR_INVALID_PARAMS) {
-    throw py::value_error(invalid_composite_message<T>(params, regularization, dual_averaging));
-  }
-  throw py::value_error(std::string(buffers) + ": " + adagrad_status_string(status));
 }
 
 // Each family file defines the Python functions of its family.

@@ -21,16 +21,12 @@ const char* dtype_string(adagrad_dtype type) {
 
 // "f32" (when allowed), "bf16" or "fp16".
 adagrad_dtype dtype_argument(const py::handle& value, const char* name, bool allow_f32) {
-  if (!py::isinstance<py::str>(value)) {
-    throw py::type_error(std::string(name) + " must be a str, not " + type_name_of(value));
-  }
-  const auto type = value.cast<std::string>();
-  if (allow_f32 && type == "f32") return ADAGRAD_DTYPE_F32;
-  if (type == "bf16") return ADAGRAD_DTYPE_BF16;
-  if (type == "fp16") return ADAGRAD_DTYPE_F16;
-  throw py::value_error(std::string(name) + " must be " +
-                        (allow_f32 ? "\"f32\", \"bf16\" or \"fp16\"" : "\"bf16\" or \"fp16\"") +
-                        ", not " + repr_of(value));
+  static constexpr choice<adagrad_dtype> kAny[] = {
+      {"f32", ADAGRAD_DTYPE_F32}, {"bf16", ADAGRAD_DTYPE_BF16}, {"fp16", ADAGRAD_DTYPE_F16}};
+  static constexpr choice<adagrad_dtype> kHalf[] = {{"bf16", ADAGRAD_DTYPE_BF16},
+                                                    {"fp16", ADAGRAD_DTYPE_F16}};
+  return allow_f32 ? choice_argument(value, name, kAny, "\"f32\", \"bf16\" or \"fp16\"")
+                   : choice_argument(value, name, kHalf, "\"bf16\" or \"fp16\"");
 }
 
 // array must hold values of type: float32 for "f32", uint16 bit patterns for
@@ -69,13 +65,9 @@ py::array found_inf_array(const py::handle& value, bool written) {
 }
 
 adagrad_rounding rounding_argument(const py::handle& value) {
-  if (!py::isinstance<py::str>(value)) {
-    throw py::type_error("rounding must be a str, not " + type_name_of(value));
-  }
-  const auto mode = value.cast<std::string>();
-  if (mode == "nearest") return ADAGRAD_ROUND_NEAREST_EVEN;
-  if (mode == "stochastic") return ADAGRAD_ROUND_STOCHASTIC;
-  throw py::value_error("rounding must be \"nearest\" or \"stochastic\", not " + repr_of(value));
+  static constexpr choice<adagrad_rounding> kModes[] = {{"nearest", ADAGRAD_ROUND_NEAREST_EVEN},
+                                                        {"stochastic", ADAGRAD_ROUND_STOCHASTIC}};
+  return choice_argument(value, "rounding", kModes, "\"nearest\" or \"stochastic\"");
 }
 
 // A mixed step's step: None (not given) means 1, as step()'s default, for
@@ -84,9 +76,8 @@ py::object step_or_default(const py::object& step) { return step.is_none() ? py:
 
 // The options of a mixed step, checked in the order of the arguments. The
 // found_inf array stays alive as the caller's argument.
-adagrad_mixed_options mixed_options_argument(const py::object& rounding, const py::object& seed,
-                                             const py::object& grad_scale,
-                                             const py::object& found_inf, const py::object& step) {
+adagrad_mixed_options mixed_options_argument(argument rounding, argument seed, argument grad_scale,
+                                             argument found_inf, argument step) {
   adagrad_mixed_options options = adagrad_mixed_options_default();
   options.rounding = rounding_argument(rounding);
   // The random bits are keyed by (seed, step, index): a forgotten step= would
@@ -107,36 +98,31 @@ adagrad_mixed_options mixed_options_argument(const py::object& rounding, const p
   return options;
 }
 
-// The library says only that some parameter is invalid: the rates and step
-// as for step(), else grad_scale, again asked about alone through a no-op
-// call (n = 0) so that the rule stays the library's.
+// A failed mixed step. buffers: w, g, G and the copy when there is one;
+// found_inf (None or an array) is added, as the library checks its
+// alignment but not its overlap.
 [[noreturn]] void raise_mixed_status(adagrad_status status, const adagrad_params& params,
-                                     double grad_scale, const char* buffers) {
+                                     const adagrad_mixed_options& options,
+                                     const std::optional<adagrad_isa>& isa,
+                                     std::vector<buffer> buffers, argument found_inf) {
   if (status == ADAGRAD_ERROR_INVALID_PARAMS) {
-    if (auto message = invalid_rate<float>(params)) throw py::value_error(*message);
-    const adagrad_params defaults = adagrad_params_default();
-    adagrad_mixed_options alone = adagrad_mixed_options_default();
-    alone.grad_scale = grad_scale;
-    if (adagrad_step_master(nullptr, nullptr, ADAGRAD_DTYPE_F32, nullptr, nullptr,
-                            ADAGRAD_DTYPE_F32, 0, &defaults, &alone,
-                            nullptr) == ADAGRAD_ERROR_INVALID_PARAMS) {
-      throw py::value_error("grad_scale = " + repr_of(py::float_(grad_scale)) +
-                            " is invalid: it must be finite and > 0, at most the largest "
-                            "float32 and not so small that it rounds to 0 in float32");
-    }
-    throw py::value_error("step must be >= 1 when lr_decay != 0");
+    throw py::value_error(field_message<float>(adagrad_mixed_params_check(&params, &options),
+                                               {params, nullptr, &options}));
   }
-  throw py::value_error(std::string(buffers) + ": " + adagrad_status_string(status));
+  // An array by now: mixed_options_argument checked it.
+  const auto flag = found_inf.is_none()
+                        ? std::optional<py::array>()
+                        : std::optional<py::array>(py::reinterpret_borrow<py::array>(found_inf));
+  if (flag) buffers.push_back({*flag, "found_inf", false, /*overlap_checked=*/false});
+  raise_status(status, isa, buffers);
 }
 
-void step_mixed(const py::object& w_object, const py::object& g_object, const py::object& G_object,
-                const py::object& w_dtype, const py::object& g_dtype, const py::object& lr,
-                const py::object& eps, const py::object& weight_decay, const py::object& lr_decay,
-                const py::object& step, const py::object& maximize, const py::object& eps_mode,
-                const py::object& fma, const py::object& rounding, const py::object& seed,
-                const py::object& grad_scale, const py::object& found_inf,
-                const py::object& threads_object, const py::object& pool_object,
-                const py::object& isa_name) {
+void step_mixed(argument w_object, argument g_object, argument G_object, argument w_dtype,
+                argument g_dtype, argument lr, argument eps, argument weight_decay,
+                argument lr_decay, argument step, argument maximize, argument eps_mode,
+                argument fma, argument rounding, argument seed, argument grad_scale,
+                argument found_inf, argument threads_object, argument pool_object,
+                argument isa_name) {
   py::array w = as_array(w_object, "w");
   const py::array g = as_array(g_object, "g");
   py::array G = as_array(G_object, "G");
@@ -145,10 +131,12 @@ void step_mixed(const py::object& w_object, const py::object& g_object, const py
   check_array_dtype(w, "w", w_type, "w_dtype");
   check_array_dtype(g, "g", g_type, "g_dtype");
   float32_argument(G, "G");
-  const dense_array first{w, "w", true};
+  const buffer first{w, "w", true};
   check_same_shape(first, {g, "g", false}, 3);
   check_same_shape(first, {G, "G", true}, 3);
-  check_layouts_and_overlap({first, {g, "g", false}, {G, "G", true}});
+  check_layout(w, "w", /*written=*/true);
+  check_layout(g, "g", /*written=*/false);
+  check_layout(G, "G", /*written=*/true);
 
   const adagrad_params params = params_argument(lr, eps, weight_decay, lr_decay,
                                                 step_or_default(step), maximize, eps_mode, fma);
@@ -171,17 +159,18 @@ void step_mixed(const py::object& w_object, const py::object& g_object, const py
                                       pool);
     });
   }
-  if (status != ADAGRAD_OK) raise_mixed_status(status, params, options.grad_scale, "w, g, G");
+  if (status != ADAGRAD_OK) {
+    raise_mixed_status(status, params, options, isa,
+                       {{w, "w", true}, {g, "g", false}, {G, "G", true}}, found_inf);
+  }
 }
 
-void step_master(const py::object& w_object, const py::object& g_object, const py::object& G_object,
-                 const py::object& g_dtype, const py::object& copy_object,
-                 const py::object& copy_dtype, const py::object& lr, const py::object& eps,
-                 const py::object& weight_decay, const py::object& lr_decay, const py::object& step,
-                 const py::object& maximize, const py::object& eps_mode, const py::object& fma,
-                 const py::object& rounding, const py::object& seed, const py::object& grad_scale,
-                 const py::object& found_inf, const py::object& threads_object,
-                 const py::object& pool_object, const py::object& isa_name) {
+void step_master(argument w_object, argument g_object, argument G_object, argument g_dtype,
+                 argument copy_object, argument copy_dtype, argument lr, argument eps,
+                 argument weight_decay, argument lr_decay, argument step, argument maximize,
+                 argument eps_mode, argument fma, argument rounding, argument seed,
+                 argument grad_scale, argument found_inf, argument threads_object,
+                 argument pool_object, argument isa_name) {
   py::array w = float32_argument(w_object, "w");
   const py::array g = as_array(g_object, "g");
   py::array G = as_array(G_object, "G");
@@ -202,16 +191,15 @@ void step_master(const py::object& w_object, const py::object& g_object, const p
   check_array_dtype(g, "g", g_type, "g_dtype");
   float32_argument(G, "G");
   if (has_copy) check_array_dtype(*copy, "copy", copy_type, "copy_dtype");
-  const dense_array first{w, "w", true};
+  const buffer first{w, "w", true};
   const std::size_t count = has_copy ? 4 : 3;
   check_same_shape(first, {g, "g", false}, count);
   check_same_shape(first, {G, "G", true}, count);
-  if (has_copy) {
-    check_same_shape(first, {*copy, "copy", true}, count);
-    check_layouts_and_overlap({first, {g, "g", false}, {G, "G", true}, {*copy, "copy", true}});
-  } else {
-    check_layouts_and_overlap({first, {g, "g", false}, {G, "G", true}});
-  }
+  if (has_copy) check_same_shape(first, {*copy, "copy", true}, count);
+  check_layout(w, "w", /*written=*/true);
+  check_layout(g, "g", /*written=*/false);
+  check_layout(G, "G", /*written=*/true);
+  if (has_copy) check_layout(*copy, "copy", /*written=*/true);
 
   const adagrad_params params = params_argument(lr, eps, weight_decay, lr_decay,
                                                 step_or_default(step), maximize, eps_mode, fma);
@@ -236,21 +224,19 @@ void step_master(const py::object& w_object, const py::object& g_object, const p
     });
   }
   if (status != ADAGRAD_OK) {
-    raise_mixed_status(status, params, options.grad_scale, has_copy ? "w, g, G, copy" : "w, g, G");
+    std::vector<buffer> buffers{{w, "w", true}, {g, "g", false}, {G, "G", true}};
+    if (has_copy) buffers.push_back({*copy, "copy", true});
+    raise_mixed_status(status, params, options, isa, std::move(buffers), found_inf);
   }
 }
 
-void unscale_check(const py::object& g_object, const py::object& found_inf_object,
-                   const py::object& dtype, const py::object& inv_scale_object,
-                   const py::object& isa_name) {
+void unscale_check(argument g_object, argument found_inf_object, argument dtype,
+                   argument inv_scale_object, argument isa_name) {
   py::array g = as_array(g_object, "g");
   const adagrad_dtype type = dtype_argument(dtype, "dtype", /*allow_f32=*/true);
   check_array_dtype(g, "g", type, "dtype");
   check_layout(g, "g", /*written=*/true);
   py::array found_inf = found_inf_array(found_inf_object, /*written=*/true);
-  if (overlap(g, found_inf)) {
-    throw py::value_error("g and found_inf share memory; they must not overlap");
-  }
   const double inv_scale = real_argument(inv_scale_object, "inv_scale");
   const std::optional<adagrad_isa> isa = isa_argument(isa_name);
 
@@ -268,17 +254,17 @@ void unscale_check(const py::object& g_object, const py::object& found_inf_objec
                           " is invalid: it must be finite, >= 0 and at most the largest float32");
   }
   if (status != ADAGRAD_OK) {
-    throw py::value_error(std::string("g, found_inf: ") + adagrad_status_string(status));
+    raise_status(status, isa, {{g, "g", true}, {found_inf, "found_inf", true}});
   }
 }
 
 // The output of a conversion: out when given (dtype checked, same shape as
-// the input, writable, not overlapping it), else a new C-contiguous array.
+// the input, writable; the library checks that it does not overlap the
+// input), else a new C-contiguous array.
 template <class Out>
-py::array conversion_output(const py::array& in, const char* in_name,
-                            const py::object& out_object) {
+py::array conversion_output(const py::array& in, const char* in_name, argument out_object) {
+  check_layout(in, in_name, /*written=*/false);
   if (out_object.is_none()) {
-    check_layout(in, in_name, /*written=*/false);
     const std::vector<py::ssize_t> shape(in.shape(), in.shape() + in.ndim());
     return py::array(py::dtype::of<Out>(), shape);
   }
@@ -288,14 +274,12 @@ py::array conversion_output(const py::array& in, const char* in_name,
                          py::str(py::dtype::of<Out>()).cast<std::string>() + ", not " +
                          dtype_name(out));
   }
-  const dense_array first{in, in_name, false};
-  check_same_shape(first, {out, "out", true}, 2);
-  check_layouts_and_overlap({first, {out, "out", true}});
+  check_same_shape({in, in_name, false}, {out, "out", true}, 2);
+  check_layout(out, "out", /*written=*/true);
   return out;
 }
 
-py::array to_half(const py::object& x_object, const py::object& dtype, const py::object& out_object,
-                  const py::object& isa_name) {
+py::array to_half(argument x_object, argument dtype, argument out_object, argument isa_name) {
   const py::array x = float32_argument(x_object, "x");
   const adagrad_dtype type = dtype_argument(dtype, "dtype", /*allow_f32=*/false);
   py::array out = conversion_output<std::uint16_t>(x, "x", out_object);
@@ -310,14 +294,11 @@ py::array to_half(const py::object& x_object, const py::object& dtype, const py:
     status = isa ? adagrad_convert_to_half_isa(*isa, in_data, out_data, n, type)
                  : adagrad_convert_to_half(in_data, out_data, n, type);
   }
-  if (status != ADAGRAD_OK) {
-    throw py::value_error(std::string("x, out: ") + adagrad_status_string(status));
-  }
+  if (status != ADAGRAD_OK) raise_status(status, isa, {{x, "x", false}, {out, "out", true}});
   return out;
 }
 
-py::array from_half(const py::object& h_object, const py::object& dtype,
-                    const py::object& out_object, const py::object& isa_name) {
+py::array from_half(argument h_object, argument dtype, argument out_object, argument isa_name) {
   const py::array h = as_array(h_object, "h");
   const adagrad_dtype type = dtype_argument(dtype, "dtype", /*allow_f32=*/false);
   check_array_dtype(h, "h", type, "dtype");
@@ -333,23 +314,15 @@ py::array from_half(const py::object& h_object, const py::object& dtype,
     status = isa ? adagrad_convert_from_half_isa(*isa, in_data, out_data, n, type)
                  : adagrad_convert_from_half(in_data, out_data, n, type);
   }
-  if (status != ADAGRAD_OK) {
-    throw py::value_error(std::string("h, out: ") + adagrad_status_string(status));
-  }
+  if (status != ADAGRAD_OK) raise_status(status, isa, {{h, "h", false}, {out, "out", true}});
   return out;
 }
 
 }  // namespace
 
 void register_mixed(py::module_& m) {
-  m.def("step_mixed", &step_mixed, py::arg("w"), py::arg("g"), py::arg("G"), py::kw_only(),
-        py::arg("w_dtype"), py::arg("g_dtype"), py::arg("lr") = 0.01, py::arg("eps") = 1e-8,
-        py::arg("weight_decay") = 0.0, py::arg("lr_decay") = 0.0, py::arg("step") = py::none(),
-        py::arg("maximize") = false, py::arg("eps_mode") = "outside", py::arg("fma") = false,
-        py::arg("rounding") = "nearest", py::arg("seed") = 0, py::arg("grad_scale") = 1.0,
-        py::arg("found_inf") = py::none(), py::arg("threads") = 1, py::arg("pool") = py::none(),
-        py::arg("isa") = py::none(),
-        R"doc(One AdaGrad step with 16-bit weights and float32 state, in place: updates
+  def_function(m, "step_mixed", &step_mixed,
+               R"doc(One AdaGrad step with 16-bit weights and float32 state, in place: updates
 w and G from the gradient g.
 
 NumPy has no bfloat16, so 16-bit values travel as uint16 bit patterns and a
@@ -385,16 +358,18 @@ still checked). threads and pool as for sparse_step(); isa as for step().
 
 Raises TypeError for a wrong type or dtype and ValueError for anything else
 invalid (also grad_scale not finite and > 0 in float32), naming the argument;
-nothing is changed then. The GIL is released while the step runs.)doc");
+nothing is changed then. The GIL is released while the step runs.)doc",
+               py::arg("w"), py::arg("g"), py::arg("G"), py::kw_only(), py::arg("w_dtype"),
+               py::arg("g_dtype"), py::arg("lr") = 0.01, py::arg("eps") = 1e-8,
+               py::arg("weight_decay") = 0.0, py::arg("lr_decay") = 0.0,
+               py::arg("step") = py::none(), py::arg("maximize") = false,
+               py::arg("eps_mode") = "outside", py::arg("fma") = false,
+               py::arg("rounding") = "nearest", py::arg("seed") = 0, py::arg("grad_scale") = 1.0,
+               py::arg("found_inf") = py::none(), py::arg("threads") = 1,
+               py::arg("pool") = py::none(), py::arg("isa") = py::none());
 
-  m.def("step_master", &step_master, py::arg("w"), py::arg("g"), py::arg("G"), py::kw_only(),
-        py::arg("g_dtype"), py::arg("copy") = py::none(), py::arg("copy_dtype") = py::none(),
-        py::arg("lr") = 0.01, py::arg("eps") = 1e-8, py::arg("weight_decay") = 0.0,
-        py::arg("lr_decay") = 0.0, py::arg("step") = py::none(), py::arg("maximize") = false,
-        py::arg("eps_mode") = "outside", py::arg("fma") = false, py::arg("rounding") = "nearest",
-        py::arg("seed") = 0, py::arg("grad_scale") = 1.0, py::arg("found_inf") = py::none(),
-        py::arg("threads") = 1, py::arg("pool") = py::none(), py::arg("isa") = py::none(),
-        R"doc(One AdaGrad step of float32 master weights with a 16-bit (or float32)
+  def_function(m, "step_master", &step_master,
+               R"doc(One AdaGrad step of float32 master weights with a 16-bit (or float32)
 gradient, in place, optionally writing the new weights rounded to 16 bits
 into copy in the same pass (DeepSpeed's pattern: one pass instead of a step
 and a conversion).
@@ -406,11 +381,18 @@ w, G and copy writable. w and G are updated exactly as step() updates them
 after the gradient's conversion and unscaling (g / grad_scale); copy gets
 round16(w) as in step_mixed(), by rounding. step (required with
 rounding="stochastic"), seed, grad_scale, found_inf, threads, pool, isa and
-the errors are those of step_mixed().)doc");
+the errors are those of step_mixed().)doc",
+               py::arg("w"), py::arg("g"), py::arg("G"), py::kw_only(), py::arg("g_dtype"),
+               py::arg("copy") = py::none(), py::arg("copy_dtype") = py::none(),
+               py::arg("lr") = 0.01, py::arg("eps") = 1e-8, py::arg("weight_decay") = 0.0,
+               py::arg("lr_decay") = 0.0, py::arg("step") = py::none(), py::arg("maximize") = false,
+               py::arg("eps_mode") = "outside", py::arg("fma") = false,
+               py::arg("rounding") = "nearest", py::arg("seed") = 0, py::arg("grad_scale") = 1.0,
+               py::arg("found_inf") = py::none(), py::arg("threads") = 1,
+               py::arg("pool") = py::none(), py::arg("isa") = py::none());
 
-  m.def("unscale_check", &unscale_check, py::arg("g"), py::arg("found_inf"), py::kw_only(),
-        py::arg("dtype"), py::arg("inv_scale"), py::arg("isa") = py::none(),
-        R"doc(AMP's unscale-and-check pass, in place, as PyTorch's
+  def_function(m, "unscale_check", &unscale_check,
+               R"doc(AMP's unscale-and-check pass, in place, as PyTorch's
 _amp_foreach_non_finite_check_and_unscale_: every gradient becomes
 g * inv_scale (a float32 product, rounded back to 16 bits to nearest-even
 for "bf16" and "fp16"), and if any was not finite found_inf is set to 1.0
@@ -420,25 +402,29 @@ g is float32 (dtype "f32") or uint16 ("bf16", "fp16"), writable and
 C-contiguous; found_inf a writable float32 array of one element, not
 overlapping g. inv_scale must be finite, >= 0 and at most the largest
 float32. isa as for step(). Errors as for step(); nothing is changed then.
-The GIL is released while it runs.)doc");
+The GIL is released while it runs.)doc",
+               py::arg("g"), py::arg("found_inf"), py::kw_only(), py::arg("dtype"),
+               py::arg("inv_scale"), py::arg("isa") = py::none());
 
-  m.def("to_half", &to_half, py::arg("x"), py::kw_only(), py::arg("dtype"),
-        py::arg("out") = py::none(), py::arg("isa") = py::none(),
-        R"doc(x (a float32 array) rounded to dtype "bf16" or "fp16" to nearest-even, as
+  def_function(m, "to_half", &to_half,
+               R"doc(x (a float32 array) rounded to dtype "bf16" or "fp16" to nearest-even, as
 the mixed steps round: returns their bit patterns as a uint16 array of x's
 shape, newly allocated, or out (a writable, C-contiguous uint16 array of
 x's shape, not overlapping x) when given. Subnormals are kept, overflow gives
 infinity, a NaN becomes quiet with its sign and upper payload. isa as for
-step(); errors as for step().)doc");
+step(); errors as for step().)doc",
+               py::arg("x"), py::kw_only(), py::arg("dtype"), py::arg("out") = py::none(),
+               py::arg("isa") = py::none());
 
-  m.def("from_half", &from_half, py::arg("h"), py::kw_only(), py::arg("dtype"),
-        py::arg("out") = py::none(), py::arg("isa") = py::none(),
-        R"doc(The values whose dtype ("bf16" or "fp16") bit patterns the uint16 array h
+  def_function(m, "from_half", &from_half,
+               R"doc(The values whose dtype ("bf16" or "fp16") bit patterns the uint16 array h
 holds, widened exactly to float32: a new float32 array of h's shape, or out
 (a writable, C-contiguous float32 array of h's shape, not overlapping h) when
 given. An fp16 NaN comes out quiet with its sign and payload (as IEEE
 conversion does); bf16 widening is a plain shift and keeps a signalling NaN
-signalling. isa as for step(); errors as for step().)doc");
+signalling. isa as for step(); errors as for step().)doc",
+               py::arg("h"), py::kw_only(), py::arg("dtype"), py::arg("out") = py::none(),
+               py::arg("isa") = py::none());
 }
 
 }  // namespace adagrad_python

@@ -40,7 +40,7 @@ template <class Index>
 // A state argument of a sparse step: (num_rows,) or (num_rows, dim) floats,
 // written. rule says, in the shape message, what it holds.
 struct sparse_state_argument {
-  const py::object& object;
+  const py::object& value;
   const char* name;
   bool per_row;
   const char* rule;
@@ -50,6 +50,7 @@ struct sparse_state_argument {
 struct sparse_arrays {
   py::array table;
   std::vector<py::array> states;  // in the order of the arguments
+  std::vector<const char*> state_names;
   py::array indices;
   py::array grads;
   bool i32;  // int32 indices (else int64)
@@ -58,9 +59,9 @@ struct sparse_arrays {
   std::size_t num_indices;
 };
 
-// Every check of a sparse step's arrays, in this order: the dtypes (table,
-// the states, indices, grads), the shapes, the layouts, then the written
-// arrays (table and the states) against every other for overlap.
+// The NumPy-level checks of a sparse step's arrays, in this order: the
+// dtypes (table, the states, indices, grads), the shapes, the layouts. The
+// library checks alignment and overlap.
 sparse_arrays sparse_arrays_argument(const py::object& table_object,
                                      std::initializer_list<sparse_state_argument> states,
                                      const py::object& indices_object,
@@ -68,7 +69,8 @@ sparse_arrays sparse_arrays_argument(const py::object& table_object,
   sparse_arrays a;
   a.table = float32_argument(table_object, "table");
   for (const sparse_state_argument& s : states) {
-    a.states.push_back(float32_argument(s.object, s.name));
+    a.states.push_back(float32_argument(s.value, s.name));
+    a.state_names.push_back(s.name);
   }
   a.indices = as_array(indices_object, "indices");
   a.i32 = py::isinstance<py::array_t<std::int32_t>>(a.indices);
@@ -98,28 +100,6 @@ sparse_arrays sparse_arrays_argument(const py::object& table_object,
   check_layout(a.indices, "indices", /*written=*/false);
   check_layout(a.grads, "grads", /*written=*/false);
 
-  // "the written arrays (table, state) must not overlap any other"
-  std::vector<std::pair<const py::array*, const char*>> written{{&a.table, "table"}};
-  k = 0;
-  for (const sparse_state_argument& s : states) written.emplace_back(&a.states[k++], s.name);
-  std::string rule = "the written arrays (";
-  for (const auto& [array, name] : written) {
-    rule += std::string(array == &a.table ? "" : ", ") + name;
-  }
-  rule += ") must not overlap any other";
-  for (std::size_t i = 0; i < written.size(); ++i) {
-    std::vector<std::pair<const py::array*, const char*>> others(written.begin() + i + 1,
-                                                                 written.end());
-    others.emplace_back(&a.indices, "indices");
-    others.emplace_back(&a.grads, "grads");
-    for (const auto& [other, other_name] : others) {
-      if (overlap(*written[i].first, *other)) {
-        throw py::value_error(std::string(written[i].second) + " and " + other_name +
-                              " share memory; " + rule);
-      }
-    }
-  }
-
   a.num_rows = static_cast<std::size_t>(num_rows);
   a.dim = static_cast<std::size_t>(dim);
   a.num_indices = static_cast<std::size_t>(num_indices);
@@ -135,6 +115,35 @@ struct sparse_scratch {
   const void* indices;  // a.indices' data, or widened's
 };
 
+// True when the two arrays' bytes intersect.
+bool share_bytes(const py::array& a, const py::array& b) {
+  const auto x = reinterpret_cast<std::uintptr_t>(a.data());
+  const auto y = reinterpret_cast<std::uintptr_t>(b.data());
+  const auto x_bytes = static_cast<std::uintptr_t>(a.nbytes());
+  const auto y_bytes = static_cast<std::uintptr_t>(b.nbytes());
+  return x_bytes != 0 && y_bytes != 0 && (x < y ? y - x < x_bytes : x - y < y_bytes);
+}
+
+// The library checks the buffers it is given; given a widened copy, it
+// cannot see the caller's int32 indices. So before reading them the binding
+// checks them as the library would: aligned, and sharing no byte with an
+// array the step writes.
+void check_widened_indices(const sparse_arrays& a) {
+  if (reinterpret_cast<std::uintptr_t>(a.indices.data()) % sizeof(std::int32_t) != 0) {
+    raise_buffer_status(ADAGRAD_ERROR_MISALIGNED, {{a.indices, "indices", false}});
+  }
+  std::vector<std::pair<const py::array*, const char*>> written{{&a.table, "table"}};
+  for (std::size_t k = 0; k < a.states.size(); ++k) {
+    written.emplace_back(&a.states[k], a.state_names[k]);
+  }
+  for (const auto& [array, name] : written) {
+    if (share_bytes(*array, a.indices)) {
+      raise_buffer_status(ADAGRAD_ERROR_OVERLAP,
+                          {{*array, name, true}, {a.indices, "indices", false}});
+    }
+  }
+}
+
 sparse_scratch sparse_scratch_for(const sparse_arrays& a, adagrad_duplicates dup, bool widen) {
   sparse_scratch s;
   s.workspace_size = adagrad_sparse_workspace_size(a.num_indices, a.dim, dup);
@@ -146,6 +155,7 @@ sparse_scratch sparse_scratch_for(const sparse_arrays& a, adagrad_duplicates dup
   if (s.workspace_size != 0) s.workspace.reset(new unsigned char[s.workspace_size]);
   // Widening is exact.
   if (widen && a.i32) {
+    check_widened_indices(a);
     const auto* narrow = static_cast<const std::int32_t*>(a.indices.data());
     s.widened.assign(narrow, narrow + a.num_indices);
   }
@@ -153,20 +163,36 @@ sparse_scratch sparse_scratch_for(const sparse_arrays& a, adagrad_duplicates dup
   return s;
 }
 
-[[noreturn]] void raise_sparse_index_error(const sparse_arrays& a) {
-  if (a.i32) raise_index_error<std::int32_t>(a.indices, a.num_rows);
-  raise_index_error<std::int64_t>(a.indices, a.num_rows);
+// A failed sparse step. field: what the library's check says of the
+// parameters, asked only when it refused them.
+template <class Check>
+[[noreturn]] void raise_sparse_status(adagrad_status status, const sparse_arrays& a,
+                                      const parameter_values& values, const Check& field,
+                                      const std::optional<adagrad_isa>& isa) {
+  if (status == ADAGRAD_ERROR_INDEX_OUT_OF_RANGE) {
+    if (a.i32) raise_index_error<std::int32_t>(a.indices, a.num_rows);
+    raise_index_error<std::int64_t>(a.indices, a.num_rows);
+  }
+  if (status == ADAGRAD_ERROR_INVALID_PARAMS) {
+    throw py::value_error(field_message<float>(field(), values));
+  }
+  // In the order of the arguments: the written arrays, then the read ones.
+  std::vector<buffer> buffers{{a.table, "table", true}};
+  for (std::size_t k = 0; k < a.states.size(); ++k) {
+    buffers.push_back({a.states[k], a.state_names[k], true});
+  }
+  buffers.push_back({a.indices, "indices", false});
+  buffers.push_back({a.grads, "grads", false});
+  raise_status(status, isa, buffers);
 }
 
 // sparse_step (Rowwise false) and rowwise_sparse_step (true).
 template <bool Rowwise>
-void sparse_step(const py::object& table_object, const py::object& state_object,
-                 const py::object& indices_object, const py::object& grads_object,
-                 const py::object& lr, const py::object& eps, const py::object& weight_decay,
-                 const py::object& lr_decay, const py::object& step, const py::object& maximize,
-                 const py::object& eps_mode, const py::object& fma, const py::object& duplicates,
-                 const py::object& threads_object, const py::object& pool_object,
-                 const py::object& isa_name) {
+void sparse_step(argument table_object, argument state_object, argument indices_object,
+                 argument grads_object, argument lr, argument eps, argument weight_decay,
+                 argument lr_decay, argument step, argument maximize, argument eps_mode,
+                 argument fma, argument duplicates, argument threads_object, argument pool_object,
+                 argument isa_name) {
   const sparse_functions& functions = Rowwise ? kRowwiseState : kPerElementState;
   sparse_arrays a = sparse_arrays_argument(
       table_object,
@@ -209,17 +235,16 @@ void sparse_step(const py::object& table_object, const py::object& state_object,
                            scratch.workspace_size, pool);
     });
   }
-  if (status == ADAGRAD_OK) return;
-  if (status == ADAGRAD_ERROR_INDEX_OUT_OF_RANGE) raise_sparse_index_error(a);
-  raise_status<float>(status, params, "table, state, indices, grads");
+  if (status != ADAGRAD_OK) {
+    raise_sparse_status(
+        status, a, {params}, [&] { return adagrad_sparse_params_check(&params, dup); }, isa);
+  }
 }
 
-void rowwise_step(const py::object& w_object, const py::object& g_object,
-                  const py::object& row_state_object, const py::object& lr, const py::object& eps,
-                  const py::object& weight_decay, const py::object& lr_decay,
-                  const py::object& step, const py::object& maximize, const py::object& eps_mode,
-                  const py::object& fma, const py::object& threads_object,
-                  const py::object& pool_object, const py::object& isa_name) {
+void rowwise_step(argument w_object, argument g_object, argument row_state_object, argument lr,
+                  argument eps, argument weight_decay, argument lr_decay, argument step,
+                  argument maximize, argument eps_mode, argument fma, argument threads_object,
+                  argument pool_object, argument isa_name) {
   py::array w = float32_argument(w_object, "w");
   const py::array g = float32_argument(g_object, "g");
   py::array row_state = float32_argument(row_state_object, "row_state");
@@ -232,9 +257,6 @@ void rowwise_step(const py::object& w_object, const py::object& g_object,
   check_layout(w, "w", /*written=*/true);
   check_layout(g, "g", /*written=*/false);
   check_layout(row_state, "row_state", /*written=*/true);
-  check_no_overlap(
-      {{w, "w", g, "g"}, {w, "w", row_state, "row_state"}, {row_state, "row_state", g, "g"}},
-      "w, g and row_state must not overlap");
 
   const adagrad_params params =
       params_argument(lr, eps, weight_decay, lr_decay, step, maximize, eps_mode, fma);
@@ -255,7 +277,11 @@ void rowwise_step(const py::object& w_object, const py::object& g_object,
                  : adagrad_rowwise_step(w_data, g_data, state_data, rows, dim, &params, pool);
     });
   }
-  if (status != ADAGRAD_OK) raise_status<float>(status, params, "w, g, row_state");
+  // The written arrays first for the messages.
+  if (status != ADAGRAD_OK) {
+    raise_step_status<float>(status, params, isa,
+                             {{w, "w", true}, {row_state, "row_state", true}, {g, "g", false}});
+  }
 }
 
 // ---- Composite objectives on embedding tables (float32, lazy) ------------
@@ -267,8 +293,8 @@ void rowwise_step(const py::object& w_object, const py::object& g_object,
 template <class Call>
 void run_sparse_composite(sparse_arrays& a, const adagrad_params& params,
                           const adagrad_regularization& regularization, adagrad_duplicates dup,
-                          const threading& where, bool dual_averaging, const char* buffers,
-                          const Call& call) {
+                          const threading& where, bool dual_averaging,
+                          const std::optional<adagrad_isa>& isa, const Call& call) {
   const sparse_scratch scratch = sparse_scratch_for(a, dup, /*widen=*/true);
   const auto* indices = static_cast<const std::int64_t*>(scratch.indices);
   adagrad_status status;
@@ -278,20 +304,24 @@ void run_sparse_composite(sparse_arrays& a, const adagrad_params& params,
       return call(indices, scratch.workspace.get(), scratch.workspace_size, pool);
     });
   }
-  if (status == ADAGRAD_OK) return;
-  if (status == ADAGRAD_ERROR_INDEX_OUT_OF_RANGE) raise_sparse_index_error(a);
-  raise_composite_status<float>(status, params, regularization, dual_averaging, buffers);
+  if (status != ADAGRAD_OK) {
+    // The composite check, then the duplicates mode (the header's order).
+    const auto field = [&] {
+      const adagrad_field composite = dual_averaging
+                                          ? adagrad_da_params_check(&params, &regularization)
+                                          : adagrad_proximal_params_check(&params, &regularization);
+      return composite != ADAGRAD_FIELD_NONE ? composite
+                                             : adagrad_sparse_params_check(&params, dup);
+    };
+    raise_sparse_status(status, a, {params, &regularization, nullptr, dual_averaging}, field, isa);
+  }
 }
 
-void sparse_proximal_step(const py::object& table_object, const py::object& state_object,
-                          const py::object& indices_object, const py::object& grads_object,
-                          const py::object& l1, const py::object& l2, const py::object& lr,
-                          const py::object& eps, const py::object& weight_decay,
-                          const py::object& lr_decay, const py::object& step,
-                          const py::object& maximize, const py::object& eps_mode,
-                          const py::object& fma, const py::object& duplicates,
-                          const py::object& threads_object, const py::object& pool_object,
-                          const py::object& isa_name) {
+void sparse_proximal_step(argument table_object, argument state_object, argument indices_object,
+                          argument grads_object, argument l1, argument l2, argument lr,
+                          argument eps, argument weight_decay, argument lr_decay, argument step,
+                          argument maximize, argument eps_mode, argument fma, argument duplicates,
+                          argument threads_object, argument pool_object, argument isa_name) {
   sparse_arrays a = sparse_arrays_argument(
       table_object,
       {{state_object, "state", false, "one accumulator per element of table (num_rows, dim)"}},
@@ -307,8 +337,7 @@ void sparse_proximal_step(const py::object& table_object, const py::object& stat
   float* table_data = static_cast<float*>(a.table.mutable_data());
   float* state_data = static_cast<float*>(a.states[0].mutable_data());
   const float* grads_data = static_cast<const float*>(a.grads.data());
-  run_sparse_composite(a, params, regularization, dup, where, /*dual_averaging=*/false,
-                       "table, state, indices, grads",
+  run_sparse_composite(a, params, regularization, dup, where, /*dual_averaging=*/false, isa,
                        [&](const std::int64_t* indices, void* workspace, std::size_t workspace_size,
                            pthreadpool* pool) {
                          return isa ? adagrad_sparse_proximal_step_isa(
@@ -322,14 +351,12 @@ void sparse_proximal_step(const py::object& table_object, const py::object& stat
                        });
 }
 
-void sparse_da_step(const py::object& table_object, const py::object& z_object,
-                    const py::object& G_object, const py::object& indices_object,
-                    const py::object& grads_object, const py::object& step, const py::object& l1,
-                    const py::object& l2, const py::object& lr, const py::object& eps,
-                    const py::object& weight_decay, const py::object& lr_decay,
-                    const py::object& maximize, const py::object& eps_mode, const py::object& fma,
-                    const py::object& duplicates, const py::object& threads_object,
-                    const py::object& pool_object, const py::object& isa_name) {
+void sparse_da_step(argument table_object, argument z_object, argument G_object,
+                    argument indices_object, argument grads_object, argument step, argument l1,
+                    argument l2, argument lr, argument eps, argument weight_decay,
+                    argument lr_decay, argument maximize, argument eps_mode, argument fma,
+                    argument duplicates, argument threads_object, argument pool_object,
+                    argument isa_name) {
   sparse_arrays a = sparse_arrays_argument(
       table_object,
       {{z_object, "z", false, "one sum of gradients per element of table (num_rows, dim)"},
@@ -347,30 +374,32 @@ void sparse_da_step(const py::object& table_object, const py::object& z_object,
   float* z_data = static_cast<float*>(a.states[0].mutable_data());
   float* G_data = static_cast<float*>(a.states[1].mutable_data());
   const float* grads_data = static_cast<const float*>(a.grads.data());
-  run_sparse_composite(
-      a, params, regularization, dup, where, /*dual_averaging=*/true, "table, z, G, indices, grads",
-      [&](const std::int64_t* indices, void* workspace, std::size_t workspace_size,
-          pthreadpool* pool) {
-        return isa ? adagrad_sparse_da_step_isa(*isa, table_data, z_data, G_data, a.num_rows, a.dim,
-                                                indices, a.num_indices, grads_data, &params,
-                                                &regularization, dup, workspace, workspace_size,
-                                                pool)
-                   : adagrad_sparse_da_step(table_data, z_data, G_data, a.num_rows, a.dim, indices,
-                                            a.num_indices, grads_data, &params, &regularization,
-                                            dup, workspace, workspace_size, pool);
-      });
+  run_sparse_composite(a, params, regularization, dup, where, /*dual_averaging=*/true, isa,
+                       [&](const std::int64_t* indices, void* workspace, std::size_t workspace_size,
+                           pthreadpool* pool) {
+                         return isa ? adagrad_sparse_da_step_isa(
+                                          *isa, table_data, z_data, G_data, a.num_rows, a.dim,
+                                          indices, a.num_indices, grads_data, &params,
+                                          &regularization, dup, workspace, workspace_size, pool)
+                                    : adagrad_sparse_da_step(table_data, z_data, G_data, a.num_rows,
+                                                             a.dim, indices, a.num_indices,
+                                                             grads_data, &params, &regularization,
+                                                             dup, workspace, workspace_size, pool);
+                       });
 }
 
 }  // namespace
 
 void register_sparse(py::module_& m) {
-  m.def("sparse_step", &sparse_step<false>, py::arg("table"), py::arg("state"), py::arg("indices"),
-        py::arg("grads"), py::kw_only(), py::arg("lr") = 0.01, py::arg("eps") = 1e-8,
-        py::arg("weight_decay") = 0.0, py::arg("lr_decay") = 0.0, py::arg("step") = 1,
-        py::arg("maximize") = false, py::arg("eps_mode") = "outside", py::arg("fma") = false,
-        py::arg("duplicates") = "sum", py::arg("threads") = 1, py::arg("pool") = py::none(),
-        py::arg("isa") = py::none(),
-        R"doc(One AdaGrad step of the rows of an embedding table named by indices, in
+  // The per-element and the row-wise table steps take the same arguments.
+  using table_step = decltype(&sparse_step<false>);
+  const struct {
+    const char* name;
+    table_step impl;
+    const char* doc;
+  } table_steps[] = {
+      {"sparse_step", &sparse_step<false>,
+       R"doc(One AdaGrad step of the rows of an embedding table named by indices, in
 place, with per-element state: updates table and state.
 
 table and state are float32 arrays of shape (num_rows, dim); indices a 1-D
@@ -397,27 +426,25 @@ allocated per call.
 
 Raises TypeError for a wrong type or dtype, IndexError naming the first index
 out of range, and ValueError for anything else invalid, naming the argument;
-nothing is changed then. The GIL is released while the step runs.)doc");
-
-  m.def("rowwise_sparse_step", &sparse_step<true>, py::arg("table"), py::arg("state"),
-        py::arg("indices"), py::arg("grads"), py::kw_only(), py::arg("lr") = 0.01,
-        py::arg("eps") = 1e-8, py::arg("weight_decay") = 0.0, py::arg("lr_decay") = 0.0,
-        py::arg("step") = 1, py::arg("maximize") = false, py::arg("eps_mode") = "outside",
-        py::arg("fma") = false, py::arg("duplicates") = "sum", py::arg("threads") = 1,
-        py::arg("pool") = py::none(), py::arg("isa") = py::none(),
-        R"doc(sparse_step() with row-wise state: one float32 accumulator per row, state
+nothing is changed then. The GIL is released while the step runs.)doc"},
+      {"rowwise_sparse_step", &sparse_step<true>,
+       R"doc(sparse_step() with row-wise state: one float32 accumulator per row, state
 of shape (num_rows,), as FBGEMM, Caffe2 and TorchRec define row-wise AdaGrad.
 
 Each updated row w (gradient g, accumulator G) goes through the row-wise step
 of rowwise_step(); the arguments, duplicates, threads, pool, isa and errors
-are those of sparse_step().)doc");
+are those of sparse_step().)doc"}};
+  for (const auto& f : table_steps) {
+    def_function(m, f.name, f.impl, f.doc, py::arg("table"), py::arg("state"), py::arg("indices"),
+                 py::arg("grads"), py::kw_only(), py::arg("lr") = 0.01, py::arg("eps") = 1e-8,
+                 py::arg("weight_decay") = 0.0, py::arg("lr_decay") = 0.0, py::arg("step") = 1,
+                 py::arg("maximize") = false, py::arg("eps_mode") = "outside",
+                 py::arg("fma") = false, py::arg("duplicates") = "sum", py::arg("threads") = 1,
+                 py::arg("pool") = py::none(), py::arg("isa") = py::none());
+  }
 
-  m.def("rowwise_step", &rowwise_step, py::arg("w"), py::arg("g"), py::arg("row_state"),
-        py::kw_only(), py::arg("lr") = 0.01, py::arg("eps") = 1e-8, py::arg("weight_decay") = 0.0,
-        py::arg("lr_decay") = 0.0, py::arg("step") = 1, py::arg("maximize") = false,
-        py::arg("eps_mode") = "outside", py::arg("fma") = false, py::arg("threads") = 1,
-        py::arg("pool") = py::none(), py::arg("isa") = py::none(),
-        R"doc(One row-wise AdaGrad step for a dense gradient, in place: updates w and
+  def_function(m, "rowwise_step", &rowwise_step,
+               R"doc(One row-wise AdaGrad step for a dense gradient, in place: updates w and
 row_state.
 
 w and g are float32 arrays of shape (rows, dim), row_state a float32 array of
@@ -437,16 +464,15 @@ and row_state writable. Per row w[0 .. dim), gradient g, accumulator G:
 
 every operation one float32 operation (fma=True fuses the decay term and
 the sum of squares), so every ISA and thread count gives the same bits.
-lr_t, threads, pool and isa as for sparse_step(); errors as for step().)doc");
+lr_t, threads, pool and isa as for sparse_step(); errors as for step().)doc",
+               py::arg("w"), py::arg("g"), py::arg("row_state"), py::kw_only(),
+               py::arg("lr") = 0.01, py::arg("eps") = 1e-8, py::arg("weight_decay") = 0.0,
+               py::arg("lr_decay") = 0.0, py::arg("step") = 1, py::arg("maximize") = false,
+               py::arg("eps_mode") = "outside", py::arg("fma") = false, py::arg("threads") = 1,
+               py::arg("pool") = py::none(), py::arg("isa") = py::none());
 
-  m.def("sparse_proximal_step", &sparse_proximal_step, py::arg("table"), py::arg("state"),
-        py::arg("indices"), py::arg("grads"), py::kw_only(), py::arg("l1") = 0.0,
-        py::arg("l2") = 0.0, py::arg("lr") = 0.01, py::arg("eps") = 1e-8,
-        py::arg("weight_decay") = 0.0, py::arg("lr_decay") = 0.0, py::arg("step") = 1,
-        py::arg("maximize") = false, py::arg("eps_mode") = "outside", py::arg("fma") = false,
-        py::arg("duplicates") = "sum", py::arg("threads") = 1, py::arg("pool") = py::none(),
-        py::arg("isa") = py::none(),
-        R"doc(proximal_step() on the rows of an embedding table named by indices, lazily
+  def_function(m, "sparse_proximal_step", &sparse_proximal_step,
+               R"doc(proximal_step() on the rows of an embedding table named by indices, lazily
 (TensorFlow's SparseApplyProximalAdagrad): updates table and state in place.
 
 The arrays are those of sparse_step(): table and state float32 (num_rows,
@@ -454,15 +480,16 @@ dim), indices int64 or int32 (1-D), grads float32 (len(indices), dim). Each
 named row goes through exactly the dense step of proximal_step() (l1, l2 and
 the other hyperparameters as there); rows not named are not touched.
 duplicates, threads, pool, isa and the errors are those of sparse_step().
-int32 indices are widened to int64 by the binding (the library takes int64).)doc");
+int32 indices are widened to int64 by the binding (the library takes int64).)doc",
+               py::arg("table"), py::arg("state"), py::arg("indices"), py::arg("grads"),
+               py::kw_only(), py::arg("l1") = 0.0, py::arg("l2") = 0.0, py::arg("lr") = 0.01,
+               py::arg("eps") = 1e-8, py::arg("weight_decay") = 0.0, py::arg("lr_decay") = 0.0,
+               py::arg("step") = 1, py::arg("maximize") = false, py::arg("eps_mode") = "outside",
+               py::arg("fma") = false, py::arg("duplicates") = "sum", py::arg("threads") = 1,
+               py::arg("pool") = py::none(), py::arg("isa") = py::none());
 
-  m.def("sparse_da_step", &sparse_da_step, py::arg("table"), py::arg("z"), py::arg("G"),
-        py::arg("indices"), py::arg("grads"), py::kw_only(), py::arg("step"), py::arg("l1") = 0.0,
-        py::arg("l2") = 0.0, py::arg("lr") = 0.01, py::arg("eps") = 1e-8,
-        py::arg("weight_decay") = 0.0, py::arg("lr_decay") = 0.0, py::arg("maximize") = false,
-        py::arg("eps_mode") = "outside", py::arg("fma") = false, py::arg("duplicates") = "sum",
-        py::arg("threads") = 1, py::arg("pool") = py::none(), py::arg("isa") = py::none(),
-        R"doc(da_step() on the rows of an embedding table named by indices, lazily
+  def_function(m, "sparse_da_step", &sparse_da_step,
+               R"doc(da_step() on the rows of an embedding table named by indices, lazily
 (TensorFlow's SparseApplyAdagradDA): updates table, z and G in place.
 
 table, z and G are float32 arrays of shape (num_rows, dim); indices, grads,
@@ -470,7 +497,14 @@ duplicates, threads, pool, isa and the errors are those of sparse_step().
 Each named row goes through exactly the dense step of da_step(), with step
 (required, >= 1) as the global step t of every row; rows not named are not
 touched. int32 indices are widened to int64 by the binding (the library
-takes int64).)doc");
+takes int64).)doc",
+               py::arg("table"), py::arg("z"), py::arg("G"), py::arg("indices"), py::arg("grads"),
+               py::kw_only(), py::arg("step"), py::arg("l1") = 0.0, py::arg("l2") = 0.0,
+               py::arg("lr") = 0.01, py::arg("eps") = 1e-8, py::arg("weight_decay") = 0.0,
+               py::arg("lr_decay") = 0.0, py::arg("maximize") = false,
+               py::arg("eps_mode") = "outside", py::arg("fma") = false,
+               py::arg("duplicates") = "sum", py::arg("threads") = 1, py::arg("pool") = py::none(),
+               py::arg("isa") = py::none());
 }
 
 }  // namespace adagrad_python

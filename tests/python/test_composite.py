@@ -586,8 +586,7 @@ class DenseErrorTest(ErrorAssertions, unittest.TestCase):
         self.assertRejected(TypeError, "step", adagrad.da_step, arrays, names, l1=0.1)
 
     def test_unknown_keywords_are_refused(self):
-        # The dense composite steps match their keywords themselves: a
-        # misspelt or foreign one must raise, not be ignored.
+        # A misspelt or foreign keyword must raise, not be ignored.
         self.both(TypeError, "l3", l1=0.1, l3=0.1)
         self.both(TypeError, "momentum", momentum=0.9)
         self.assertRejected(TypeError, "'z'", adagrad.proximal_step, dense_arrays("proximal"),
@@ -606,8 +605,7 @@ class DenseErrorTest(ErrorAssertions, unittest.TestCase):
                     assert_same_bits(self, a, b, name)
 
     def test_signatures(self):
-        # The docstrings carry the real signatures (pybind11's would say
-        # **kwargs).
+        # The real signatures (test_signatures checks every function).
         import inspect
         proximal = inspect.signature(adagrad.proximal_step).parameters
         self.assertEqual(["w", "g", "G", "l1", "l2", "lr", "eps", "weight_decay", "lr_decay",

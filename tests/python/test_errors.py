@@ -152,8 +152,8 @@ class StepErrorTest(unittest.TestCase):
             assert_same_bits(self, array, copy, name)
 
     def test_unknown_keywords_are_refused(self):
-        # step() matches its keywords itself: a misspelt or foreign one must
-        # raise, not be ignored, even next to valid ones.
+        # A misspelt or foreign keyword must raise, not be ignored, even next
+        # to valid ones.
         self.assertRejected(TypeError, "lrr", *arrays(), lrr=0.1)
         self.assertRejected(TypeError, "momentum", *arrays(), lr=0.1, momentum=0.9)
         self.assertRejected(TypeError, "'W'", *arrays(), W=np.zeros(N))
@@ -169,8 +169,8 @@ class StepErrorTest(unittest.TestCase):
             assert_same_bits(self, array, want, name)
 
     def test_signature(self):
-        # The docstring carries the real signature (pybind11's would say
-        # **kwargs), so help() and inspect show the keywords and defaults.
+        # help() and inspect show the keywords and defaults (test_signatures
+        # checks every function).
         import inspect
         parameters = inspect.signature(adagrad.step).parameters
         self.assertEqual(["w", "g", "G", "lr", "eps", "weight_decay", "lr_decay", "step",

@@ -193,6 +193,32 @@ class SparseErrorTest(unittest.TestCase):
                             index_storage.view(np.int32)[:NUM_INDICES], grads,
                             functions="row-wise")
 
+    def test_widened_indices_are_checked(self):
+        # int32 indices that the binding widens to int64 (with isa given, and
+        # for the composite steps, whose library entry points take int64): the
+        # library sees the copy, so the binding checks the caller's array.
+        calls = [("sparse_step, isa", lambda *a: adagrad.sparse_step(*a, isa="scalar")),
+                 ("sparse_proximal_step", adagrad.sparse_proximal_step)]
+        for name, call in calls:
+            table, state, indices, grads = sparse_arrays(rowwise=False, index_dtype=np.int32)
+            storage = misaligned(np.int32, NUM_INDICES)
+            storage[...] = indices
+            inside_table = table.reshape(-1).view(np.int32)[:NUM_INDICES]
+            inside_table[...] = 1
+            inside_state = state.reshape(-1).view(np.int32)[:NUM_INDICES]
+            for bad, message in ((storage, "indices is not aligned"),
+                                 (inside_table, "table and indices share memory"),
+                                 (inside_state, "state and indices share memory")):
+                arrays = (table, state, bad, grads)
+                before = snapshot(arrays)
+                with self.subTest(call=name, case=message):
+                    with self.assertRaises(ValueError) as raised:
+                        call(*arrays)
+                    self.assertIn(message, str(raised.exception))
+                    for array_name, array, copy in zip(("table", "state", "indices", "grads"),
+                                                       arrays, before):
+                        assert_same_bits(self, array, copy, array_name)
+
     def test_gradient_and_indices_may_share_memory(self):
         # Both are only read: overlapping them is allowed.
         table, state, _, _ = sparse_arrays(rowwise=False)
