@@ -4,13 +4,27 @@
 # consumer twice: with find_package(adagrad CONFIG) and with pkg-config; and
 # imports the installed Python package when the build has one.
 #   check_install.sh BUILD_DIR SOURCE_DIR C_COMPILER
+#   check_install.sh --static SOURCE_DIR C_COMPILER
+# --static first builds the library alone as a static library (a packager's
+# -DADAGRAD_BUILD_SHARED=OFF) and installs that: its consumers must get its
+# private dependencies and the C++ runtime from the package files.
 set -euo pipefail
 build=$1 source=$2 cc=$3
 prefix=$(mktemp -d)
 trap 'rm -rf "$prefix"' EXIT
 
+pkg_config_static=()
+if [ "$build" = --static ]; then
+  build=$prefix/static-build
+  cmake -S "$source" -B "$build" -DADAGRAD_BUILD_SHARED=OFF -DADAGRAD_BUILD_TESTS=OFF \
+    -DADAGRAD_BUILD_BENCHMARKS=OFF -DADAGRAD_BUILD_PYTHON=OFF -DADAGRAD_BUILD_EXAMPLES=OFF \
+    -DCMAKE_C_COMPILER="$cc" >/dev/null
+  cmake --build "$build" --parallel "$(nproc)" >/dev/null
+  pkg_config_static=(--static)
+fi
+
 cmake --install "$build" --prefix "$prefix/usr" >/dev/null
-libdir=$(dirname "$(find "$prefix/usr" -name 'libadagrad.so' | head -n 1)")
+libdir=$(dirname "$(find "$prefix/usr" -name 'libadagrad.so' -o -name 'libadagrad.a' | head -n 1)")
 
 cmake -S "$source/tests/consumer" -B "$prefix/cmake-consumer" \
   -DCMAKE_PREFIX_PATH="$prefix/usr" -DCMAKE_C_COMPILER="$cc" >/dev/null
@@ -20,7 +34,7 @@ cmake --build "$prefix/cmake-consumer" >/dev/null
 export PKG_CONFIG_PATH="$libdir/pkgconfig"
 # The .pc file names the configured prefix; point it at the temporary one.
 "$cc" -std=c99 "$source/tests/consumer/consumer.c" -o "$prefix/pc-consumer" \
-  $(pkg-config --define-variable=prefix="$prefix/usr" --cflags --libs adagrad) \
+  $(pkg-config "${pkg_config_static[@]}" --define-variable=prefix="$prefix/usr" --cflags --libs adagrad) \
   -Wl,-rpath,"$libdir"
 "$prefix/pc-consumer"
 
