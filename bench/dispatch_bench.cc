@@ -206,8 +206,12 @@ void native_loop(benchmark::State& state) {
   state.SetLabel(adagrad_bench::kNativeLoopFlags);
 }
 
-const adagrad_isa kAllIsas[] = {ADAGRAD_ISA_SSE2,    ADAGRAD_ISA_AVX,        ADAGRAD_ISA_AVX2,
-                                ADAGRAD_ISA_AVX512F, ADAGRAD_ISA_AVX512BF16, ADAGRAD_ISA_NEON64};
+// The SIMD ISAs of this build (include/adagrad/isa_list.h).
+const adagrad_isa kAllIsas[] = {
+#define ADAGRAD_ISA(ENUM, name, arch, features) ADAGRAD_ISA_##ENUM,
+#include "isa_list.inc"
+#undef ADAGRAD_ISA
+};
 
 void register_all() {
   for (const family_case& c : kFamilies) {

@@ -64,11 +64,27 @@ import argparse
 import collections
 import json
 import math
+import os
 import re
 
 from report_dispatch import dispatch_section
 
-ISA_ORDER = ["scalar", "sse2", "avx", "avx2", "avx512f", "avx512bf16", "neon64"]
+
+def isa_order():
+    """ISA names in the order of the one ISA list, include/adagrad/isa_list.h
+    (the scalar reference first); without the source tree, scalar alone (the
+    others then keep the order they came in, after it)."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "include",
+                        "adagrad", "isa_list.h")
+    try:
+        with open(path) as isa_list:
+            return ["scalar"] + re.findall(r"^ADAGRAD_ISA_ENTRY\(\w+, *\d+, *(\w+),",
+                                           isa_list.read(), re.M)
+    except OSError:
+        return ["scalar"]
+
+
+ISA_ORDER = isa_order()
 BYTES_PER_ELEMENT = {"f32": 20, "f64": 40}
 FOOTPRINT_PER_ELEMENT = {"f32": 12, "f64": 24}  # w, g and G resident
 # The context keys of bench/cache_context.h.

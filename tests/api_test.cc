@@ -18,10 +18,12 @@
 namespace adagrad_test {
 namespace {
 
-// Every ISA value the public enum has, plus one past the end.
-const adagrad_isa kAllIsas[] = {ADAGRAD_ISA_SCALAR,    ADAGRAD_ISA_SSE2,   ADAGRAD_ISA_AVX,
-                                ADAGRAD_ISA_AVX512F,   ADAGRAD_ISA_NEON64, ADAGRAD_ISA_AVX2,
-                                ADAGRAD_ISA_AVX512BF16};
+// Every ISA value the public enum has (it is dense from 0).
+const std::vector<adagrad_isa> kAllIsas = [] {
+  std::vector<adagrad_isa> isas;
+  for (int i = 0; i < ADAGRAD_ISA_COUNT; ++i) isas.push_back(static_cast<adagrad_isa>(i));
+  return isas;
+}();
 
 // One arena holding w, g and G back to back (so overlaps can be made), a
 // snapshot of its bytes, and the check that nothing changed.

@@ -89,20 +89,15 @@ bool environment_is(const char* name, const char* value) {
 bool forced_isa(adagrad_isa* isa) {
   const char* forced = std::getenv("ADAGRAD_ISA");
   if (forced == nullptr) return false;
-  for (adagrad_isa candidate :
-       {ADAGRAD_ISA_SCALAR, ADAGRAD_ISA_SSE2, ADAGRAD_ISA_AVX, ADAGRAD_ISA_AVX2,
-        ADAGRAD_ISA_AVX512F, ADAGRAD_ISA_AVX512BF16, ADAGRAD_ISA_NEON64}) {
-    if (std::strcmp(forced, adagrad_isa_name(candidate)) == 0 && adagrad_isa_supported(candidate)) {
-      *isa = candidate;
-      return true;
-    }
+  adagrad_isa named = ADAGRAD_ISA_SCALAR;
+  if (adagrad_isa_from_name(forced, &named) != ADAGRAD_OK || !adagrad_isa_supported(named)) {
+    return false;
   }
-  return false;
+  *isa = named;
+  return true;
 }
 
-bool is_512_bit(adagrad_isa isa) {
-  return isa == ADAGRAD_ISA_AVX512F || isa == ADAGRAD_ISA_AVX512BF16;
-}
+bool is_512_bit(adagrad_isa isa) { return simd_isa_vector_bytes(isa) > 32; }
 
 // The widest usable SIMD ISA (the last usable entry of the ISA list), of at
 // most 256 bits if asked; the scalar reference when none is usable.

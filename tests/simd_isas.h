@@ -4,6 +4,8 @@
 #ifndef ADAGRAD_TESTS_SIMD_ISAS_H_
 #define ADAGRAD_TESTS_SIMD_ISAS_H_
 
+#include <xsimd/xsimd.hpp>
+
 #include "adagrad/adagrad.h"
 
 namespace adagrad_test {
@@ -13,6 +15,16 @@ inline constexpr adagrad_isa kSimdIsas[] = {
 #include "isa_list.inc"
 #undef ADAGRAD_ISA
 };
+
+// The vector width in bytes of a SIMD ISA of this build, from its xsimd
+// architecture; 0 for any other value.
+inline unsigned simd_isa_vector_bytes(adagrad_isa isa) {
+#define ADAGRAD_ISA(ENUM, name, arch, features) \
+  if (isa == ADAGRAD_ISA_##ENUM) return static_cast<unsigned>(arch::alignment());
+#include "isa_list.inc"
+#undef ADAGRAD_ISA
+  return 0;
+}
 
 // The ISA the dispatched entry points of family run on; a value no ISA has
 // when the query fails, so that a test comparing with it fails too.

@@ -32,7 +32,8 @@ patterns with a required dtype string ("bf16", "fp16"; "f32" for float32):
     to_half, from_half   the conversions
 
 Dispatch: dispatch() (the ISA each kernel family runs on, and why),
-active_isa(), active_wide_isa(), supported_isas(); isa= pins one on any step.
+active_isa(), active_wide_isa(), supported_isas(), isas(); isa= pins one on any
+step.
 
 Every function changes nothing when it raises: TypeError for a wrong type or
 dtype, IndexError for an index out of range, ValueError for anything else.
@@ -41,11 +42,12 @@ A torch.optim optimizer built on step() is in ``adagrad.torch`` (imported
 on demand, so that NumPy users do not pay for importing PyTorch).
 """
 from adagrad._adagrad import (ThreadPool, __version__, active_isa, active_wide_isa, da_step,
-                              dispatch, from_half, proximal_step, rowwise_sparse_step, rowwise_step,
+                              dispatch, from_half, isas, proximal_step, rowwise_sparse_step,
+                              rowwise_step,
                               sparse_da_step, sparse_proximal_step, sparse_step, state_init, step,
                               step_master, step_mixed, supported_isas, to_half, unscale_check)
 
 __all__ = ["ThreadPool", "__version__", "active_isa", "active_wide_isa", "da_step", "dispatch",
-           "from_half", "proximal_step", "rowwise_sparse_step", "rowwise_step", "sparse_da_step",
+           "from_half", "isas", "proximal_step", "rowwise_sparse_step", "rowwise_step", "sparse_da_step",
            "sparse_proximal_step", "sparse_step", "state_init", "step", "step_master",
            "step_mixed", "supported_isas", "to_half", "unscale_check"]

@@ -23,14 +23,18 @@
 namespace adagrad_python {
 namespace {
 
-std::vector<std::string> supported_isas() {
+// The names of the enum's ISAs, every one or the supported ones only.
+std::vector<std::string> isa_names(bool supported_only) {
   std::vector<std::string> names;
   for (int i = 0; i < ADAGRAD_ISA_COUNT; ++i) {
     const auto isa = static_cast<adagrad_isa>(i);
-    if (adagrad_isa_supported(isa)) names.emplace_back(adagrad_isa_name(isa));
+    if (!supported_only || adagrad_isa_supported(isa)) names.emplace_back(adagrad_isa_name(isa));
   }
   return names;
 }
+
+std::vector<std::string> supported_isas() { return isa_names(true); }
+std::vector<std::string> isas() { return isa_names(false); }
 
 }  // namespace
 }  // namespace adagrad_python
@@ -117,4 +121,7 @@ The choice never changes a result, only the time.)doc");
   def_function(
       m, "supported_isas", &supported_isas,
       "Names of every ISA this library was built with and this CPU can run, \"scalar\" first.");
+  def_function(m, "isas", &isas,
+               "Names of every ISA the library knows, of every CPU architecture, \"scalar\" "
+               "first: the values isa= accepts (those not in supported_isas() raise).");
 }

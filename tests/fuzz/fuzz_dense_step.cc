@@ -119,7 +119,7 @@ void fuzz(Input& in, std::uint8_t switches) {
     fail("the reference wrote on error");
   }
 
-  for (int path = -2; path <= ADAGRAD_ISA_AVX512BF16; ++path) {
+  for (int path = -2; path < ADAGRAD_ISA_COUNT; ++path) {
     if (path >= 0 && !adagrad_isa_supported(static_cast<adagrad_isa>(path))) continue;
     std::uint8_t* arena = static_cast<std::uint8_t*>(std::malloc(arena_bytes ? arena_bytes : 1));
     std::memcpy(arena, initial.data(), arena_bytes);

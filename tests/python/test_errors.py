@@ -9,7 +9,7 @@ import adagrad
 from bitwise import assert_same_bits
 
 N = 5
-ALL_ISAS = ["scalar", "sse2", "avx", "avx2", "avx512f", "avx512bf16", "neon64"]
+ALL_ISAS = adagrad.isas()
 
 
 def arrays(dtype=np.float64, n=N):

@@ -43,6 +43,7 @@ REQUIRED = {
     "active_wide_isa": lambda: ([], {}),
     "dispatch": lambda: ([], {}),
     "supported_isas": lambda: ([], {}),
+    "isas": lambda: ([], {}),
     "state_init": lambda: ([dense()[2], 0.1], {}),
     "step": lambda: (dense(), {}),
     "proximal_step": lambda: (dense(), {}),
