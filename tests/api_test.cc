@@ -265,7 +265,7 @@ TYPED_TEST(BadInputTest, BoundaryHyperparametersAreAccepted) {
 
 TYPED_TEST(BadInputTest, UnsupportedIsaIsCheckedFirst) {
   using T = TypeParam;
-  for (int value : {-1, 7, 1000}) {
+  for (int value : {-1, int{ADAGRAD_ISA_COUNT}, 1000}) {
     // Before the parameters and the pointers are looked at.
     EXPECT_EQ(ADAGRAD_ERROR_UNSUPPORTED_ISA,
               call(static_cast<adagrad_isa>(value), static_cast<T*>(nullptr), nullptr, nullptr, 1,
