@@ -118,10 +118,7 @@ void proximal_loop(std::size_t n, T* w, const T* g, T* G, const composite_consta
     sum_sq.store_unaligned(G + i);
     u.store_unaligned(w + i);
   };
-  const std::size_t prefetch_end = prefetch_limit<T>(vector_end, width);
-  std::size_t i = 0;
-  for (; i < prefetch_end; i += width) body(i, std::true_type{});
-  for (; i < vector_end; i += width) body(i, std::false_type{});
+  stream_vectors<T, width>(vector_end, body);
   // Tail via the reference: keeps rounding identical and reads nothing past n.
   if (vector_end != n)
     composite_tail(Arch{}, n - vector_end, w + vector_end, g + vector_end, G + vector_end, c);
@@ -155,10 +152,7 @@ void da_loop(std::size_t n, T* w, const T* g, T* z, T* G, const composite_consta
     sum_sq.store_unaligned(G + i);
     weight_new.store_unaligned(w + i);
   };
-  const std::size_t prefetch_end = prefetch_limit<T>(vector_end, width);
-  std::size_t i = 0;
-  for (; i < prefetch_end; i += width) body(i, std::true_type{});
-  for (; i < vector_end; i += width) body(i, std::false_type{});
+  stream_vectors<T, width>(vector_end, body);
   if (vector_end != n)
     composite_tail(Arch{}, n - vector_end, w + vector_end, g + vector_end, z + vector_end,
                    G + vector_end, c);

@@ -71,13 +71,7 @@ void dense_step_loop(std::size_t n, T* w, const T* g, T* G, const step_constants
     sum_sq.store_unaligned(G + i);
     weight.store_unaligned(w + i);
   };
-  // Prefetch only what this call will read: past the end it would pull in
-  // lines nobody asked for, which costs a short row of an embedding table
-  // (the sparse steps call this per row) more memory traffic than it moves.
-  const std::size_t prefetch_end = prefetch_limit<T>(vector_end, width);
-  std::size_t i = 0;
-  for (; i < prefetch_end; i += width) body(i, std::true_type{});
-  for (; i < vector_end; i += width) body(i, std::false_type{});
+  stream_vectors<T, width>(vector_end, body);
   // Tail via the reference: keeps rounding identical and reads nothing past n.
   if (vector_end != n) {
     reference_tail(Arch{}, n - vector_end, w + vector_end, g + vector_end, G + vector_end, c);

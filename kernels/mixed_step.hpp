@@ -352,12 +352,8 @@ void mixed_loop(std::size_t n, void* w, const void* g, float* G, void* copy,
       store_half<Arch, WType, Stochastic>(w, i, weight, c.key, lane0);
     }
   };
-  // Never past the end of the shortest-element stream (16-bit: 2048
-  // elements ahead).
-  const std::size_t prefetch_end = prefetch_limit<std::uint16_t>(vector_end, width);
-  std::size_t i = 0;
-  for (; i < prefetch_end; i += width) body(i, std::true_type{});
-  for (; i < vector_end; i += width) body(i, std::false_type{});
+  // Never past the end of the 16-bit streams (2048 elements ahead).
+  stream_vectors<std::uint16_t, width>(vector_end, body);
   if (vector_end != n) {
     // Tail via the reference: the same bits, nothing touched past n.
     void* w_tail = WType == kF32 ? static_cast<void*>(static_cast<float*>(w) + vector_end)

@@ -5,12 +5,14 @@
 #ifndef ADAGRAD_KERNELS_STEP_PARTS_HPP_
 #define ADAGRAD_KERNELS_STEP_PARTS_HPP_
 
+#include <cstddef>
 #include <type_traits>
 #include <utility>
 #include <xsimd/xsimd.hpp>
 
 #include "exact_ops.hpp"
 #include "isa_namespace.h"
+#include "prefetch.hpp"
 
 ADAGRAD_KERNEL_NAMESPACE_BEGIN
 namespace detail {
@@ -65,6 +67,21 @@ inline xsimd::batch<T, Arch> modified_gradient(xsimd::batch<T, Arch> grad,
     }
   }
   return grad;
+}
+
+// The vector loop of a streaming step over [0, vector_end) in steps of
+// Width: body(i, std::true_type{}) (prefetch 4 KiB ahead) while those lines
+// of the stream with the narrowest elements (Narrowest) are still this
+// call's, then body(i, std::false_type{}). Prefetching past the call's own
+// data would pull in lines nobody asked for, which costs a short row of an
+// embedding table (the sparse steps call the dense step per row) more
+// memory traffic than it moves.
+template <class Narrowest, std::size_t Width, class Body>
+inline void stream_vectors(std::size_t vector_end, Body&& body) {
+  const std::size_t prefetch_end = prefetch_limit<Narrowest>(vector_end, Width);
+  std::size_t i = 0;
+  for (; i < prefetch_end; i += Width) body(i, std::true_type{});
+  for (; i < vector_end; i += Width) body(i, std::false_type{});
 }
 
 // G + g' * g' (fma mode: fused).

@@ -43,7 +43,7 @@ adagrad_status state_init(T* G, std::size_t n, double value) {
   if (n > static_cast<std::size_t>(PTRDIFF_MAX) / sizeof(T)) return ADAGRAD_ERROR_SIZE_OVERFLOW;
   if (n == 0) return ADAGRAD_OK;
   if (G == nullptr) return ADAGRAD_ERROR_NULL_POINTER;
-  if (reinterpret_cast<std::uintptr_t>(G) % alignof(T) != 0) return ADAGRAD_ERROR_MISALIGNED;
+  if (misaligned(G, alignof(T))) return ADAGRAD_ERROR_MISALIGNED;
   const T rounded = static_cast<T>(value);
   for (std::size_t i = 0; i < n; ++i) G[i] = rounded;
   return ADAGRAD_OK;

@@ -35,7 +35,7 @@ adagrad_status check_da_buffers(const T* w, const T* g, const T* z, const T* G, 
   adagrad_status status = classify_buffers(w, g, G, n);
   if (status != ADAGRAD_OK || n == 0) return status;
   if (z == nullptr) return ADAGRAD_ERROR_NULL_POINTER;
-  if (reinterpret_cast<std::uintptr_t>(z) % alignof(T) != 0) return ADAGRAD_ERROR_MISALIGNED;
+  if (misaligned(z, alignof(T))) return ADAGRAD_ERROR_MISALIGNED;
   const std::size_t bytes = n * sizeof(T);
   if (overlap(z, bytes, w, bytes) || overlap(z, bytes, g, bytes) || overlap(z, bytes, G, bytes)) {
     return ADAGRAD_ERROR_OVERLAP;

@@ -22,10 +22,6 @@ bool valid_dtype(int type) {
 bool is_half(int type) { return type == ADAGRAD_DTYPE_BF16 || type == ADAGRAD_DTYPE_F16; }
 std::size_t size_of(int type) { return type == ADAGRAD_DTYPE_F32 ? 4 : 2; }
 
-bool misaligned(const void* p, std::size_t alignment) {
-  return reinterpret_cast<std::uintptr_t>(p) % alignment != 0;
-}
-
 // The options (NULL: defaults) into c; found_inf returned separately.
 adagrad_status read_options(const adagrad_mixed_options* o, kernels::mixed_constants* c,
                             std::uint64_t* seed, const float** found_inf) {

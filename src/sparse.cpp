@@ -63,10 +63,6 @@ inline bool buffers_overlap(const void* a, std::size_t a_bytes, const void* b,
   return a_bytes != 0 && b_bytes != 0 && overlap(a, a_bytes, b, b_bytes);
 }
 
-inline bool misaligned(const void* p, std::size_t alignment) {
-  return reinterpret_cast<std::uintptr_t>(p) % alignment != 0;
-}
-
 // A row number as an unsigned key; negative indices become huge and fail the
 // range check.
 template <class Index>

@@ -119,6 +119,11 @@ adagrad_status make_composite_constants(const adagrad_params* p, const adagrad_r
   return ADAGRAD_OK;
 }
 
+// True when p is not a multiple of alignment.
+inline bool misaligned(const void* p, std::size_t alignment) {
+  return reinterpret_cast<std::uintptr_t>(p) % alignment != 0;
+}
+
 // True when [a, a + a_bytes) and [b, b + b_bytes) share a byte. Written with
 // differences so that it cannot wrap around the address space.
 inline bool overlap(const void* a, std::size_t a_bytes, const void* b, std::size_t b_bytes) {

@@ -15,8 +15,11 @@
 
 namespace adagrad_test {
 
+// The unsigned integer of T's size (16-bit types are their own bits).
 template <class T>
-using bits_of = std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint64_t>;
+using bits_of = std::conditional_t<
+    sizeof(T) == 2, std::uint16_t,
+    std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint64_t>>;
 
 template <class T>
 bits_of<T> to_bits(T value) {
@@ -53,9 +56,11 @@ template <class T>
 class GuardedBuffer {
  public:
   static constexpr std::size_t kGuard = 64 / sizeof(T);  // a cache line each side
-  // A signalling-NaN-like pattern no kernel produces.
+  // A signalling-NaN-like pattern no kernel produces (16 bits: a pattern).
   static constexpr bits_of<T> kSentinel =
-      sizeof(T) == 4 ? bits_of<T>(0x7fa5a5a5u) : bits_of<T>(0x7ff5a5a5a5a5a5a5ull);
+      sizeof(T) == 2   ? bits_of<T>(0xa5a5u)
+      : sizeof(T) == 4 ? bits_of<T>(0x7fa5a5a5u)
+                       : bits_of<T>(0x7ff5a5a5a5a5a5a5ull);
 
   GuardedBuffer(std::size_t n, std::size_t misalign) : n_(n) {
     storage_.resize(n + misalign + 2 * kGuard + 64 / sizeof(T));

@@ -164,39 +164,13 @@ std::vector<MixedCase> mixed_cases() {
 
 std::size_t bytes_of(adagrad_dtype type) { return type == ADAGRAD_DTYPE_F32 ? 4 : 2; }
 
-// A buffer of 16-bit words at a chosen misalignment (in half-words) from a
-// 64-byte boundary, with guard words around it that must never change.
-class Region {
+// A guarded buffer of 16-bit words at a chosen misalignment (in half-words)
+// from a 64-byte boundary, also seen as floats (two words each).
+class Region : public GuardedBuffer<std::uint16_t> {
  public:
-  static constexpr std::uint16_t kGuard = 0xa5a5;
-
-  Region(std::size_t words, std::size_t misalign) : words_(words) {
-    storage_.assign(words + 128, kGuard);
-    const auto base = reinterpret_cast<std::uintptr_t>(storage_.data() + 32);
-    offset_ = 32 + ((64 - base % 64) % 64) / 2 + misalign;
-  }
-  std::uint16_t* data() { return storage_.data() + offset_; }
-  const std::uint16_t* data() const { return storage_.data() + offset_; }
+  using GuardedBuffer<std::uint16_t>::GuardedBuffer;
   float* floats() { return reinterpret_cast<float*>(data()); }
   const float* floats() const { return reinterpret_cast<const float*>(data()); }
-  std::uint16_t operator[](std::size_t i) const { return data()[i]; }
-  std::size_t size() const { return words_; }
-  // Index (relative to data()) of a changed guard word, or nothing.
-  bool guards_intact(std::ptrdiff_t* at) const {
-    for (std::size_t i = 0; i < storage_.size(); ++i) {
-      if (i >= offset_ && i < offset_ + words_) continue;
-      if (storage_[i] != kGuard) {
-        *at = static_cast<std::ptrdiff_t>(i) - static_cast<std::ptrdiff_t>(offset_);
-        return false;
-      }
-    }
-    return true;
-  }
-
- private:
-  std::size_t words_;
-  std::size_t offset_ = 0;
-  std::vector<std::uint16_t> storage_;
 };
 
 // The buffers of one mixed call, filled from a seed.
