@@ -80,12 +80,22 @@ def probe_fma():
 class Adagrad(torch.optim.Optimizer):
     """torch.optim.Adagrad (PyTorch 1.13, foreach=False) on the adagrad library.
 
-    Arguments are those of torch.optim.Adagrad, without foreach, plus fma:
-    whether the library fuses G + g * g and g + weight_decay * w as PyTorch's
-    kernels may. fma=None (the default) asks probe_fma(), which runs
-    torch.optim.Adagrad once per process and picks the mode that matches it
-    bit for bit; if neither mode matches, it warns and uses fma=False. The
-    chosen mode is the attribute ``fma``.
+    The signature is torch.optim.Adagrad's, so positional arguments mean the
+    same: (params, lr, lr_decay, weight_decay, initial_accumulator_value,
+    eps, foreach), then keyword-only maximize, differentiable and fused
+    (PyTorch 2.x's, taken here too), then this library's own keywords.
+
+    foreach and fused are accepted and change nothing: the results are
+    always those of torch.optim.Adagrad(foreach=False), bit for bit (torch's
+    foreach=True path rounds the decayed rate in float32 and gives other
+    bits). differentiable=True raises ValueError: the library's update is
+    not an autograd operation.
+
+    fma: whether the library fuses G + g * g and g + weight_decay * w as
+    PyTorch's kernels may. fma=None (the default) asks probe_fma(), which
+    runs torch.optim.Adagrad once per process and picks the mode that
+    matches it bit for bit; if neither mode matches, it warns and uses
+    fma=False. The chosen mode is the attribute ``fma``.
 
     Each step does what torch's _single_tensor_adagrad does: step += 1; the
     gradient negated if maximize; weight decay added; clr = lr / (1 + (step
@@ -104,14 +114,27 @@ class Adagrad(torch.optim.Optimizer):
     """
 
     def __init__(self, params, lr=1e-2, lr_decay=0, weight_decay=0, initial_accumulator_value=0,
-                 eps=1e-10, maximize=False, fma=None):
-        for name, value in (("lr", lr), ("lr_decay", lr_decay), ("weight_decay", weight_decay),
-                            ("initial_accumulator_value", initial_accumulator_value),
-                            ("eps", eps)):
+                 eps=1e-10, foreach=None, *, maximize=False, differentiable=False, fused=None,
+                 fma=None):
+        # torch.optim.Adagrad's checks, in its order, with its messages.
+        for message, value in (("Invalid learning rate: {}", lr),
+                               ("Invalid lr_decay value: {}", lr_decay),
+                               ("Invalid weight_decay value: {}", weight_decay),
+                               ("Invalid initial_accumulator_value value: {}",
+                                initial_accumulator_value),
+                               ("Invalid epsilon value: {}", eps)):
             if not 0.0 <= value:
-                raise ValueError("Invalid {} value: {}".format(name, value))
+                raise ValueError(message.format(value))
+        if differentiable:
+            raise ValueError(
+                "adagrad.torch.Adagrad does not support differentiable=True: the library's "
+                "update is not an autograd operation; use torch.optim.Adagrad for that")
+        # foreach is kept in the groups as torch.optim.Adagrad keeps it, so
+        # that state dicts have the same keys; fused (PyTorch 2.x) is taken
+        # and not kept. Neither changes the results: they are foreach=False's.
         defaults = dict(lr=lr, lr_decay=lr_decay, eps=eps, weight_decay=weight_decay,
-                        initial_accumulator_value=initial_accumulator_value, maximize=maximize)
+                        initial_accumulator_value=initial_accumulator_value, foreach=foreach,
+                        maximize=maximize)
         super().__init__(params, defaults)
         # As torch.optim.Adagrad: state from the start, so that a state_dict
         # taken before the first step is the same as torch's.
@@ -135,6 +158,7 @@ class Adagrad(torch.optim.Optimizer):
         # whose step was a Python number.
         super().__setstate__(state)
         for group in self.param_groups:
+            group.setdefault("foreach", None)
             group.setdefault("maximize", False)
         for param_state in self.state.values():
             if "step" in param_state and not torch.is_tensor(param_state["step"]):

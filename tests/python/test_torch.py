@@ -8,6 +8,7 @@ the other with the same bits. Against foreach=True (another order of
 operations) the difference must stay within measured bounds.
 """
 import copy
+import inspect
 import pickle
 import unittest
 import warnings
@@ -78,37 +79,38 @@ class FmaProbeTest(unittest.TestCase):
             self.assertIs(Adagrad(make_params(torch.float32, 0), fma=fma).fma, fma)
 
 
-class BitwiseTest(unittest.TestCase):
-    def run_both(self, dtype, seed, ours_options, theirs_options, steps, ours_params=None):
-        """Runs ours and torch's foreach=False side by side and fails at the
-        first step after which anything differs."""
-        if ours_params is None:
-            ours_params = make_params(dtype, seed)
-        theirs_params = clones(ours_params)
-        ours = Adagrad(ours_params, **ours_options)
-        theirs = torch.optim.Adagrad(theirs_params, foreach=False, **theirs_options)
-        for step, grads in enumerate(make_gradients(dtype, seed, steps), start=1):
-            take_step(ours, ours_params, grads)
-            take_step(theirs, theirs_params, grads)
-            difference = state_difference(ours, ours_params, theirs, theirs_params)
-            if difference is not None:
-                self.fail("fma={}, after step {}: {}".format(ours.fma, step, difference))
-        return ours
+def run_both(testcase, dtype, seed, ours_options, theirs_options, steps, ours_params=None):
+    """Runs ours and torch's foreach=False side by side and fails testcase at
+    the first step after which anything differs."""
+    if ours_params is None:
+        ours_params = make_params(dtype, seed)
+    theirs_params = clones(ours_params)
+    ours = Adagrad(ours_params, **ours_options)
+    theirs = torch.optim.Adagrad(theirs_params, foreach=False, **theirs_options)
+    for step, grads in enumerate(make_gradients(dtype, seed, steps), start=1):
+        take_step(ours, ours_params, grads)
+        take_step(theirs, theirs_params, grads)
+        difference = state_difference(ours, ours_params, theirs, theirs_params)
+        if difference is not None:
+            testcase.fail("fma={}, after step {}: {}".format(ours.fma, step, difference))
+    return ours
 
+
+class BitwiseTest(unittest.TestCase):
     def test_200_steps_bit_for_bit(self):
         for dtype in DTYPES:
             for maximize in (False, True):
                 with self.subTest(dtype=dtype, maximize=maximize):
                     options = dict(maximize=maximize, **HYPERPARAMETERS)
-                    ours = self.run_both(dtype, 1, options, options, STEPS)
+                    ours = run_both(self, dtype, 1, options, options, STEPS)
                     self.assertIs(ours.fma, probe_fma())
 
     def test_defaults_and_initial_accumulator(self):
         for dtype in DTYPES:
             with self.subTest(dtype=dtype):
-                self.run_both(dtype, 2, {}, {}, 10)
+                run_both(self, dtype, 2, {}, {}, 10)
                 options = dict(initial_accumulator_value=0.1, eps=1e-6, **HYPERPARAMETERS)
-                self.run_both(dtype, 3, options, options, 10)
+                run_both(self, dtype, 3, options, options, 10)
 
     def test_mixed_dtypes_and_groups(self):
         params = make_params(torch.float32, 4)
@@ -174,9 +176,7 @@ class StateDictTest(unittest.TestCase):
             self.assertEqual(state.keys(), theirs["state"][index].keys())
             self.assertEqual(state["step"].dtype, theirs["state"][index]["step"].dtype)
             self.assertEqual(state["step"].shape, theirs["state"][index]["step"].shape)
-        # torch's groups also hold foreach, which this optimizer has no use for.
-        self.assertEqual(set(ours["param_groups"][0]),
-                         set(theirs["param_groups"][0]) - {"foreach"})
+        self.assertEqual(ours["param_groups"], theirs["param_groups"])
 
     def test_pickle_and_deepcopy_keep_the_fma_mode(self):
         for fma in (False, True):
@@ -274,10 +274,62 @@ class UnsupportedParameterTest(unittest.TestCase):
         self.assertEqual(optimizer.state[good]["step"].item(), 0)
 
     def test_invalid_constructor_arguments(self):
+        # The same type and message as torch.optim.Adagrad's.
         for name in ("lr", "lr_decay", "weight_decay", "initial_accumulator_value", "eps"):
             with self.subTest(name=name):
-                with self.assertRaisesRegex(ValueError, name):
+                with self.assertRaises(ValueError) as theirs:
+                    torch.optim.Adagrad(make_params(torch.float32, 0), **{name: -1.0})
+                with self.assertRaises(ValueError) as ours:
                     Adagrad(make_params(torch.float32, 0), **{name: -1.0})
+                self.assertEqual(str(ours.exception), str(theirs.exception))
+
+
+class SignatureTest(unittest.TestCase):
+    """The signature is torch.optim.Adagrad's: a positional call means the
+    same on both classes."""
+
+    def test_torch_parameters_come_first_with_the_same_defaults(self):
+        def described(cls):
+            return [(p.name, p.kind, p.default)
+                    for p in inspect.signature(cls.__init__).parameters.values()]
+
+        theirs, ours = described(torch.optim.Adagrad), described(Adagrad)
+        self.assertEqual(ours[:len(theirs)], theirs)
+        ours = list(inspect.signature(Adagrad.__init__).parameters.values())
+        extras = {p.name: p for p in ours[len(theirs):]}
+        for name, default in (("differentiable", False), ("fused", None), ("fma", None)):
+            self.assertIs(extras[name].kind, inspect.Parameter.KEYWORD_ONLY)
+            self.assertIs(extras[name].default, default)
+
+    def test_positional_calls_mean_the_same(self):
+        # The seventh positional argument is foreach on both; maximize is
+        # keyword-only on both, so an eighth positional argument is an error.
+        arguments = (0.1, 0.01, 0.1, 0.2, 1e-6, True)
+        ours_params = make_params(torch.float32, 11)
+        theirs_params = clones(ours_params)
+        ours = Adagrad(ours_params, *arguments)
+        theirs = torch.optim.Adagrad(theirs_params, *arguments)
+        self.assertEqual(ours.param_groups[0]["foreach"], True)
+        self.assertEqual([{k: v for k, v in group.items() if k != "params"}
+                          for group in ours.param_groups],
+                         [{k: v for k, v in group.items() if k != "params"}
+                          for group in theirs.param_groups])
+        for cls in (torch.optim.Adagrad, Adagrad):
+            with self.assertRaises(TypeError):
+                cls(make_params(torch.float32, 11), *arguments, False)
+
+    def test_foreach_and_fused_keep_foreach_false_results(self):
+        # With lr_decay, where torch's foreach=True rounds differently.
+        for options in (dict(foreach=True), dict(foreach=False), dict(fused=True),
+                        dict(foreach=True, fused=False)):
+            with self.subTest(**options):
+                run_both(self, torch.float32, 12, dict(options, **HYPERPARAMETERS),
+                                     HYPERPARAMETERS, 5)
+
+    def test_differentiable_is_refused(self):
+        with self.assertRaisesRegex(ValueError, "differentiable=True"):
+            Adagrad(make_params(torch.float32, 0), differentiable=True)
+        Adagrad(make_params(torch.float32, 0), differentiable=False)
 
 
 class OptimizerProtocolTest(unittest.TestCase):
