@@ -99,14 +99,24 @@ class Adagrad(torch.optim.Optimizer):
 
     Each step does what torch's _single_tensor_adagrad does: step += 1; the
     gradient negated if maximize; weight decay added; clr = lr / (1 + (step
-    - 1) * lr_decay) (computed by the library, in double, from lr, lr_decay
-    and step); sum += g * g; p -= clr * g / (sqrt(sum) + eps).
+    - 1) * lr_decay), computed in double exactly as torch computes it (so any
+    step count torch steps with, -1 in a loaded state included, gives
+    torch's rate) and passed to the library as its rate; sum += g * g;
+    p -= clr * g / (sqrt(sum) + eps).
 
     Only dense (strided), contiguous CPU float32 and float64 parameters and
-    gradients are supported. Every parameter with a gradient is checked before
-    any is updated, so an unsupported one changes nothing; the error names it
-    ("parameter i of param group j"): TypeError for a dtype, RuntimeError for
-    a sparse gradient (as torch.optim.Adam), ValueError for anything else.
+    gradients are supported. A tensor not aligned to its element size
+    (torch.frombuffer at an odd offset), which torch steps but the library
+    refuses, is stepped through an aligned copy, written back after the
+    call. All or nothing: every parameter with a gradient, its state and
+    its group's hyperparameters (at each parameter's rate clr, in the
+    parameter's dtype) are checked before any parameter, state or step count
+    changes, so a step that raises changes nothing; the error names the
+    parameter ("parameter i of param group j") or the group: TypeError for a
+    dtype, RuntimeError for a sparse gradient (as torch.optim.Adam) or a
+    step count that is not a tensor of one element, ZeroDivisionError for a
+    step count where torch's rate divides by zero, ValueError for anything
+    else (a rate clr < 0 included).
 
     The update writes through NumPy views, which autograd does not see: the
     parameters' version counters are not bumped as torch's in-place update
@@ -144,10 +154,7 @@ class Adagrad(torch.optim.Optimizer):
         self.fma = probe_fma() if fma is None else bool(fma)
 
     def _init_state(self, param, group):
-        state = self.state[param]
-        state["step"] = torch.tensor(0.0)
-        state["sum"] = torch.full_like(param, group["initial_accumulator_value"],
-                                       memory_format=torch.preserve_format)
+        self.state[param] = _new_state(param, group)
 
     def __getstate__(self):
         # torch's Optimizer pickles only defaults, state and param_groups.
@@ -182,61 +189,132 @@ class Adagrad(torch.optim.Optimizer):
             with torch.enable_grad():
                 loss = closure()
 
-        for group, step_count, (w, g, G) in self._checked_updates():
-            step_count += 1
-            adagrad.step(w, g, G, lr=group["lr"], eps=group["eps"],
-                         weight_decay=group["weight_decay"], lr_decay=group["lr_decay"],
-                         step=int(step_count.item()), maximize=bool(group["maximize"]),
-                         fma=self.fma)
+        calls, updates, new_states = self._plan()
+        # Nothing has changed so far; from here on nothing can fail: every
+        # argument of every library call below was checked by _plan.
+        for param, state in new_states:
+            self.state[param] = state
+        if updates:
+            torch._foreach_add_([update.step for update in updates], 1)
+        for w, g, G, hyperparameters in calls:
+            adagrad.step(w, g, G, fma=self.fma, **hyperparameters)
+        for update in updates:
+            for destination, source in update.writebacks:
+                np.copyto(destination, source)
         return loss
 
-    def _checked_updates(self):
-        """(group, step count tensor, NumPy views of parameter, gradient and
-        sum) for every parameter that has a gradient, after checking all of
-        them and every group's hyperparameters, so that anything unsupported
-        raises before any parameter or step count has changed."""
-        updates = []
+    def _plan(self):
+        """Checks every parameter that has a gradient, its state and its
+        group's hyperparameters, and returns what step() does, changing
+        nothing: (library calls as (w, g, G, hyperparameters), one _Update
+        per parameter, states to add as (parameter, state)). Anything the
+        library or the step counts would refuse raises here."""
+        calls, updates, new_states = [], [], []
         for group_index, group in enumerate(self.param_groups):
-            dtypes = set()
+            lr_decay = group["lr_decay"]
+            checked = set()
             for param_index, param in enumerate(group["params"]):
-                if param.grad is None:
+                grad = param.grad
+                if grad is None:
                     continue
                 name = "parameter {} of param group {}".format(param_index, group_index)
                 _check_tensor(param, param, name, "")
-                _check_tensor(param.grad, param, name, "gradient of ")
-                # A group added by add_param_group gets its state here.
-                if param not in self.state:
-                    self._init_state(param, group)
-                state = self.state[param]
+                _check_tensor(grad, param, name, "gradient of ")
+                state = self.state.get(param)
+                if state is None:
+                    # A group added by add_param_group gets its state here.
+                    state = _new_state(param, group)
+                    new_states.append((param, state))
                 _check_tensor(state["sum"], param, name, 'state["sum"] of ')
-                w, g, G = param.detach().numpy(), param.grad.detach().numpy(), state["sum"].numpy()
+                step_count = state["step"]
+                if not torch.is_tensor(step_count) or step_count.numel() != 1:
+                    raise RuntimeError('{}: state["step"] must be a tensor of one element, as '
+                                       "torch.optim.Adagrad keeps it".format(name))
+                lr = group["lr"]
+                if lr_decay != 0:
+                    # torch's clr, in double from the incremented count, as
+                    # _single_tensor_adagrad computes it (a count torch would
+                    # divide by zero with raises ZeroDivisionError here too).
+                    step = (step_count + 1).item()
+                    lr = lr / (1 + (step - 1) * lr_decay)
+                update = _Update(param, step_count)
+                w = update.working(param.detach(), written=True)
+                g = update.working(grad.detach(), written=False)
+                G = update.working(state["sum"], written=True)
                 if (np.may_share_memory(w, g) or np.may_share_memory(w, G)
                         or np.may_share_memory(g, G)):
                     raise ValueError("{}: the parameter, its gradient and its sum must not share "
                                      "memory".format(name))
-                dtypes.add(w.dtype)
-                updates.append((group, state["step"], (w, g, G)))
-            for dtype in dtypes:
-                _check_hyperparameters(group, group_index, dtype, self.fma)
-        return updates
+                if w.dtype not in checked:
+                    # The group's own values first, so that the message names
+                    # the hyperparameter as the group holds it.
+                    _check_hyperparameters(_group_hyperparameters(group, group["lr"], lr_decay),
+                                           "param group {}".format(group_index), w.dtype,
+                                           self.fma)
+                    checked.add(w.dtype)
+                hyperparameters = _group_hyperparameters(group, lr, 0)
+                if lr_decay != 0 and (w.dtype, lr) not in checked:
+                    _check_hyperparameters(
+                        hyperparameters, "param group {}, {} at step {}: its rate lr / (1 + "
+                        "(step - 1) * lr_decay)".format(group_index, name, step), w.dtype, self.fma)
+                    checked.add((w.dtype, lr))
+                calls.append((w, g, G, hyperparameters))
+                updates.append(update)
+        return calls, updates, new_states
+
+def _group_hyperparameters(group, lr, lr_decay):
+    """adagrad.step's keywords for group at the rate lr."""
+    return dict(lr=lr, lr_decay=lr_decay, eps=group["eps"], weight_decay=group["weight_decay"],
+                maximize=bool(group["maximize"]))
 
 
-def _check_hyperparameters(group, group_index, dtype, fma):
-    """Raises, naming the group and the hyperparameter, unless adagrad.step
-    accepts the group's hyperparameters for dtype: it validates them even
-    for arrays of no elements, where it writes nothing."""
+class _Update:
+    """One parameter's part of a step: its step count tensor, and the copies
+    to write back after the library call."""
+
+    __slots__ = ("param", "step", "writebacks")
+
+    def __init__(self, param, step):
+        self.param = param
+        self.step = step
+        self.writebacks = []
+
+    def working(self, tensor, written):
+        """The NumPy array the library steps for tensor: a view of its memory
+        when the library can take it, else an aligned copy (written back
+        after the call when written)."""
+        array = tensor.numpy()
+        if array.flags.aligned:
+            return array
+        # torch accepts tensors not aligned to their element size (e.g.
+        # torch.frombuffer at an odd offset); the library does not.
+        copy = np.empty_like(array)
+        np.copyto(copy, array)
+        if written:
+            self.writebacks.append((array, copy))
+        return copy
+
+
+def _new_state(param, group):
+    return {"step": torch.tensor(0.0),
+            "sum": torch.full_like(param, group["initial_accumulator_value"],
+                                   memory_format=torch.preserve_format)}
+
+
+def _check_hyperparameters(hyperparameters, context, dtype, fma):
+    """Raises, context first, unless adagrad.step accepts the hyperparameters
+    for dtype: it validates them even for arrays of no elements, where it
+    writes nothing. lr is the rate of this step (after lr_decay)."""
     empty = [np.empty(0, dtype=dtype) for _ in range(3)]
     try:
-        adagrad.step(*empty, lr=group["lr"], eps=group["eps"],
-                     weight_decay=group["weight_decay"], lr_decay=group["lr_decay"], step=1,
-                     maximize=bool(group["maximize"]), fma=fma)
+        adagrad.step(*empty, fma=fma, **hyperparameters)
     except (TypeError, ValueError) as error:
-        raise type(error)("param group {}: {}".format(group_index, error)) from error
+        raise type(error)("{}: {}".format(context, error)) from error
 
 
 def _check_tensor(tensor, param, name, role):
     """Raises unless tensor (the parameter, its gradient or its sum) is one
-    the library can update in place through a NumPy view."""
+    the library can update through a NumPy view (or an aligned copy)."""
     what = role + name
     if tensor.layout != torch.strided:
         if tensor.is_sparse:

@@ -223,21 +223,49 @@ class ForeachToleranceTest(unittest.TestCase):
                                                    rtol=self.SUM_RTOL[dtype], atol=0)
 
 
+def tensor_bits(tensor):
+    """What a tensor holds, to compare bit for bit (meta tensors: shape only)."""
+    if tensor is None:
+        return None
+    if not torch.is_tensor(tensor):
+        return repr(tensor)
+    tensor = tensor.detach()
+    if tensor.is_sparse:
+        return (tensor_bits(tensor._indices()), tensor_bits(tensor._values()))
+    if tensor.device.type == "meta":
+        return ("meta", tuple(tensor.shape))
+    raw = tensor.resolve_conj().resolve_neg().reshape(-1).contiguous().view(torch.uint8)
+    return (str(tensor.dtype), tuple(tensor.shape), tensor.stride(), raw.numpy().tobytes())
+
+
+def snapshot(optimizer):
+    """Every bit a step could change: parameters, gradients, the states
+    (which parameters have one, and every tensor in them), the groups."""
+    params = [p for group in optimizer.param_groups for p in group["params"]]
+    index = {id(p): i for i, p in enumerate(params)}
+    return ([(tensor_bits(p), tensor_bits(p.grad), p._version) for p in params],
+            [(index[id(p)], {k: tensor_bits(v) for k, v in state.items()})
+             for p, state in optimizer.state.items()],
+            [{k: v for k, v in group.items() if k != "params"}
+             for group in optimizer.param_groups])
+
+
 class UnsupportedParameterTest(unittest.TestCase):
     """Each unsupported parameter raises, naming it, before anything changes:
-    the supported parameter 0 beside it keeps its value and step count."""
+    the supported parameter 0 beside it keeps its value and step count, and
+    nothing else changes either, bit for bit."""
 
     def assertRejected(self, error, message, bad_param, bad_grad):
         good = torch.randn(6, dtype=torch.float32).requires_grad_()
         good.grad = torch.randn(6)
         optimizer = Adagrad([good, bad_param], **HYPERPARAMETERS)
         bad_param.grad = bad_grad
-        before = good.detach().clone()
+        before = snapshot(optimizer)
         with self.assertRaises(error) as raised:
             optimizer.step()
         self.assertIn("parameter 1 of param group 0", str(raised.exception))
         self.assertIn(message, str(raised.exception))
-        self.assertIsNone(difference_report(good.detach().numpy(), before.numpy()))
+        self.assertEqual(snapshot(optimizer), before)
         self.assertEqual(optimizer.state[good]["step"].item(), 0)
 
     def test_sparse_gradient(self):
@@ -267,21 +295,129 @@ class UnsupportedParameterTest(unittest.TestCase):
         optimizer = Adagrad([good], **HYPERPARAMETERS)
         optimizer.param_groups[0]["lr"] = -1.0
         good.grad = torch.randn(6)
-        before = good.detach().clone()
+        before = snapshot(optimizer)
         with self.assertRaisesRegex(ValueError, "param group 0: lr"):
             optimizer.step()
-        self.assertIsNone(difference_report(good.detach().numpy(), before.numpy()))
-        self.assertEqual(optimizer.state[good]["step"].item(), 0)
+        self.assertEqual(snapshot(optimizer), before)
 
-    def test_invalid_constructor_arguments(self):
-        # The same type and message as torch.optim.Adagrad's.
-        for name in ("lr", "lr_decay", "weight_decay", "initial_accumulator_value", "eps"):
-            with self.subTest(name=name):
-                with self.assertRaises(ValueError) as theirs:
-                    torch.optim.Adagrad(make_params(torch.float32, 0), **{name: -1.0})
-                with self.assertRaises(ValueError) as ours:
-                    Adagrad(make_params(torch.float32, 0), **{name: -1.0})
-                self.assertEqual(str(ours.exception), str(theirs.exception))
+
+class AllOrNothingTest(unittest.TestCase):
+    """Whatever would make a library call fail, in any parameter of any
+    group, raises before any parameter, state or step count changes: the
+    optimizer's every bit (snapshot) is as before. Here the bad parameter
+    is the last one, of the second group, after two good ones."""
+
+    def optimizer_with_bad_last(self, **options):
+        params = [torch.randn(5, 3, dtype=dtype).requires_grad_()
+                  for dtype in (torch.float32, torch.float64, torch.float32)]
+        for p in params:
+            p.grad = torch.randn_like(p)
+        options = dict(HYPERPARAMETERS, **options)
+        optimizer = Adagrad([{"params": params[:2]}, {"params": params[2:]}], **options)
+        for _ in range(2):
+            optimizer.step()
+        return optimizer, params
+
+    def assertChangesNothing(self, optimizer, error, message):
+        before = snapshot(optimizer)
+        with self.assertRaisesRegex(error, message):
+            optimizer.step()
+        self.assertEqual(snapshot(optimizer), before)
+
+    def test_step_counts_torch_divides_by_zero_with(self):
+        # step -1 loaded: the incremented count 0 makes 1 + (0 - 1) * 1 zero.
+        optimizer, params = self.optimizer_with_bad_last(lr_decay=1.0)
+        optimizer.state[params[2]]["step"] = torch.tensor(-1.0)
+        self.assertChangesNothing(optimizer, ZeroDivisionError, "")
+        # torch raises the same error (after updating the parameters before).
+        theirs = torch.optim.Adagrad([torch.zeros(2, requires_grad=True)], lr_decay=1.0)
+        theirs.param_groups[0]["params"][0].grad = torch.ones(2)
+        theirs.state[theirs.param_groups[0]["params"][0]]["step"] = torch.tensor(-1.0)
+        with self.assertRaises(ZeroDivisionError):
+            theirs.step()
+
+    def test_step_counts_giving_a_negative_rate(self):
+        optimizer, params = self.optimizer_with_bad_last(lr_decay=2.0)
+        optimizer.state[params[2]]["step"] = torch.tensor(-1.0)
+        self.assertChangesNothing(optimizer, ValueError,
+                                  "parameter 0 of param group 1 at step 0.0: its rate")
+
+    def test_step_count_not_a_tensor(self):
+        optimizer, params = self.optimizer_with_bad_last()
+        optimizer.state[params[2]]["step"] = 3
+        self.assertChangesNothing(optimizer, RuntimeError, "parameter 0 of param group 1")
+
+    def test_sum_of_another_dtype_or_shape(self):
+        optimizer, params = self.optimizer_with_bad_last()
+        optimizer.state[params[2]]["sum"] = torch.zeros(5, 3, dtype=torch.float64)
+        self.assertChangesNothing(optimizer, TypeError, 'state\\["sum"\\] of parameter 0')
+        optimizer.state[params[2]]["sum"] = torch.zeros(15)
+        self.assertChangesNothing(optimizer, ValueError, 'state\\["sum"\\] of parameter 0')
+
+    def test_hyperparameter_one_dtype_cannot_hold(self):
+        # eps = 1e39 is a float64 but no float32: only the last group's
+        # float32 parameter is refused, and nothing changes.
+        optimizer, params = self.optimizer_with_bad_last()
+        optimizer.param_groups[1]["eps"] = 1e39
+        self.assertChangesNothing(optimizer, ValueError, "param group 1: eps")
+
+    def test_no_state_is_added(self):
+        optimizer, params = self.optimizer_with_bad_last()
+        extra = torch.zeros(3, requires_grad=True)
+        extra.grad = torch.ones(3)
+        optimizer.add_param_group({"params": [extra, torch.zeros(2, dtype=torch.float16,
+                                                                 requires_grad=True)]})
+        optimizer.param_groups[2]["params"][1].grad = torch.ones(2, dtype=torch.float16)
+        self.assertNotIn(extra, optimizer.state)
+        self.assertChangesNothing(optimizer, TypeError, "parameter 1 of param group 2")
+        self.assertNotIn(extra, optimizer.state)
+
+    def test_loaded_step_count_torch_accepts(self):
+        # A step count of -1 with lr_decay 0.5: the rate is lr / 0.5, and
+        # both optimizers step with it, bit for bit.
+        options = dict(HYPERPARAMETERS, lr_decay=0.5)
+        ours_params = make_params(torch.float32, 13)
+        theirs_params = clones(ours_params)
+        ours = Adagrad(ours_params, **options)
+        theirs = torch.optim.Adagrad(theirs_params, foreach=False, **options)
+        for optimizer, params in ((ours, ours_params), (theirs, theirs_params)):
+            optimizer.state[params[1]]["step"] = torch.tensor(-1.0)
+        for grads in make_gradients(torch.float32, 13, 3):
+            take_step(ours, ours_params, grads)
+            take_step(theirs, theirs_params, grads)
+            self.assertIsNone(state_difference(ours, ours_params, theirs, theirs_params))
+
+
+class MisalignedTest(unittest.TestCase):
+    """Tensors not aligned to their element size, which torch steps (e.g.
+    torch.frombuffer at an odd offset), step through aligned copies with
+    torch's bits."""
+
+    @staticmethod
+    def misaligned(values):
+        raw = bytearray(values.numel() * values.element_size() + 3)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # frombuffer on a bytearray warns of nothing wrong
+            tensor = torch.frombuffer(raw, dtype=values.dtype, offset=2, count=values.numel())
+        tensor = tensor.view(values.shape)
+        tensor.copy_(values)
+        assert tensor.data_ptr() % values.element_size() != 0
+        return tensor
+
+    def test_bitwise_with_torch(self):
+        for dtype in DTYPES:
+            with self.subTest(dtype=dtype):
+                initial = make_params(dtype, 14)
+                ours_params = [self.misaligned(p.detach()).requires_grad_() for p in initial]
+                theirs_params = clones(initial)
+                ours = Adagrad(ours_params, **HYPERPARAMETERS)
+                theirs = torch.optim.Adagrad(theirs_params, foreach=False, **HYPERPARAMETERS)
+                for grads in make_gradients(dtype, 14, 5):
+                    for param, grad in zip(ours_params, grads):
+                        param.grad = self.misaligned(grad)
+                    ours.step()
+                    take_step(theirs, theirs_params, grads)
+                    self.assertIsNone(state_difference(ours, ours_params, theirs, theirs_params))
 
 
 class SignatureTest(unittest.TestCase):
