@@ -118,9 +118,10 @@ class Adagrad(torch.optim.Optimizer):
     step count where torch's rate divides by zero, ValueError for anything
     else (a rate clr < 0 included).
 
-    The update writes through NumPy views, which autograd does not see: the
-    parameters' version counters are not bumped as torch's in-place update
-    bumps them.
+    Autograd: each updated parameter's version counter is bumped once per
+    step, as torch's in-place update bumps it, so backward through a graph
+    that saved a parameter before step() raises "modified by an inplace
+    operation" as it does with torch.
     """
 
     def __init__(self, params, lr=1e-2, lr_decay=0, weight_decay=0, initial_accumulator_value=0,
@@ -201,6 +202,7 @@ class Adagrad(torch.optim.Optimizer):
         for update in updates:
             for destination, source in update.writebacks:
                 np.copyto(destination, source)
+        self._bump_versions([update.param for update in updates])
         return loss
 
     def _plan(self):
@@ -261,6 +263,27 @@ class Adagrad(torch.optim.Optimizer):
                 calls.append((w, g, G, hyperparameters))
                 updates.append(update)
         return calls, updates, new_states
+
+    def _bump_versions(self, params):
+        """Bumps each parameter's version counter once, as torch's in-place
+        update does, so that autograd refuses a graph that saved the old
+        values. An in-place zero_() on an empty view of the parameter bumps
+        the counter it shares with the parameter and touches no data: one
+        torch._foreach_zero_ for all of them. The views are kept from step to
+        step (made anew when the parameter's memory moves, so no old storage
+        is kept alive); outside the state, so state dicts do not carry them."""
+        if not params:
+            return
+        cache = self.__dict__.setdefault("_empty_views", {})
+        views = []
+        for param in params:
+            address = param.data_ptr()
+            entry = cache.get(param)
+            if entry is None or entry[0] != address:
+                entry = cache[param] = (address, param.detach().as_strided((0,), (1,)))
+            views.append(entry[1])
+        torch._foreach_zero_(views)
+
 
 def _group_hyperparameters(group, lr, lr_decay):
     """adagrad.step's keywords for group at the rate lr."""

@@ -420,6 +420,54 @@ class MisalignedTest(unittest.TestCase):
                     self.assertIsNone(state_difference(ours, ours_params, theirs, theirs_params))
 
 
+class AutogradVersionTest(unittest.TestCase):
+    """step() bumps each updated parameter's version counter as torch's
+    in-place update does, so a graph that saved the old values refuses to
+    run backward."""
+
+    def test_backward_through_a_stale_graph_raises_as_with_torch(self):
+        for cls in (torch.optim.Adagrad, Adagrad):
+            with self.subTest(optimizer=cls.__module__):
+                weight = torch.randn(4, requires_grad=True)
+                optimizer = cls([weight], lr=0.1)
+                loss = (weight * weight).sum()  # saves weight
+                weight.grad = torch.ones(4)
+                optimizer.step()
+                with self.assertRaisesRegex(RuntimeError, "modified by an inplace operation"):
+                    loss.backward()
+
+    def test_same_versions_as_torch(self):
+        ours_params = make_params(torch.float32, 15) + [MisalignedTest.misaligned(
+            torch.randn(7)).requires_grad_()]
+        theirs_params = clones(ours_params)
+        ours = Adagrad(ours_params)
+        theirs = torch.optim.Adagrad(theirs_params, foreach=False)
+        for step in range(3):
+            for index, (a, b) in enumerate(zip(ours_params, theirs_params)):
+                if index != 1:  # parameter 1 has no gradient and is not updated
+                    a.grad = torch.ones_like(a)
+                    b.grad = torch.ones_like(b)
+            ours_before = [p._version for p in ours_params]
+            theirs_before = [p._version for p in theirs_params]
+            ours.step()
+            theirs.step()
+            self.assertEqual([p._version - v for p, v in zip(ours_params, ours_before)],
+                             [p._version - v for p, v in zip(theirs_params, theirs_before)])
+            # Still after the parameter's memory moved (param.data = ...).
+            ours_params[0].data = ours_params[0].data.clone()
+            theirs_params[0].data = theirs_params[0].data.clone()
+
+    def test_invalid_constructor_arguments(self):
+        # The same type and message as torch.optim.Adagrad's.
+        for name in ("lr", "lr_decay", "weight_decay", "initial_accumulator_value", "eps"):
+            with self.subTest(name=name):
+                with self.assertRaises(ValueError) as theirs:
+                    torch.optim.Adagrad(make_params(torch.float32, 0), **{name: -1.0})
+                with self.assertRaises(ValueError) as ours:
+                    Adagrad(make_params(torch.float32, 0), **{name: -1.0})
+                self.assertEqual(str(ours.exception), str(theirs.exception))
+
+
 class SignatureTest(unittest.TestCase):
     """The signature is torch.optim.Adagrad's: a positional call means the
     same on both classes."""
