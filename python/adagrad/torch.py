@@ -18,6 +18,8 @@ import torch
 import adagrad
 
 _SUPPORTED_DTYPES = (torch.float32, torch.float64)
+# Complex parameters step as torch steps them: on torch.view_as_real views.
+_COMPLEX_DTYPES = (torch.complex64, torch.complex128)
 
 # The probe's run: a prime length, so that both the vector body and a tail
 # of every vector width take part, and a few steps that use every term of
@@ -104,11 +106,20 @@ class Adagrad(torch.optim.Optimizer):
     torch's rate) and passed to the library as its rate; sum += g * g;
     p -= clr * g / (sqrt(sum) + eps).
 
-    Only dense (strided), contiguous CPU float32 and float64 parameters and
-    gradients are supported. A tensor not aligned to its element size
-    (torch.frombuffer at an odd offset), which torch steps but the library
-    refuses, is stepped through an aligned copy, written back after the
-    call. All or nothing: every parameter with a gradient, its state and
+    CPU float32, float64, complex64 and complex128 parameters of any strided
+    layout torch steps are supported, with dense gradients. Parameter,
+    gradient and sum dense and non-overlapping with the same strides
+    (contiguous, channels_last, transposed) step as flat runs of memory,
+    without copies; other layouts (slices such as torch.randn(10, 5,
+    2)[..., 0], a gradient whose strides differ from the parameter's) step
+    through C-order copies, gathered before and scattered back after the
+    call; complex parameters step on torch.view_as_real views, as torch's
+    do. A tensor not aligned to its element size (torch.frombuffer at an
+    odd offset), which torch steps but the library refuses, also goes
+    through an aligned copy. What torch's step refuses raises the same
+    error type (RuntimeError for a parameter whose elements share memory,
+    as torch.randn(1, 4).expand(3, 4), or a conjugated complex gradient
+    without weight decay). All or nothing: every parameter with a gradient, its state and
     its group's hyperparameters (at each parameter's rate clr, in the
     parameter's dtype) are checked before any parameter, state or step count
     changes, so a step that raises changes nothing; the error names the
@@ -239,10 +250,18 @@ class Adagrad(torch.optim.Optimizer):
                     # divide by zero with raises ZeroDivisionError here too).
                     step = (step_count + 1).item()
                     lr = lr / (1 + (step - 1) * lr_decay)
+                hyperparameters = _group_hyperparameters(group, lr, 0)
+                grad = grad.detach()
+                if param.is_complex() and hyperparameters["weight_decay"] != 0:
+                    # torch adds the weight decay in complex arithmetic, one
+                    # rounding for the product and one for the sum also where
+                    # its real kernels fuse them (fma mode): computed here as
+                    # torch computes it, then stepped without the term.
+                    grad = (-grad if hyperparameters["maximize"] else grad).add(
+                        param.detach(), alpha=hyperparameters["weight_decay"])
+                    hyperparameters.update(weight_decay=0, maximize=False)
                 update = _Update(param, step_count)
-                w = update.working(param.detach(), written=True)
-                g = update.working(grad.detach(), written=False)
-                G = update.working(state["sum"], written=True)
+                w, g, G = update.arrays(param.detach(), grad, state["sum"], name)
                 if (np.may_share_memory(w, g) or np.may_share_memory(w, G)
                         or np.may_share_memory(g, G)):
                     raise ValueError("{}: the parameter, its gradient and its sum must not share "
@@ -254,7 +273,6 @@ class Adagrad(torch.optim.Optimizer):
                                            "param group {}".format(group_index), w.dtype,
                                            self.fma)
                     checked.add(w.dtype)
-                hyperparameters = _group_hyperparameters(group, lr, 0)
                 if lr_decay != 0 and (w.dtype, lr) not in checked:
                     _check_hyperparameters(
                         hyperparameters, "param group {}, {} at step {}: its rate lr / (1 + "
@@ -302,26 +320,91 @@ class _Update:
         self.step = step
         self.writebacks = []
 
-    def working(self, tensor, written):
-        """The NumPy array the library steps for tensor: a view of its memory
-        when the library can take it, else an aligned copy (written back
-        after the call when written)."""
-        array = tensor.numpy()
+    def arrays(self, param, grad, state_sum, name):
+        """The NumPy arrays (1-D, aligned) the library steps for the
+        parameter, gradient and sum tensors, in the same element order.
+
+        Dense, non-overlapping tensors with the same strides (contiguous,
+        channels_last, transposed, ...) are stepped as one flat run of
+        memory each: views, no copies, since the update is elementwise and
+        the same offset is the same element in all three. Any other layout
+        torch steps (a slice such as torch.randn(10, 5, 2)[..., 0], or
+        tensors whose strides differ) goes through C-order copies, gathered
+        before and scattered back after the call: the library has no strided
+        path, and a copy keeps its kernels and their contract as they are;
+        the element order of the three copies is the logical index order,
+        so the bits are torch's. A tensor not aligned to its element size
+        (torch.frombuffer at an odd offset), which the library refuses,
+        also goes through an aligned copy."""
+        if param.is_complex():
+            try:
+                param, grad, state_sum = (torch.view_as_real(t) for t in (param, grad, state_sum))
+            except RuntimeError as error:  # a tensor with its conjugate bit set, as torch
+                raise RuntimeError("{}: {}".format(name, error)) from error
+        for tensor, role in ((param, ""), (state_sum, 'state["sum"] of ')):
+            if any(stride == 0 and size > 1 for size, stride in zip(tensor.shape, tensor.stride())):
+                # torch's in-place update refuses these with the same error.
+                raise RuntimeError(
+                    "{}{}: unsupported operation: more than one element of the written-to "
+                    "tensor refers to a single memory location".format(role, name))
+        layout = _dense_layout(param)
+        if layout is not None and _dense_layout(grad) == layout and _dense_layout(
+                state_sum) == layout:
+            return (self._aligned(_flat(param), True), self._aligned(_flat(grad), False),
+                    self._aligned(_flat(state_sum), True))
+        return (self._gathered(param, True), self._gathered(grad, False),
+                self._gathered(state_sum, True))
+
+    def _aligned(self, array, written):
         if array.flags.aligned:
             return array
-        # torch accepts tensors not aligned to their element size (e.g.
-        # torch.frombuffer at an odd offset); the library does not.
+        # torch accepts tensors not aligned to their element size; the
+        # library does not.
         copy = np.empty_like(array)
         np.copyto(copy, array)
         if written:
             self.writebacks.append((array, copy))
         return copy
 
+    def _gathered(self, tensor, written):
+        view = tensor.numpy()
+        if view.flags.c_contiguous:
+            return self._aligned(view.reshape(-1), written)
+        copy = np.ascontiguousarray(view)
+        if written:
+            self.writebacks.append((view, copy))
+        return copy.reshape(-1)
+
+
+def _dense_layout(tensor):
+    """The strides of the dimensions longer than 1, when tensor covers a run
+    of memory without gaps or overlap (any order of dimensions); else None.
+    Two such tensors with equal layouts and shapes order their elements in
+    memory the same way."""
+    expected = 1
+    layout = []
+    for stride, size in sorted((stride, size) for size, stride in zip(tensor.shape, tensor.stride())
+                               if size != 1):
+        if stride != expected:
+            return None
+        expected *= size
+        layout.append(stride)
+    return tuple(layout)
+
+
+def _flat(tensor):
+    """A 1-D NumPy view of a dense, non-overlapping tensor's memory: with
+    strides >= 0, its element at index 0 is the lowest in memory."""
+    return tensor.as_strided((tensor.numel(),), (1,)).numpy()
+
 
 def _new_state(param, group):
+    value = group["initial_accumulator_value"]
+    if param.is_complex():
+        # As torch.optim.Adagrad: both parts start at the value.
+        value = complex(value, value)
     return {"step": torch.tensor(0.0),
-            "sum": torch.full_like(param, group["initial_accumulator_value"],
-                                   memory_format=torch.preserve_format)}
+            "sum": torch.full_like(param, value, memory_format=torch.preserve_format)}
 
 
 def _check_hyperparameters(hyperparameters, context, dtype, fma):
@@ -337,7 +420,7 @@ def _check_hyperparameters(hyperparameters, context, dtype, fma):
 
 def _check_tensor(tensor, param, name, role):
     """Raises unless tensor (the parameter, its gradient or its sum) is one
-    the library can update through a NumPy view (or an aligned copy)."""
+    the library can step (through views or copies: _Update.arrays)."""
     what = role + name
     if tensor.layout != torch.strided:
         if tensor.is_sparse:
@@ -348,14 +431,12 @@ def _check_tensor(tensor, param, name, role):
     if tensor.device.type != "cpu":
         raise ValueError("{} is on {}; only CPU tensors are supported".format(
             what, tensor.device))
-    if tensor.dtype not in _SUPPORTED_DTYPES:
-        raise TypeError("{} has dtype {}; only torch.float32 and torch.float64 are "
-                        "supported".format(what, tensor.dtype))
+    if tensor.dtype not in _SUPPORTED_DTYPES + _COMPLEX_DTYPES:
+        raise TypeError("{} has dtype {}; only torch.float32, torch.float64, torch.complex64 "
+                        "and torch.complex128 are supported".format(what, tensor.dtype))
     if tensor.dtype != param.dtype:
         raise TypeError("{} has dtype {} but the parameter has {}".format(
             what, tensor.dtype, param.dtype))
     if tensor.shape != param.shape:
         raise ValueError("{} has shape {} but the parameter has {}".format(
             what, tuple(tensor.shape), tuple(param.shape)))
-    if not tensor.is_contiguous():
-        raise ValueError("{} is not contiguous".format(what))

@@ -275,16 +275,36 @@ class UnsupportedParameterTest(unittest.TestCase):
         self.assertRejected(RuntimeError, "sparse", embedding.weight, embedding.weight.grad)
 
     def test_other_dtypes(self):
-        for dtype in (torch.float16, torch.bfloat16, torch.complex64):
+        for dtype in (torch.float16, torch.bfloat16):
             with self.subTest(dtype=dtype):
                 param = torch.zeros(4, dtype=dtype).requires_grad_()
                 self.assertRejected(TypeError, str(dtype), param, torch.ones(4, dtype=dtype))
 
-    def test_not_contiguous(self):
-        param = torch.randn(4, 5).t().requires_grad_()
-        self.assertRejected(ValueError, "not contiguous", param, torch.randn(5, 4))
-        param = torch.randn(5, 4).requires_grad_()
-        self.assertRejected(ValueError, "not contiguous", param, torch.randn(4, 5).t())
+    def test_overlapping_parameter(self):
+        # torch's in-place update refuses a parameter whose elements share
+        # memory, with a RuntimeError.
+        param = torch.randn(1, 4).expand(3, 4).requires_grad_()
+        grad = torch.randn(3, 4)
+        self.assertRejected(RuntimeError, "single memory location", param, grad)
+        theirs = torch.optim.Adagrad([param.detach().requires_grad_()])
+        theirs.param_groups[0]["params"][0].grad = grad
+        with self.assertRaisesRegex(RuntimeError, "single memory location"):
+            theirs.step()
+
+    def test_conjugated_complex_gradient(self):
+        # Without weight decay, torch.view_as_real refuses it in torch's step
+        # too. (With weight decay, torch's grad.add resolves the conjugation
+        # first and both step it: LayoutTest.test_complex.)
+        param = torch.randn(4, dtype=torch.complex64).requires_grad_()
+        grad = torch.randn(4, dtype=torch.complex64).conj()
+        for cls in (Adagrad, torch.optim.Adagrad):
+            optimizer = cls([param])
+            param.grad = grad
+            before = snapshot(optimizer)
+            with self.assertRaisesRegex(RuntimeError, "conjugate"):
+                optimizer.step()
+            if cls is Adagrad:
+                self.assertEqual(snapshot(optimizer), before)
 
     def test_not_on_cpu(self):
         param = torch.zeros(4, device="meta").requires_grad_()
@@ -418,6 +438,94 @@ class MisalignedTest(unittest.TestCase):
                     ours.step()
                     take_step(theirs, theirs_params, grads)
                     self.assertIsNone(state_difference(ours, ours_params, theirs, theirs_params))
+
+
+def run_layouts(testcase, make_param, make_grad, steps=5, **options):
+    """Runs ours and torch's foreach=False on parameters made by make_param()
+    (from a contiguous tensor) with gradients made by make_grad(), bit for
+    bit after every step. Returns our optimizer and parameters."""
+    options = dict(HYPERPARAMETERS, **options)
+    generator = torch.Generator().manual_seed(16)
+    ours_params, theirs_params = [], []
+    for shape in ((8, 3, 5, 4), (6, 5, 2)):
+        initial = torch.randn(shape, generator=generator)
+        ours_params.append(make_param(initial.clone()).requires_grad_())
+        theirs_params.append(make_param(initial.clone()).requires_grad_())
+    ours = Adagrad(ours_params, **options)
+    theirs = torch.optim.Adagrad(theirs_params, foreach=False, **options)
+    for step in range(steps):
+        for a, b in zip(ours_params, theirs_params):
+            grad = torch.randn(a.shape, generator=generator, dtype=a.dtype)
+            a.grad = make_grad(grad.clone())
+            b.grad = make_grad(grad.clone())
+        ours.step()
+        theirs.step()
+        for index, (a, b) in enumerate(zip(ours_params, theirs_params)):
+            for what, x, y in (("parameter", a, b),
+                               ("sum", ours.state[a]["sum"], theirs.state[b]["sum"])):
+                x, y = x.detach(), y.detach()
+                testcase.assertEqual(x.stride(), y.stride())
+                if x.is_complex():
+                    x, y = torch.view_as_real(x), torch.view_as_real(y)
+                report = difference_report(x.contiguous().numpy(), y.contiguous().numpy())
+                if report is not None:
+                    testcase.fail("after step {}, {} {}: {}".format(step + 1, what, index, report))
+    return ours, ours_params
+
+
+class LayoutTest(unittest.TestCase):
+    """Every strided layout torch steps gives torch's bits: dense ones
+    (channels_last, transposed) as flat runs of memory without copies,
+    others through gather/scatter copies; complex parameters on
+    torch.view_as_real views."""
+
+    @staticmethod
+    def channels_last(tensor):
+        if tensor.dim() == 4:
+            return tensor.contiguous(memory_format=torch.channels_last)
+        return tensor.transpose(0, 2).contiguous().transpose(0, 2)  # dense, not contiguous
+
+    def test_dense_same_strides_step_without_copies(self):
+        ours, params = run_layouts(self, self.channels_last, self.channels_last)
+        calls, updates, _ = ours._plan()
+        for param, (w, g, G, _) in zip(params, calls):
+            self.assertFalse(param.is_contiguous())
+            self.assertTrue(np.shares_memory(w, param.detach().numpy()))
+            self.assertTrue(np.shares_memory(g, param.grad.numpy()))
+            self.assertTrue(np.shares_memory(G, ours.state[param]["sum"].numpy()))
+        self.assertEqual([u.writebacks for u in updates], [[], []])
+
+    def test_dense_parameter_with_a_contiguous_gradient(self):
+        run_layouts(self, self.channels_last, lambda grad: grad)
+        run_layouts(self, lambda param: param, self.channels_last)
+
+    def test_slices_and_strided_gradients(self):
+        # torch.randn(..., 2)[..., 0]: every other element; gradients with
+        # gaps, transposed, and broadcast (stride 0).
+        def sliced(tensor):
+            return torch.stack([tensor, torch.zeros_like(tensor)], dim=-1)[..., 0]
+
+        def broadcast(tensor):
+            return tensor[:1].expand(tensor.shape)
+
+        for make_grad in (lambda grad: grad, sliced, self.channels_last, broadcast):
+            run_layouts(self, sliced, make_grad)
+
+    def test_complex(self):
+        for dtype in (torch.complex64, torch.complex128):
+            with self.subTest(dtype=dtype):
+                def complex_param(tensor):
+                    return torch.complex(tensor, tensor.flip(0)).to(dtype)
+
+                run_layouts(self, complex_param, lambda grad: grad, steps=10,
+                            initial_accumulator_value=0.25)
+                run_layouts(self, lambda t: complex_param(t).transpose(0, 1), lambda grad: grad)
+                run_layouts(self, complex_param, lambda grad: grad.conj(), maximize=True)
+                run_layouts(self, complex_param, lambda grad: grad, weight_decay=0)
+
+    def test_empty_parameter(self):
+        ours, params = run_layouts(self, lambda t: t[:0], lambda grad: grad)
+        self.assertEqual([ours.state[p]["step"].item() for p in params], [5.0, 5.0])
 
 
 class AutogradVersionTest(unittest.TestCase):
