@@ -7,6 +7,9 @@ binding of the C library (include/adagrad/adagrad.h):
     step(w, g, G, *, lr=0.01, eps=1e-8, weight_decay=0.0, lr_decay=0.0,
          step=1, maximize=False, eps_mode="outside", fma=False, isa=None)
         one AdaGrad step, updating w and G in place
+    step_multi(w, g, G, *, <the same hyperparameters>, threads=1, pool=None)
+        one step of many tensors (lists of arrays, tensor i being w[i], g[i],
+        G[i]) in one library call, on threads, the same bits as step() on each
     state_init(G, value)     fill an accumulator with its initial value
     dispatch()               the ISA each kernel family dispatches to, and why
     active_isa()             the ISA step() dispatches to on float32
@@ -72,9 +75,10 @@ on demand, so that NumPy users do not pay for importing PyTorch).
 from adagrad._adagrad import (ThreadPool, __version__, active_isa, active_wide_isa, da_step,
                               dispatch, from_half, proximal_step, rowwise_sparse_step, rowwise_step,
                               sparse_da_step, sparse_proximal_step, sparse_step, state_init, step,
-                              step_master, step_mixed, supported_isas, to_half, unscale_check)
+                              step_master, step_mixed, step_multi, supported_isas, to_half,
+                              unscale_check)
 
 __all__ = ["ThreadPool", "__version__", "active_isa", "active_wide_isa", "da_step", "dispatch",
            "from_half", "proximal_step", "rowwise_sparse_step", "rowwise_step", "sparse_da_step",
            "sparse_proximal_step", "sparse_step", "state_init", "step", "step_master",
-           "step_mixed", "supported_isas", "to_half", "unscale_check"]
+           "step_mixed", "step_multi", "supported_isas", "to_half", "unscale_check"]

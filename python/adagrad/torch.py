@@ -2,14 +2,18 @@
 """torch.optim.Adagrad computed by the adagrad library, with the same bits.
 
 Adagrad here is a drop-in replacement for torch.optim.Adagrad (PyTorch 1.13)
-on dense CPU float32 and float64 parameters: the same hyperparameters, the
-same state (``state[p]["step"]``, a float tensor, and ``state[p]["sum"]``),
-so that state_dict() loads from one optimizer into the other, and the same
-results bit for bit as ``torch.optim.Adagrad(foreach=False)``. The step runs
-in place on NumPy views of the parameter, gradient and sum tensors (they
-share memory), without copies.
+on CPU float32, float64, complex64 and complex128 parameters with dense
+gradients: the same signature and hyperparameters, the same state
+(``state[p]["step"]``, a float tensor, and ``state[p]["sum"]``), so that
+state_dict() loads from one optimizer into the other, and the same results
+bit for bit as ``torch.optim.Adagrad(foreach=False)``. The step runs in
+place on NumPy views of the parameter, gradient and sum tensors (they share
+memory), without copies where their layout allows, one library call per
+param group and dtype.
 """
+import ctypes
 import functools
+import os
 import warnings
 
 import numpy as np
@@ -79,6 +83,38 @@ def probe_fma():
     return False
 
 
+# adagrad.ThreadPool's limit.
+_MAX_THREADS = 1024
+
+# The thread pools the optimizers step on, one per size, kept for the life of
+# the process: starting threads for every step would cost more than a small
+# model's step.
+_pools = {}
+
+
+def _pool(threads):
+    """The module's pool of that many threads (None for one: the calling
+    thread)."""
+    if threads == 1:
+        return None
+    pool = _pools.get(threads)
+    if pool is None:
+        pool = _pools[threads] = adagrad.ThreadPool(threads)
+    return pool
+
+
+def _forget_pools_in_child():
+    # A forked child has none of the pools' threads: destroying a pool there
+    # would wait for them forever, so the child never frees them (one extra
+    # reference each) and makes its own.
+    for pool in _pools.values():
+        ctypes.pythonapi.Py_IncRef(ctypes.py_object(pool))
+    _pools.clear()
+
+
+os.register_at_fork(after_in_child=_forget_pools_in_child)
+
+
 class Adagrad(torch.optim.Optimizer):
     """torch.optim.Adagrad (PyTorch 1.13, foreach=False) on the adagrad library.
 
@@ -119,8 +155,10 @@ class Adagrad(torch.optim.Optimizer):
     through an aligned copy. What torch's step refuses raises the same
     error type (RuntimeError for a parameter whose elements share memory,
     as torch.randn(1, 4).expand(3, 4), or a conjugated complex gradient
-    without weight decay). All or nothing: every parameter with a gradient, its state and
-    its group's hyperparameters (at each parameter's rate clr, in the
+    without weight decay).
+
+    All or nothing: every parameter with a gradient, its state and its
+    group's hyperparameters (at each parameter's rate clr, in the
     parameter's dtype) are checked before any parameter, state or step count
     changes, so a step that raises changes nothing; the error names the
     parameter ("parameter i of param group j") or the group: TypeError for a
@@ -128,6 +166,20 @@ class Adagrad(torch.optim.Optimizer):
     step count that is not a tensor of one element, ZeroDivisionError for a
     step count where torch's rate divides by zero, ValueError for anything
     else (a rate clr < 0 included).
+
+    Many tensors, threads: a step makes one library call per param group,
+    dtype and rate (adagrad.step_multi, adagrad_step_multi), which balances
+    the group's tensors over a thread pool by elements. threads=None (the
+    default) uses torch.get_num_threads() threads at each step; threads=N
+    (an int in [1, 1024], the attribute ``threads``) that many. The pools
+    belong to this module, one per size, kept for the life of the process.
+    The results are the same bits for any number of threads. Each
+    parameter's NumPy views are kept from step to step while its parameter,
+    gradient and sum tensors stay where and as they were, and the float32
+    step counts the optimizer makes are views of one tensor, incremented
+    with one operation. A parameter listed twice in a group raises
+    ValueError (torch warns and steps it twice), as do parameters whose
+    memory overlaps.
 
     Autograd: each updated parameter's version counter is bumped once per
     step, as torch's in-place update bumps it, so backward through a graph
@@ -137,7 +189,7 @@ class Adagrad(torch.optim.Optimizer):
 
     def __init__(self, params, lr=1e-2, lr_decay=0, weight_decay=0, initial_accumulator_value=0,
                  eps=1e-10, foreach=None, *, maximize=False, differentiable=False, fused=None,
-                 fma=None):
+                 fma=None, threads=None):
         # torch.optim.Adagrad's checks, in its order, with its messages.
         for message, value in (("Invalid learning rate: {}", lr),
                                ("Invalid lr_decay value: {}", lr_decay),
@@ -147,6 +199,12 @@ class Adagrad(torch.optim.Optimizer):
                                ("Invalid epsilon value: {}", eps)):
             if not 0.0 <= value:
                 raise ValueError(message.format(value))
+        if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int)):
+            raise TypeError("threads must be None or an int, not {}".format(
+                type(threads).__name__))
+        if threads is not None and not 1 <= threads <= _MAX_THREADS:
+            raise ValueError("threads must be None or in [1, {}], not {}".format(
+                _MAX_THREADS, threads))
         if differentiable:
             raise ValueError(
                 "adagrad.torch.Adagrad does not support differentiable=True: the library's "
@@ -164,24 +222,52 @@ class Adagrad(torch.optim.Optimizer):
             for param in group["params"]:
                 self._init_state(param, group)
         self.fma = probe_fma() if fma is None else bool(fma)
+        self.threads = threads
+        self._pack_steps()
 
     def _init_state(self, param, group):
         self.state[param] = _new_state(param, group)
 
+    def _pack_steps(self):
+        """Makes the float32 step counts of the states views of one tensor,
+        self._step_buffer, so that a step increments them all with one
+        operation: torch._foreach_add_ over 200 one-element tensors takes
+        about 500 us (bench/torch_bench.py's 200 x 1,000 case), more than
+        the library's step of all 200. Each count stays a 0-dimensional
+        float32 tensor, as torch keeps it, and is incremented in float32 as
+        torch's step_t += 1 is. Run when the states are made (the
+        constructor) or replaced (load_state_dict, unpickling); a count
+        added later (a group added by add_param_group) or set by hand steps
+        on its own, with torch._foreach_add_."""
+        states = [state for state in self.state.values()
+                  if isinstance(state, dict) and _packable(state.get("step"))]
+        self._step_buffer = None
+        if states:
+            self._step_buffer = torch.stack([state["step"] for state in states])
+            for index, state in enumerate(states):
+                state["step"] = self._step_buffer[index]
+
+    def load_state_dict(self, state_dict):
+        super().load_state_dict(state_dict)
+        self._pack_steps()
+
     def __getstate__(self):
         # torch's Optimizer pickles only defaults, state and param_groups.
-        return {**super().__getstate__(), "fma": self.fma}
+        return {**super().__getstate__(), "fma": self.fma, "threads": self.threads}
 
     def __setstate__(self, state):
         # As torch.optim.Adagrad's: also upgrades state saved by older PyTorch,
         # whose step was a Python number.
         super().__setstate__(state)
+        self.__dict__.setdefault("threads", None)
+        self.__dict__.pop("_entries", None)
         for group in self.param_groups:
             group.setdefault("foreach", None)
             group.setdefault("maximize", False)
         for param_state in self.state.values():
             if "step" in param_state and not torch.is_tensor(param_state["step"]):
                 param_state["step"] = torch.tensor(float(param_state["step"]))
+        self._pack_steps()
 
     def share_memory(self):
         for group in self.param_groups:
@@ -201,28 +287,54 @@ class Adagrad(torch.optim.Optimizer):
             with torch.enable_grad():
                 loss = closure()
 
-        calls, updates, new_states = self._plan()
+        plan = self._plan()
         # Nothing has changed so far; from here on nothing can fail: every
         # argument of every library call below was checked by _plan.
-        for param, state in new_states:
+        for param, state in plan.new_states:
             self.state[param] = state
-        if updates:
-            torch._foreach_add_([update.step for update in updates], 1)
-        for w, g, G, hyperparameters in calls:
-            adagrad.step(w, g, G, fma=self.fma, **hyperparameters)
-        for update in updates:
-            for destination, source in update.writebacks:
-                np.copyto(destination, source)
-        self._bump_versions([update.param for update in updates])
+        self.__dict__.setdefault("_entries", {}).update(plan.new_entries)
+        if plan.packed:
+            if len(plan.packed) == self._step_buffer.numel():
+                self._step_buffer.add_(1)
+            else:
+                ones = torch.ones(len(plan.packed), dtype=self._step_buffer.dtype)
+                self._step_buffer.index_add_(0, torch.tensor(plan.packed), ones)
+        if plan.steps:
+            torch._foreach_add_(plan.steps, 1)
+        pool = _pool(self._thread_count())
+        for hyperparameters, w, g, G in plan.batches.values():
+            adagrad.step_multi(w, g, G, fma=self.fma, pool=pool, **hyperparameters)
+        for destination, source in plan.writebacks:
+            np.copyto(destination, source)
+        # Each updated parameter's version counter is bumped once, as torch's
+        # in-place update bumps it, so that autograd refuses a graph that
+        # saved the old values: zero_() on an empty view of the parameter
+        # bumps the counter it shares with the parameter and touches no
+        # data; one torch._foreach_zero_ for all of them.
+        if plan.empty_views:
+            torch._foreach_zero_(plan.empty_views)
         return loss
+
+    def _thread_count(self):
+        return torch.get_num_threads() if self.threads is None else self.threads
 
     def _plan(self):
         """Checks every parameter that has a gradient, its state and its
-        group's hyperparameters, and returns what step() does, changing
-        nothing: (library calls as (w, g, G, hyperparameters), one _Update
-        per parameter, states to add as (parameter, state)). Anything the
-        library or the step counts would refuse raises here."""
-        calls, updates, new_states = [], [], []
+        group's hyperparameters, and returns what step() does (a _Plan),
+        changing nothing. Anything the library or the step counts would
+        refuse raises here.
+
+        Each parameter's NumPy arrays (views of its tensors, when no copy is
+        needed) are kept from step to step with what they were made from:
+        the parameter's, gradient's and sum's memory, shapes and strides,
+        and the gradient, sum and step objects. A parameter whose tensors
+        are all as they were skips the checks (they passed for those very
+        tensors) and the views' making, which cost more than the library's
+        step of a small tensor."""
+        entries = self.__dict__.setdefault("_entries", {})
+        plan = _Plan()
+        seen = set()
+        changed = False
         for group_index, group in enumerate(self.param_groups):
             lr_decay = group["lr_decay"]
             checked = set()
@@ -230,19 +342,29 @@ class Adagrad(torch.optim.Optimizer):
                 grad = param.grad
                 if grad is None:
                     continue
-                name = "parameter {} of param group {}".format(param_index, group_index)
-                _check_tensor(param, param, name, "")
-                _check_tensor(grad, param, name, "gradient of ")
+                identity = id(param)
+                if identity in seen:
+                    # torch warns of it when the group is made, then steps it
+                    # twice; one library call cannot.
+                    raise ValueError("parameter {} of param group {} appears twice in the group; "
+                                     "adagrad.torch.Adagrad steps each parameter once".format(
+                                         param_index, group_index))
+                seen.add(identity)
                 state = self.state.get(param)
-                if state is None:
-                    # A group added by add_param_group gets its state here.
-                    state = _new_state(param, group)
-                    new_states.append((param, state))
-                _check_tensor(state["sum"], param, name, 'state["sum"] of ')
-                step_count = state["step"]
-                if not torch.is_tensor(step_count) or step_count.numel() != 1:
-                    raise RuntimeError('{}: state["step"] must be a tensor of one element, as '
-                                       "torch.optim.Adagrad keeps it".format(name))
+                entry = entries.get(identity)
+                if (entry is None or state is None or entry.param is not param
+                        or not entry.holds(param, grad, state)):
+                    changed = True
+                    name = "parameter {} of param group {}".format(param_index, group_index)
+                    if state is None:
+                        # A group added by add_param_group gets its state here.
+                        state = _new_state(param, group)
+                        plan.new_states.append((param, state))
+                    entry = _Entry(param, grad, state, group, name, self._step_buffer)
+                    if not entry.writebacks and not entry.folded:
+                        plan.new_entries.append((identity, entry))
+                    plan.writebacks.extend(entry.writebacks)
+                step_count = entry.step
                 lr = group["lr"]
                 if lr_decay != 0:
                     # torch's clr, in double from the incremented count, as
@@ -250,57 +372,38 @@ class Adagrad(torch.optim.Optimizer):
                     # divide by zero with raises ZeroDivisionError here too).
                     step = (step_count + 1).item()
                     lr = lr / (1 + (step - 1) * lr_decay)
-                hyperparameters = _group_hyperparameters(group, lr, 0)
-                grad = grad.detach()
-                if param.is_complex() and hyperparameters["weight_decay"] != 0:
-                    # torch adds the weight decay in complex arithmetic, one
-                    # rounding for the product and one for the sum also where
-                    # its real kernels fuse them (fma mode): computed here as
-                    # torch computes it, then stepped without the term.
-                    grad = (-grad if hyperparameters["maximize"] else grad).add(
-                        param.detach(), alpha=hyperparameters["weight_decay"])
-                    hyperparameters.update(weight_decay=0, maximize=False)
-                update = _Update(param, step_count)
-                w, g, G = update.arrays(param.detach(), grad, state["sum"], name)
-                if (np.may_share_memory(w, g) or np.may_share_memory(w, G)
-                        or np.may_share_memory(g, G)):
-                    raise ValueError("{}: the parameter, its gradient and its sum must not share "
-                                     "memory".format(name))
-                if w.dtype not in checked:
+                dtype = entry.dtype
+                if dtype not in checked:
                     # The group's own values first, so that the message names
                     # the hyperparameter as the group holds it.
                     _check_hyperparameters(_group_hyperparameters(group, group["lr"], lr_decay),
-                                           "param group {}".format(group_index), w.dtype,
-                                           self.fma)
-                    checked.add(w.dtype)
-                if lr_decay != 0 and (w.dtype, lr) not in checked:
-                    _check_hyperparameters(
-                        hyperparameters, "param group {}, {} at step {}: its rate lr / (1 + "
-                        "(step - 1) * lr_decay)".format(group_index, name, step), w.dtype, self.fma)
-                    checked.add((w.dtype, lr))
-                calls.append((w, g, G, hyperparameters))
-                updates.append(update)
-        return calls, updates, new_states
-
-    def _bump_versions(self, params):
-        """Bumps each parameter's version counter once, as torch's in-place
-        update does, so that autograd refuses a graph that saved the old
-        values. An in-place zero_() on an empty view of the parameter bumps
-        the counter it shares with the parameter and touches no data: one
-        torch._foreach_zero_ for all of them. The views are kept from step to
-        step (made anew when the parameter's memory moves, so no old storage
-        is kept alive); outside the state, so state dicts do not carry them."""
-        if not params:
-            return
-        cache = self.__dict__.setdefault("_empty_views", {})
-        views = []
-        for param in params:
-            address = param.data_ptr()
-            entry = cache.get(param)
-            if entry is None or entry[0] != address:
-                entry = cache[param] = (address, param.detach().as_strided((0,), (1,)))
-            views.append(entry[1])
-        torch._foreach_zero_(views)
+                                           "param group {}".format(group_index), dtype, self.fma)
+                    checked.add(dtype)
+                key = (group_index, dtype, lr, entry.folded)
+                batch = plan.batches.get(key)
+                if batch is None:
+                    hyperparameters = _group_hyperparameters(group, lr, 0)
+                    if entry.folded:
+                        hyperparameters.update(weight_decay=0, maximize=False)
+                    if lr_decay != 0 and (dtype, lr) not in checked:
+                        _check_hyperparameters(
+                            hyperparameters, "param group {}, parameter {} of param group {} at "
+                            "step {}: its rate lr / (1 + (step - 1) * lr_decay)".format(
+                                group_index, param_index, group_index, step), dtype, self.fma)
+                        checked.add((dtype, lr))
+                    batch = plan.batches[key] = (hyperparameters, [], [], [])
+                batch[1].append(entry.w)
+                batch[2].append(entry.g)
+                batch[3].append(entry.G)
+                if entry.step_index is None:
+                    plan.steps.append(step_count)
+                else:
+                    plan.packed.append(entry.step_index)
+                plan.empty_views.append(entry.empty_view)
+                plan.entries.append(entry)
+        if changed:
+            _check_overlaps(plan.entries)
+        return plan
 
 
 def _group_hyperparameters(group, lr, lr_decay):
@@ -309,18 +412,94 @@ def _group_hyperparameters(group, lr, lr_decay):
                 maximize=bool(group["maximize"]))
 
 
-class _Update:
-    """One parameter's part of a step: its step count tensor, and the copies
-    to write back after the library call."""
+class _Plan:
+    """What one step() does, after _plan checked it: the library calls, one
+    per parameter group, dtype and rate ({key: (hyperparameters, w list, g
+    list, G list)}); the step counts to increment (indices into the
+    optimizer's _step_buffer, and other tensors); empty views of the
+    parameters whose versions to bump; the states and entries to keep; the
+    copies to write back after the calls."""
 
-    __slots__ = ("param", "step", "writebacks")
+    __slots__ = ("batches", "packed", "steps", "empty_views", "entries", "new_states",
+                 "new_entries", "writebacks")
 
-    def __init__(self, param, step):
-        self.param = param
-        self.step = step
+    def __init__(self):
+        self.batches = {}
+        self.packed = []
+        self.steps = []
+        self.empty_views = []
+        self.entries = []
+        self.new_states = []
+        self.new_entries = []
         self.writebacks = []
 
-    def arrays(self, param, grad, state_sum, name):
+
+def _packable(step):
+    return (torch.is_tensor(step) and step.dtype == torch.float32 and step.dim() == 0
+            and step.device.type == "cpu" and not step.requires_grad)
+
+
+def _entry_key(param, grad, state_sum):
+    """Where the tensors' memory is and how it is laid out: kept with the
+    arrays made from them (dtype only for the parameter: autograd refuses a
+    gradient of another dtype, and the sum is checked against it)."""
+    return (param.dtype, param.data_ptr(), param.shape, param.stride(), grad.data_ptr(),
+            grad.shape, grad.stride(), state_sum.data_ptr(), state_sum.shape, state_sum.stride())
+
+
+class _Entry:
+    """One parameter's arrays for the library, made (and checked) from its
+    parameter, gradient and state tensors; kept across steps while they stay
+    as they were (holds)."""
+
+    __slots__ = ("param", "grad", "sum", "step", "step_index", "key", "dtype", "w", "g", "G",
+                 "writebacks", "folded", "spans", "empty_view")
+
+    def __init__(self, param, grad, state, group, name, step_buffer):
+        _check_tensor(param, param, name, "")
+        _check_tensor(grad, param, name, "gradient of ")
+        state_sum = state["sum"]
+        _check_tensor(state_sum, param, name, 'state["sum"] of ')
+        step_count = state["step"]
+        if not torch.is_tensor(step_count) or step_count.numel() != 1:
+            raise RuntimeError('{}: state["step"] must be a tensor of one element, as '
+                               "torch.optim.Adagrad keeps it".format(name))
+        self.param, self.grad, self.sum, self.step = param, grad, state_sum, step_count
+        self.step_index = None
+        if step_buffer is not None and step_count._base is step_buffer:
+            self.step_index = step_count.storage_offset() - step_buffer.storage_offset()
+        self.key = _entry_key(param, grad, state_sum)
+        # For the version bump (step()); made anew with the entry when the
+        # parameter's memory moves, so it keeps no old storage alive.
+        self.empty_view = param.detach().as_strided((0,), (1,))
+        # The memory each tensor spans, for _check_overlaps: (start, end,
+        # written).
+        self.spans = [_span(param, True), _span(grad, False), _span(state_sum, True)]
+        self.writebacks = []
+        param, grad = param.detach(), grad.detach()
+        weight_decay = group["weight_decay"]
+        self.folded = param.is_complex() and weight_decay != 0
+        if self.folded:
+            # torch adds the weight decay in complex arithmetic, one rounding
+            # for the product and one for the sum also where its real kernels
+            # fuse them (fma mode): computed here as torch computes it, and
+            # the library steps without the term (and without maximize,
+            # which comes before it).
+            grad = (-grad if group["maximize"] else grad).add(param, alpha=weight_decay)
+        self.w, self.g, self.G = self._arrays(param, grad, state_sum, name)
+        self.dtype = self.w.dtype
+        if (np.may_share_memory(self.w, self.g) or np.may_share_memory(self.w, self.G)
+                or np.may_share_memory(self.g, self.G)):
+            raise ValueError("{}: the parameter, its gradient and its sum must not share "
+                             "memory".format(name))
+
+    def holds(self, param, grad, state):
+        """Whether the arrays are still those of these tensors."""
+        state_sum = state["sum"]
+        return (grad is self.grad and state_sum is self.sum and state["step"] is self.step
+                and _entry_key(param, grad, state_sum) == self.key)
+
+    def _arrays(self, param, grad, state_sum, name):
         """The NumPy arrays (1-D, aligned) the library steps for the
         parameter, gradient and sum tensors, in the same element order.
 
@@ -376,6 +555,41 @@ class _Update:
         return copy.reshape(-1)
 
 
+def _span(tensor, written):
+    """The bytes a strided tensor reaches, [start, end), and whether the
+    step writes them; None for an empty tensor."""
+    if tensor.numel() == 0:
+        return None
+    last = sum((size - 1) * stride for size, stride in zip(tensor.shape, tensor.stride()))
+    start = tensor.data_ptr()
+    return start, start + (last + 1) * tensor.element_size(), written
+
+
+def _check_overlaps(entries):
+    """Raises unless the memory each step writes (parameters, sums) is
+    reached by no other tensor of the step: the library checks this within
+    each call, and this check, across the calls, keeps a step all or
+    nothing (gradients may be shared). Spans are compared: a non-dense
+    tensor interleaved with another one without sharing an element is
+    refused too. Run when any parameter's arrays were made anew."""
+    spans = sorted((span + (index,) for index, entry in enumerate(entries)
+                    for span in entry.spans if span is not None))
+    written_end, written_owner, any_end, any_owner = 0, None, 0, None
+    for start, end, written, index in spans:
+        other = any_owner if written and start < any_end else (
+            written_owner if start < written_end else None)
+        if other is not None:
+            raise ValueError("the step's parameters {} and {} (counted over the groups, those "
+                             "with a gradient) reach the same memory: what a step writes (a "
+                             "parameter, a sum) must not overlap any other tensor of the step "
+                             "(gradients may be shared)".format(min(other, index),
+                                                               max(other, index)))
+        if written and end > written_end:
+            written_end, written_owner = end, index
+        if end > any_end:
+            any_end, any_owner = end, index
+
+
 def _dense_layout(tensor):
     """The strides of the dimensions longer than 1, when tensor covers a run
     of memory without gaps or overlap (any order of dimensions); else None.
@@ -420,7 +634,7 @@ def _check_hyperparameters(hyperparameters, context, dtype, fma):
 
 def _check_tensor(tensor, param, name, role):
     """Raises unless tensor (the parameter, its gradient or its sum) is one
-    the library can step (through views or copies: _Update.arrays)."""
+    the library can step (through views or copies: _Entry._arrays)."""
     what = role + name
     if tensor.layout != torch.strided:
         if tensor.is_sparse:

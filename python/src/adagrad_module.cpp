@@ -17,6 +17,7 @@
 #include "binding_common.h"
 
 namespace adagrad_python {
+void register_multi(py::module_& m);  // multi.cpp
 namespace {
 
 std::vector<std::string> supported_isas() {
@@ -38,6 +39,7 @@ PYBIND11_MODULE(_adagrad, m) {
   m.attr("__version__") = adagrad_version();
 
   register_dense(m);
+  register_multi(m);
 
   py::class_<thread_pool>(m, "ThreadPool", R"doc(ThreadPool(threads)
 

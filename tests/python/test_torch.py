@@ -487,13 +487,13 @@ class LayoutTest(unittest.TestCase):
 
     def test_dense_same_strides_step_without_copies(self):
         ours, params = run_layouts(self, self.channels_last, self.channels_last)
-        calls, updates, _ = ours._plan()
-        for param, (w, g, G, _) in zip(params, calls):
+        plan = ours._plan()
+        for param, entry in zip(params, plan.entries):
             self.assertFalse(param.is_contiguous())
-            self.assertTrue(np.shares_memory(w, param.detach().numpy()))
-            self.assertTrue(np.shares_memory(g, param.grad.numpy()))
-            self.assertTrue(np.shares_memory(G, ours.state[param]["sum"].numpy()))
-        self.assertEqual([u.writebacks for u in updates], [[], []])
+            self.assertTrue(np.shares_memory(entry.w, param.detach().numpy()))
+            self.assertTrue(np.shares_memory(entry.g, param.grad.numpy()))
+            self.assertTrue(np.shares_memory(entry.G, ours.state[param]["sum"].numpy()))
+        self.assertEqual(plan.writebacks, [])
 
     def test_dense_parameter_with_a_contiguous_gradient(self):
         run_layouts(self, self.channels_last, lambda grad: grad)
@@ -526,6 +526,134 @@ class LayoutTest(unittest.TestCase):
     def test_empty_parameter(self):
         ours, params = run_layouts(self, lambda t: t[:0], lambda grad: grad)
         self.assertEqual([ours.state[p]["step"].item() for p in params], [5.0, 5.0])
+
+
+class ManyTensorsTest(unittest.TestCase):
+    """One library call per group, dtype and rate (adagrad.step_multi), on
+    the module's thread pools: torch's bits for any number of threads, and
+    the arrays kept from step to step follow every change of the tensors."""
+
+    SHAPES = [(300, 301), (1000,), (17,), (64, 65), (5,)]  # 90K+ elements: threads split it
+
+    def run_against_torch(self, dtype, options, steps=4, change=None):
+        """Steps ours and torch's foreach=False on the same parameters and
+        gradients; change(step, params, optimizer) may alter the tensors
+        before each step (the same way on both sides)."""
+        generator = torch.Generator().manual_seed(17)
+        initial = [torch.randn(shape, generator=generator, dtype=dtype) for shape in self.SHAPES]
+        sides = []
+        for cls, extra in ((Adagrad, options), (torch.optim.Adagrad, dict(foreach=False))):
+            params = [p.clone().requires_grad_() for p in initial]
+            sides.append((params, cls(params, **dict(HYPERPARAMETERS, **extra))))
+        for step in range(steps):
+            grads = [torch.randn(shape, generator=generator, dtype=dtype) for shape in self.SHAPES]
+            for params, optimizer in sides:
+                for param, grad in zip(params, grads):
+                    param.grad = grad.clone()
+                if change is not None:
+                    change(step, params, optimizer)
+                optimizer.step()
+            (ours_params, ours), (theirs_params, theirs) = sides
+            difference = state_difference(ours, ours_params, theirs, theirs_params)
+            self.assertIsNone(difference, "after step {}".format(step + 1))
+        return ours
+
+    def test_any_thread_count_gives_torch_bits(self):
+        for dtype in DTYPES:
+            for threads in (1, 2, 3):
+                with self.subTest(dtype=dtype, threads=threads):
+                    ours = self.run_against_torch(dtype, dict(threads=threads))
+                    self.assertEqual(ours._thread_count(), threads)
+
+    def test_default_threads_follow_torch(self):
+        optimizer = Adagrad(make_params(torch.float32, 0))
+        self.assertIsNone(optimizer.threads)
+        saved = torch.get_num_threads()
+        try:
+            torch.set_num_threads(2)
+            self.assertEqual(optimizer._thread_count(), 2)
+        finally:
+            torch.set_num_threads(saved)
+        for threads, error in (("2", TypeError), (True, TypeError), (0, ValueError),
+                               (1025, ValueError)):
+            with self.assertRaises(error):
+                Adagrad(make_params(torch.float32, 0), threads=threads)
+
+    def test_one_call_per_group_and_dtype(self):
+        params = make_params(torch.float32, 19)
+        params[1] = params[1].detach().double().requires_grad_()
+        optimizer = Adagrad([{"params": params[:3]}, {"params": params[3:], "lr": 0.5}],
+                            **HYPERPARAMETERS)
+        for p in params:
+            p.grad = torch.ones_like(p)
+        batches = optimizer._plan().batches
+        self.assertEqual(sorted((key[0], str(key[1]), len(batch[1]))
+                                for key, batch in batches.items()),
+                         [(0, "float32", 2), (0, "float64", 1), (1, "float32", 1)])
+
+    def test_changed_tensors_are_followed(self):
+        def change(step, params, optimizer):
+            if step == 1:  # the parameter's memory moves
+                params[0].data = params[0].data.clone()
+            if step == 2:  # new state tensors, as a load would make
+                state = optimizer.state[params[1]]
+                state["sum"] = state["sum"].clone()
+                state["step"] = state["step"].clone()
+            if step == 3:  # some parameters without a gradient
+                params[2].grad = None
+                params[4].grad = None
+
+        for dtype in DTYPES:
+            with self.subTest(dtype=dtype):
+                self.run_against_torch(dtype, {}, steps=6, change=change)
+
+    def test_step_counts_stay_torch_tensors(self):
+        optimizer = Adagrad(make_params(torch.float32, 20))
+        for state in optimizer.state.values():
+            self.assertTrue(torch.is_tensor(state["step"]))
+            self.assertEqual((state["step"].dtype, state["step"].shape),
+                             (torch.float32, torch.Size([])))
+        # A state_dict of ours saved and loaded by torch, and back.
+        params = make_params(torch.float32, 20)
+        for p in params:
+            p.grad = torch.ones_like(p)
+        ours = Adagrad(params)
+        ours.step()
+        theirs = torch.optim.Adagrad(clones(params))
+        theirs.load_state_dict(copy.deepcopy(ours.state_dict()))
+        ours.load_state_dict(theirs.state_dict())
+        self.assertEqual([s["step"].item() for s in ours.state.values()], [1.0] * len(params))
+        ours.step()
+        self.assertEqual([s["step"].item() for s in ours.state.values()], [2.0] * len(params))
+        self.assertEqual([s["step"].item() for s in theirs.state.values()], [1.0] * len(params))
+
+    def test_parameters_sharing_memory_are_refused(self):
+        base = torch.zeros(10)
+        first = base[:6].detach().requires_grad_()
+        second = base[4:].detach().requires_grad_()
+        optimizer = Adagrad([torch.ones(3, requires_grad=True), first, second])
+        for p in optimizer.param_groups[0]["params"]:
+            p.grad = torch.ones_like(p)
+        before = snapshot(optimizer)
+        with self.assertRaisesRegex(ValueError, "parameters 1 and 2 .* reach the same memory"):
+            optimizer.step()
+        self.assertEqual(snapshot(optimizer), before)
+
+    def test_a_parameter_twice_in_a_group_is_refused(self):
+        param = torch.ones(3, requires_grad=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch's warning of the duplicate
+            optimizer = Adagrad([param, param])
+        param.grad = torch.ones(3)
+        before = snapshot(optimizer)
+        with self.assertRaisesRegex(ValueError, "appears twice"):
+            optimizer.step()
+        self.assertEqual(snapshot(optimizer), before)
+
+    def test_pickle_and_deepcopy_keep_threads(self):
+        optimizer = Adagrad(make_params(torch.float64, 8), threads=3)
+        self.assertEqual(copy.deepcopy(optimizer).threads, 3)
+        self.assertEqual(pickle.loads(pickle.dumps(optimizer)).threads, 3)
 
 
 class AutogradVersionTest(unittest.TestCase):
