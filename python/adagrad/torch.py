@@ -24,6 +24,10 @@ import adagrad
 _SUPPORTED_DTYPES = (torch.float32, torch.float64)
 # Complex parameters step as torch steps them: on torch.view_as_real views.
 _COMPLEX_DTYPES = (torch.complex64, torch.complex128)
+# 16-bit parameters step through the library's mixed-precision step
+# (adagrad.step_mixed), their sum in float32; the names it takes.
+_HALF_DTYPES = {torch.bfloat16: "bf16", torch.float16: "fp16"}
+_ROUNDINGS = ("nearest", "stochastic")
 
 # The probe's run: a prime length, so that both the vector body and a tail
 # of every vector width take part, and a few steps that use every term of
@@ -167,6 +171,19 @@ class Adagrad(torch.optim.Optimizer):
     step count where torch's rate divides by zero, ValueError for anything
     else (a rate clr < 0 included).
 
+    16-bit parameters (bfloat16, float16) step through the library's
+    mixed-precision step (adagrad.step_mixed) with the sum in float32, not
+    in the parameter's dtype as torch 1.13 keeps it: float32 arithmetic on
+    the exactly widened parameter and gradient, in torch's order, and the new
+    parameter rounded to nearest even (rounding="nearest", the default) or
+    stochastically (rounding="stochastic", its random bits keyed by (seed,
+    the parameter's step count, the element's index), so reproducible).
+    The results therefore differ from torch's bfloat16 path, which rounds
+    every operation to bfloat16; torch 1.13 cannot step float16 parameters
+    on the CPU at all, and a float16 sum would lose eps = 1e-10 (it rounds
+    to 0, and 0 / 0 gives NaN). load_state_dict widens a 16-bit sum from
+    torch to float32; torch steps on from a float32 sum.
+
     Many tensors, threads: a step makes one library call per param group,
     dtype and rate (adagrad.step_multi, adagrad_step_multi), which balances
     the group's tensors over a thread pool by elements. threads=None (the
@@ -189,7 +206,7 @@ class Adagrad(torch.optim.Optimizer):
 
     def __init__(self, params, lr=1e-2, lr_decay=0, weight_decay=0, initial_accumulator_value=0,
                  eps=1e-10, foreach=None, *, maximize=False, differentiable=False, fused=None,
-                 fma=None, threads=None):
+                 fma=None, threads=None, rounding="nearest", seed=0):
         # torch.optim.Adagrad's checks, in its order, with its messages.
         for message, value in (("Invalid learning rate: {}", lr),
                                ("Invalid lr_decay value: {}", lr_decay),
@@ -205,6 +222,11 @@ class Adagrad(torch.optim.Optimizer):
         if threads is not None and not 1 <= threads <= _MAX_THREADS:
             raise ValueError("threads must be None or in [1, {}], not {}".format(
                 _MAX_THREADS, threads))
+        if rounding not in _ROUNDINGS:
+            raise ValueError('rounding must be "nearest" or "stochastic", not {!r}'.format(
+                rounding))
+        if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**64:
+            raise ValueError("seed must be an int in [0, 2**64), not {!r}".format(seed))
         if differentiable:
             raise ValueError(
                 "adagrad.torch.Adagrad does not support differentiable=True: the library's "
@@ -223,6 +245,8 @@ class Adagrad(torch.optim.Optimizer):
                 self._init_state(param, group)
         self.fma = probe_fma() if fma is None else bool(fma)
         self.threads = threads
+        self.rounding = rounding
+        self.seed = seed
         self._pack_steps()
 
     def _init_state(self, param, group):
@@ -249,17 +273,26 @@ class Adagrad(torch.optim.Optimizer):
 
     def load_state_dict(self, state_dict):
         super().load_state_dict(state_dict)
+        # torch keeps a 16-bit parameter's sum in the parameter's dtype;
+        # here it is float32 (widened exactly).
+        for param, state in self.state.items():
+            if (param.dtype in _HALF_DTYPES and torch.is_tensor(state.get("sum"))
+                    and state["sum"].dtype == param.dtype):
+                state["sum"] = state["sum"].float()
         self._pack_steps()
 
     def __getstate__(self):
         # torch's Optimizer pickles only defaults, state and param_groups.
-        return {**super().__getstate__(), "fma": self.fma, "threads": self.threads}
+        return {**super().__getstate__(), "fma": self.fma, "threads": self.threads,
+                "rounding": self.rounding, "seed": self.seed}
 
     def __setstate__(self, state):
         # As torch.optim.Adagrad's: also upgrades state saved by older PyTorch,
         # whose step was a Python number.
         super().__setstate__(state)
         self.__dict__.setdefault("threads", None)
+        self.__dict__.setdefault("rounding", "nearest")
+        self.__dict__.setdefault("seed", 0)
         self.__dict__.pop("_entries", None)
         for group in self.param_groups:
             group.setdefault("foreach", None)
@@ -304,6 +337,10 @@ class Adagrad(torch.optim.Optimizer):
         pool = _pool(self._thread_count())
         for hyperparameters, w, g, G in plan.batches.values():
             adagrad.step_multi(w, g, G, fma=self.fma, pool=pool, **hyperparameters)
+        for entry, hyperparameters in plan.mixed:
+            adagrad.step_mixed(entry.w, entry.g, entry.G, w_dtype=entry.half, g_dtype=entry.half,
+                               fma=self.fma, rounding=self.rounding, seed=self.seed, pool=pool,
+                               **hyperparameters)
         for destination, source in plan.writebacks:
             np.copyto(destination, source)
         # Each updated parameter's version counter is bumped once, as torch's
@@ -314,6 +351,17 @@ class Adagrad(torch.optim.Optimizer):
         if plan.empty_views:
             torch._foreach_zero_(plan.empty_views)
         return loss
+
+    @staticmethod
+    def _count(plan, entry):
+        """Adds what every stepped parameter needs besides its library call:
+        its step count's increment and its version bump."""
+        if entry.step_index is None:
+            plan.steps.append(entry.step)
+        else:
+            plan.packed.append(entry.step_index)
+        plan.empty_views.append(entry.empty_view)
+        plan.entries.append(entry)
 
     def _thread_count(self):
         return torch.get_num_threads() if self.threads is None else self.threads
@@ -366,7 +414,7 @@ class Adagrad(torch.optim.Optimizer):
                     plan.writebacks.extend(entry.writebacks)
                 step_count = entry.step
                 lr = group["lr"]
-                if lr_decay != 0:
+                if lr_decay != 0 or (entry.half and self.rounding == "stochastic"):
                     # torch's clr, in double from the incremented count, as
                     # _single_tensor_adagrad computes it (a count torch would
                     # divide by zero with raises ZeroDivisionError here too).
@@ -379,6 +427,25 @@ class Adagrad(torch.optim.Optimizer):
                     _check_hyperparameters(_group_hyperparameters(group, group["lr"], lr_decay),
                                            "param group {}".format(group_index), dtype, self.fma)
                     checked.add(dtype)
+                if entry.half:
+                    hyperparameters = _group_hyperparameters(group, lr, 0)
+                    if self.rounding == "stochastic":
+                        # Its random bits are keyed by (seed, step, index).
+                        if not (step >= 0 and step == int(step)):
+                            raise ValueError(
+                                "parameter {} of param group {}: stochastic rounding takes an "
+                                "integer step count >= 0, not {}".format(param_index, group_index,
+                                                                       step))
+                        hyperparameters["step"] = int(step)
+                    if lr_decay != 0 and (dtype, lr) not in checked:
+                        _check_hyperparameters(hyperparameters, "param group {}, parameter {} "
+                                               "at step {}: its rate".format(
+                                                   group_index, param_index, step), dtype,
+                                               self.fma)
+                        checked.add((dtype, lr))
+                    plan.mixed.append((entry, hyperparameters))
+                    self._count(plan, entry)
+                    continue
                 key = (group_index, dtype, lr, entry.folded)
                 batch = plan.batches.get(key)
                 if batch is None:
@@ -395,12 +462,7 @@ class Adagrad(torch.optim.Optimizer):
                 batch[1].append(entry.w)
                 batch[2].append(entry.g)
                 batch[3].append(entry.G)
-                if entry.step_index is None:
-                    plan.steps.append(step_count)
-                else:
-                    plan.packed.append(entry.step_index)
-                plan.empty_views.append(entry.empty_view)
-                plan.entries.append(entry)
+                self._count(plan, entry)
         if changed:
             _check_overlaps(plan.entries)
         return plan
@@ -415,16 +477,18 @@ def _group_hyperparameters(group, lr, lr_decay):
 class _Plan:
     """What one step() does, after _plan checked it: the library calls, one
     per parameter group, dtype and rate ({key: (hyperparameters, w list, g
-    list, G list)}); the step counts to increment (indices into the
+    list, G list)}) and one per 16-bit parameter ((entry, hyperparameters));
+    the step counts to increment (indices into the
     optimizer's _step_buffer, and other tensors); empty views of the
     parameters whose versions to bump; the states and entries to keep; the
     copies to write back after the calls."""
 
-    __slots__ = ("batches", "packed", "steps", "empty_views", "entries", "new_states",
+    __slots__ = ("batches", "mixed", "packed", "steps", "empty_views", "entries", "new_states",
                  "new_entries", "writebacks")
 
     def __init__(self):
         self.batches = {}
+        self.mixed = []
         self.packed = []
         self.steps = []
         self.empty_views = []
@@ -452,7 +516,8 @@ class _Entry:
     parameter, gradient and state tensors; kept across steps while they stay
     as they were (holds)."""
 
-    __slots__ = ("param", "grad", "sum", "step", "step_index", "key", "dtype", "w", "g", "G",
+    __slots__ = ("param", "grad", "sum", "step", "step_index", "key", "dtype", "half", "w", "g",
+                 "G",
                  "writebacks", "folded", "spans", "empty_view")
 
     def __init__(self, param, grad, state, group, name, step_buffer):
@@ -486,8 +551,16 @@ class _Entry:
             # the library steps without the term (and without maximize,
             # which comes before it).
             grad = (-grad if group["maximize"] else grad).add(param, alpha=weight_decay)
+        self.half = _HALF_DTYPES.get(param.dtype)
+        if self.half:
+            # The library takes 16-bit values as uint16 bit patterns.
+            param, grad = param.view(torch.int16), grad.view(torch.int16)
         self.w, self.g, self.G = self._arrays(param, grad, state_sum, name)
-        self.dtype = self.w.dtype
+        # The dtype the hyperparameters are checked in: a 16-bit step's
+        # arithmetic is float32.
+        self.dtype = self.G.dtype
+        if self.half:
+            self.w, self.g = self.w.view(np.uint16), self.g.view(np.uint16)
         if (np.may_share_memory(self.w, self.g) or np.may_share_memory(self.w, self.G)
                 or np.may_share_memory(self.g, self.G)):
             raise ValueError("{}: the parameter, its gradient and its sum must not share "
@@ -617,8 +690,12 @@ def _new_state(param, group):
     if param.is_complex():
         # As torch.optim.Adagrad: both parts start at the value.
         value = complex(value, value)
+    # A 16-bit parameter's sum is float32 (torch 1.13 keeps it in the
+    # parameter's dtype): the library's mixed-precision state.
+    dtype = torch.float32 if param.dtype in _HALF_DTYPES else param.dtype
     return {"step": torch.tensor(0.0),
-            "sum": torch.full_like(param, value, memory_format=torch.preserve_format)}
+            "sum": torch.full_like(param, value, dtype=dtype,
+                                   memory_format=torch.preserve_format)}
 
 
 def _check_hyperparameters(hyperparameters, context, dtype, fma):
@@ -645,12 +722,17 @@ def _check_tensor(tensor, param, name, role):
     if tensor.device.type != "cpu":
         raise ValueError("{} is on {}; only CPU tensors are supported".format(
             what, tensor.device))
-    if tensor.dtype not in _SUPPORTED_DTYPES + _COMPLEX_DTYPES:
-        raise TypeError("{} has dtype {}; only torch.float32, torch.float64, torch.complex64 "
-                        "and torch.complex128 are supported".format(what, tensor.dtype))
-    if tensor.dtype != param.dtype:
-        raise TypeError("{} has dtype {} but the parameter has {}".format(
-            what, tensor.dtype, param.dtype))
+    if tensor.dtype not in _SUPPORTED_DTYPES + _COMPLEX_DTYPES + tuple(_HALF_DTYPES):
+        # The one other dtype a parameter can have, complex32, torch's step
+        # refuses with a RuntimeError too.
+        raise RuntimeError("{} has dtype {}; only torch.float32, torch.float64, "
+                           "torch.complex64, torch.complex128, torch.bfloat16 and torch.float16 "
+                           "are supported".format(what, tensor.dtype))
+    expected = param.dtype
+    if role.startswith("state") and param.dtype in _HALF_DTYPES:
+        expected = torch.float32
+    if tensor.dtype != expected:
+        raise TypeError("{} has dtype {} but must have {}".format(what, tensor.dtype, expected))
     if tensor.shape != param.shape:
         raise ValueError("{} has shape {} but the parameter has {}".format(
             what, tuple(tensor.shape), tuple(param.shape)))
