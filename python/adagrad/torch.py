@@ -2,8 +2,8 @@
 """torch.optim.Adagrad computed by the adagrad library, with the same bits.
 
 Adagrad here is a drop-in replacement for torch.optim.Adagrad (PyTorch 1.13)
-on CPU float32, float64, complex64 and complex128 parameters with dense
-gradients: the same signature and hyperparameters, the same state
+on CPU float32, float64, complex64, complex128, bfloat16 and float16
+parameters, with dense gradients or (float32, float64) sparse ones: the same signature and hyperparameters, the same state
 (``state[p]["step"]``, a float tensor, and ``state[p]["sum"]``), so that
 state_dict() loads from one optimizer into the other, and the same results
 bit for bit as ``torch.optim.Adagrad(foreach=False)``. The step runs in
@@ -166,7 +166,7 @@ class Adagrad(torch.optim.Optimizer):
     parameter's dtype) are checked before any parameter, state or step count
     changes, so a step that raises changes nothing; the error names the
     parameter ("parameter i of param group j") or the group: TypeError for a
-    dtype, RuntimeError for a sparse gradient (as torch.optim.Adam) or a
+    dtype, RuntimeError for a sparse gradient with weight decay (as torch) or a
     step count that is not a tensor of one element, ZeroDivisionError for a
     step count where torch's rate divides by zero, ValueError for anything
     else (a rate clr < 0 included).
@@ -183,6 +183,14 @@ class Adagrad(torch.optim.Optimizer):
     on the CPU at all, and a float16 sum would lose eps = 1e-10 (it rounds
     to 0, and 0 / 0 gives NaN). load_state_dict widens a 16-bit sum from
     torch to float32; torch steps on from a float32 sum.
+
+    Sparse gradients (nn.Embedding and nn.EmbeddingBag with sparse=True,
+    float32 and float64) step by torch's own sparse operations, in
+    _single_tensor_adagrad's order, so with torch's bits and at torch's
+    speed: the library's sparse step orders the arithmetic otherwise
+    ((clr * g) / std against torch's clr * (g / std), duplicates summed in
+    its own order), and gives other bits. Weight decay with a sparse
+    gradient raises RuntimeError, as torch's does.
 
     Many tensors, threads: a step makes one library call per param group,
     dtype and rate (adagrad.step_multi, adagrad_step_multi), which balances
@@ -343,6 +351,8 @@ class Adagrad(torch.optim.Optimizer):
                                **hyperparameters)
         for destination, source in plan.writebacks:
             np.copyto(destination, source)
+        for entry, lr, eps, maximize in plan.sparse:
+            _sparse_step(entry.param, entry.grad, entry.sum, lr, eps, maximize)
         # Each updated parameter's version counter is bumped once, as torch's
         # in-place update bumps it, so that autograd refuses a graph that
         # saved the old values: zero_() on an empty view of the parameter
@@ -360,7 +370,8 @@ class Adagrad(torch.optim.Optimizer):
             plan.steps.append(entry.step)
         else:
             plan.packed.append(entry.step_index)
-        plan.empty_views.append(entry.empty_view)
+        if entry.empty_view is not None:
+            plan.empty_views.append(entry.empty_view)
         plan.entries.append(entry)
 
     def _thread_count(self):
@@ -408,10 +419,13 @@ class Adagrad(torch.optim.Optimizer):
                         # A group added by add_param_group gets its state here.
                         state = _new_state(param, group)
                         plan.new_states.append((param, state))
-                    entry = _Entry(param, grad, state, group, name, self._step_buffer)
-                    if not entry.writebacks and not entry.folded:
-                        plan.new_entries.append((identity, entry))
-                    plan.writebacks.extend(entry.writebacks)
+                    if grad.is_sparse:
+                        entry = _SparseEntry(param, grad, state, group, name, self._step_buffer)
+                    else:
+                        entry = _Entry(param, grad, state, group, name, self._step_buffer)
+                        if not entry.writebacks and not entry.folded:
+                            plan.new_entries.append((identity, entry))
+                        plan.writebacks.extend(entry.writebacks)
                 step_count = entry.step
                 lr = group["lr"]
                 if lr_decay != 0 or (entry.half and self.rounding == "stochastic"):
@@ -427,6 +441,10 @@ class Adagrad(torch.optim.Optimizer):
                     _check_hyperparameters(_group_hyperparameters(group, group["lr"], lr_decay),
                                            "param group {}".format(group_index), dtype, self.fma)
                     checked.add(dtype)
+                if entry.empty_view is None:  # a sparse gradient
+                    plan.sparse.append((entry, lr, group["eps"], bool(group["maximize"])))
+                    self._count(plan, entry)
+                    continue
                 if entry.half:
                     hyperparameters = _group_hyperparameters(group, lr, 0)
                     if self.rounding == "stochastic":
@@ -478,17 +496,20 @@ class _Plan:
     """What one step() does, after _plan checked it: the library calls, one
     per parameter group, dtype and rate ({key: (hyperparameters, w list, g
     list, G list)}) and one per 16-bit parameter ((entry, hyperparameters));
+    the parameters with sparse gradients, stepped by torch's operations
+    ((entry, rate, eps, maximize));
     the step counts to increment (indices into the
     optimizer's _step_buffer, and other tensors); empty views of the
     parameters whose versions to bump; the states and entries to keep; the
     copies to write back after the calls."""
 
-    __slots__ = ("batches", "mixed", "packed", "steps", "empty_views", "entries", "new_states",
+    __slots__ = ("batches", "mixed", "sparse", "packed", "steps", "empty_views", "entries", "new_states",
                  "new_entries", "writebacks")
 
     def __init__(self):
         self.batches = {}
         self.mixed = []
+        self.sparse = []
         self.packed = []
         self.steps = []
         self.empty_views = []
@@ -511,6 +532,76 @@ def _entry_key(param, grad, state_sum):
             grad.shape, grad.stride(), state_sum.data_ptr(), state_sum.shape, state_sum.stride())
 
 
+def _checked_step(state, name, step_buffer):
+    """The state's step count, and its index in the optimizer's step buffer
+    (None when it is a tensor of its own)."""
+    step_count = state["step"]
+    if not torch.is_tensor(step_count) or step_count.numel() != 1:
+        raise RuntimeError('{}: state["step"] must be a tensor of one element, as '
+                           "torch.optim.Adagrad keeps it".format(name))
+    if step_buffer is not None and step_count._base is step_buffer:
+        return step_count, step_count.storage_offset() - step_buffer.storage_offset()
+    return step_count, None
+
+
+class _SparseEntry:
+    """A parameter with a sparse gradient (nn.Embedding(sparse=True),
+    nn.EmbeddingBag(sparse=True)), checked. It is stepped by torch's own
+    sparse operations in _single_tensor_adagrad's order (_sparse_step), so
+    with torch's bits: the library's sparse step orders the arithmetic
+    otherwise ((clr * g) / std against torch's clr * (g / std), duplicates
+    summed in its own order) and gives other bits."""
+
+    __slots__ = ("param", "grad", "sum", "step", "step_index", "dtype", "spans", "empty_view")
+    half = None
+    folded = False
+
+    def __init__(self, param, grad, state, group, name, step_buffer):
+        _check_tensor(param, param, name, "")
+        if grad.layout != torch.sparse_coo:
+            raise ValueError("the gradient of {} has layout {}; only torch.strided and "
+                             "torch.sparse_coo are supported".format(name, grad.layout))
+        if param.dtype not in _SUPPORTED_DTYPES:
+            raise RuntimeError("{} has dtype {} and a sparse gradient; sparse gradients are "
+                               "supported for torch.float32 and torch.float64 "
+                               "parameters".format(name, param.dtype))
+        if grad.dtype != param.dtype or grad.shape != param.shape:
+            raise TypeError("the sparse gradient of {} is {} {} but the parameter is {} "
+                            "{}".format(name, grad.dtype, tuple(grad.shape), param.dtype,
+                                        tuple(param.shape)))
+        if group["weight_decay"] != 0:
+            # torch's message and type.
+            raise RuntimeError("{}: weight_decay option is not compatible with sparse "
+                               "gradients".format(name))
+        state_sum = state["sum"]
+        _check_tensor(state_sum, param, name, 'state["sum"] of ')
+        self.param, self.grad, self.sum = param, grad, state_sum
+        self.step, self.step_index = _checked_step(state, name, step_buffer)
+        self.dtype = np.dtype(np.float32 if param.dtype == torch.float32 else np.float64)
+        # torch's param.add_ bumps the version itself.
+        self.empty_view = None
+        self.spans = [_span(param, True), _span(state_sum, True)]
+
+
+def _sparse_step(param, grad, state_sum, clr, eps, maximize):
+    """torch 1.13's _single_tensor_adagrad for a sparse gradient, as it is."""
+    grad = -grad if maximize else grad
+    grad = grad.coalesce()  # the update is non-linear so indices must be unique
+    grad_indices = grad._indices()
+    grad_values = grad._values()
+    size = grad.size()
+
+    def make_sparse(values):
+        if grad_indices.numel() == 0 or values.numel() == 0:
+            return torch.empty_like(grad)
+        return torch.sparse_coo_tensor(grad_indices, values, size)
+
+    state_sum.add_(make_sparse(grad_values.pow(2)))
+    std = state_sum.sparse_mask(grad)
+    std_values = std._values().sqrt_().add_(eps)
+    param.add_(make_sparse(grad_values / std_values), alpha=-clr)
+
+
 class _Entry:
     """One parameter's arrays for the library, made (and checked) from its
     parameter, gradient and state tensors; kept across steps while they stay
@@ -525,14 +616,8 @@ class _Entry:
         _check_tensor(grad, param, name, "gradient of ")
         state_sum = state["sum"]
         _check_tensor(state_sum, param, name, 'state["sum"] of ')
-        step_count = state["step"]
-        if not torch.is_tensor(step_count) or step_count.numel() != 1:
-            raise RuntimeError('{}: state["step"] must be a tensor of one element, as '
-                               "torch.optim.Adagrad keeps it".format(name))
-        self.param, self.grad, self.sum, self.step = param, grad, state_sum, step_count
-        self.step_index = None
-        if step_buffer is not None and step_count._base is step_buffer:
-            self.step_index = step_count.storage_offset() - step_buffer.storage_offset()
+        self.param, self.grad, self.sum = param, grad, state_sum
+        self.step, self.step_index = _checked_step(state, name, step_buffer)
         self.key = _entry_key(param, grad, state_sum)
         # For the version bump (step()); made anew with the entry when the
         # parameter's memory moves, so it keeps no old storage alive.

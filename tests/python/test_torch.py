@@ -842,6 +842,63 @@ class HalfPrecisionTest(unittest.TestCase):
                 Adagrad(params, **options)
 
 
+class SparseGradientTest(unittest.TestCase):
+    """Sparse gradients (nn.Embedding and nn.EmbeddingBag with sparse=True)
+    step as torch's foreach=False steps them, bit for bit: by torch's own
+    sparse operations (the library's sparse step orders the arithmetic
+    otherwise), beside dense parameters stepped by the library."""
+
+    @staticmethod
+    def make_model(seed):
+        torch.manual_seed(seed)
+        return torch.nn.ModuleDict({
+            "embedding": torch.nn.Embedding(50, 8, sparse=True),
+            "bag": torch.nn.EmbeddingBag(40, 8, mode="sum", sparse=True),
+            "dense": torch.nn.Linear(16, 1),
+        })
+
+    @staticmethod
+    def loss(model, generator):
+        # Indices drawn with repeats, so the gradients hold duplicates.
+        ids = torch.randint(0, 50, (12,), generator=generator)
+        bags = torch.randint(0, 40, (12, 5), generator=generator)
+        features = torch.cat([model["embedding"](ids), model["bag"](bags)], dim=1)
+        return model["dense"](features).pow(2).mean()
+
+    def test_bitwise_with_torch(self):
+        for options in (dict(lr=0.1), dict(lr=0.1, lr_decay=0.01, maximize=True,
+                                           initial_accumulator_value=0.1)):
+            for theirs_foreach in (False, True):  # torch's foreach falls back for sparse
+                if theirs_foreach and options.get("maximize"):
+                    continue  # torch 1.13's foreach path has no _foreach_neg for sparse
+                with self.subTest(foreach=theirs_foreach, **options):
+                    ours_model, theirs_model = self.make_model(26), self.make_model(26)
+                    ours = Adagrad(ours_model.parameters(), **options)
+                    theirs = torch.optim.Adagrad(theirs_model.parameters(),
+                                                 foreach=theirs_foreach, **options)
+                    for step in range(8):
+                        for model, optimizer in ((ours_model, ours), (theirs_model, theirs)):
+                            optimizer.zero_grad()
+                            self.loss(model, torch.Generator().manual_seed(step)).backward()
+                            optimizer.step()
+                        self.assertTrue(ours_model["embedding"].weight.grad.is_sparse)
+                        difference = state_difference(ours, list(ours_model.parameters()),
+                                                      theirs, list(theirs_model.parameters()))
+                        self.assertIsNone(difference, "after step {}".format(step + 1))
+
+    def test_weight_decay_is_refused_as_torch_refuses_it(self):
+        model = self.make_model(27)
+        for cls in (Adagrad, torch.optim.Adagrad):
+            optimizer = cls(model.parameters(), weight_decay=0.1)
+            self.loss(model, torch.Generator().manual_seed(0)).backward()
+            before = snapshot(optimizer)
+            with self.assertRaisesRegex(RuntimeError, "weight_decay option is not compatible"):
+                optimizer.step()
+            if cls is Adagrad:
+                self.assertEqual(snapshot(optimizer), before)
+            optimizer.zero_grad()
+
+
 class AutogradVersionTest(unittest.TestCase):
     """step() bumps each updated parameter's version counter as torch's
     in-place update does, so a graph that saved the old values refuses to
