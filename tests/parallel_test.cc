@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <pthreadpool.h>
 
+#include <algorithm>
 #include <cfenv>
 #include <cstdint>
 #include <cstring>
@@ -246,6 +247,65 @@ TEST_F(MultiBadInput, InvalidParameters) {
   adagrad_params p = adagrad_params_default();
   p.eps = -1;
   expect(ADAGRAD_ERROR_INVALID_PARAMS, &p);
+}
+
+// Random lists of 2 to 8 and of 250 to 300 tensors (both sides of the sorted
+// overlap check's limit, 256) laid out apart in one arena, and in half of the
+// trials one buffer moved to a random place: the status is OVERLAP exactly
+// when a written buffer (w, G) shares a byte with any other buffer (two
+// gradients may), as comparing every pair here says; nothing changes then.
+TEST(Multi, OverlapStatusMatchesEveryPairCompared) {
+  std::mt19937_64 rng(20261207);
+  std::vector<float> arena(3 * 300 * 4, 0.5f);
+  const adagrad_params p = adagrad_params_default();
+  for (int trial = 0; trial < 400; ++trial) {
+    const std::size_t count = trial % 4 == 0 ? 250 + rng() % 51 : 2 + rng() % 7;
+    std::vector<std::size_t> slots(3 * count);
+    for (std::size_t i = 0; i < slots.size(); ++i) slots[i] = 4 * i;
+    std::shuffle(slots.begin(), slots.end(), rng);
+    std::vector<adagrad_tensor> tensors(count);
+    for (std::size_t t = 0; t < count; ++t) {
+      const std::size_t n = rng() % 5;  // 0 to 4 elements: a slot holds 4
+      tensors[t] = {&arena[slots[3 * t]], &arena[slots[3 * t + 1]], &arena[slots[3 * t + 2]], n};
+    }
+    if (trial % 2 == 1) {
+      adagrad_tensor& moved = tensors[rng() % count];
+      float* to = &arena[rng() % (arena.size() - 4)];
+      switch (rng() % 3) {
+        case 0: moved.w = to; break;
+        case 1: moved.g = to; break;
+        default: moved.G = to; break;
+      }
+    }
+    struct buffer {
+      const float* data;
+      std::size_t n;
+      bool written;
+    };
+    std::vector<buffer> buffers;
+    for (const adagrad_tensor& t : tensors) {
+      if (t.n == 0) continue;
+      buffers.push_back({t.w, t.n, true});
+      buffers.push_back({t.g, t.n, false});
+      buffers.push_back({t.G, t.n, true});
+    }
+    bool overlapping = false;
+    for (std::size_t i = 0; i < buffers.size() && !overlapping; ++i) {
+      for (std::size_t j = i + 1; j < buffers.size() && !overlapping; ++j) {
+        const buffer& a = buffers[i];
+        const buffer& b = buffers[j];
+        overlapping = (a.written || b.written) && a.data < b.data + b.n && b.data < a.data + a.n;
+      }
+    }
+    const std::vector<float> before = arena;
+    SCOPED_TRACE(testing::Message() << "trial " << trial << ", " << count << " tensors");
+    EXPECT_EQ(overlapping ? ADAGRAD_ERROR_OVERLAP : ADAGRAD_OK,
+              adagrad_step_multi(tensors.data(), count, &p, nullptr));
+    if (overlapping) {
+      EXPECT_TRUE(arena == before) << "a tensor changed";
+    }
+    std::fill(arena.begin(), arena.end(), 0.5f);
+  }
 }
 
 TEST(ParallelBadInput, SameStatusesAsTheSingleStep) {

@@ -10,6 +10,8 @@ keyword-only.
 Dense steps, float32 or float64 arrays of any shape:
 
     step                 one AdaGrad step: updates w and G from g
+    step_multi           one step of many tensors (lists of arrays) in one
+                         library call, on threads, the same bits as step()
     state_init           fills an accumulator with its initial value
     proximal_step        proximal AdaGrad (composite mirror descent, l1 and l2)
     da_step              AdaGrad dual averaging (step, the global step t, required)
@@ -43,11 +45,13 @@ on demand, so that NumPy users do not pay for importing PyTorch).
 """
 from adagrad._adagrad import (ThreadPool, __version__, active_isa, active_wide_isa, da_step,
                               dispatch, from_half, isas, proximal_step, rowwise_sparse_step,
-                              rowwise_step,
-                              sparse_da_step, sparse_proximal_step, sparse_step, state_init, step,
-                              step_master, step_mixed, supported_isas, to_half, unscale_check)
+                              rowwise_step, sparse_da_step, sparse_proximal_step, sparse_step,
+                              state_init, step,
+                              step_master, step_mixed, step_multi, supported_isas, to_half,
+                              unscale_check)
 
 __all__ = ["ThreadPool", "__version__", "active_isa", "active_wide_isa", "da_step", "dispatch",
-           "from_half", "isas", "proximal_step", "rowwise_sparse_step", "rowwise_step", "sparse_da_step",
-           "sparse_proximal_step", "sparse_step", "state_init", "step", "step_master",
-           "step_mixed", "supported_isas", "to_half", "unscale_check"]
+           "from_half", "isas", "proximal_step", "rowwise_sparse_step", "rowwise_step",
+           "sparse_da_step", "sparse_proximal_step", "sparse_step", "state_init", "step",
+           "step_master", "step_mixed", "step_multi", "supported_isas", "to_half",
+           "unscale_check"]

@@ -21,6 +21,7 @@
 #include "binding_common.h"
 
 namespace adagrad_python {
+void register_multi(py::module_& m);  // multi.cpp
 namespace {
 
 // The names of the enum's ISAs, every one or the supported ones only.
@@ -46,6 +47,7 @@ PYBIND11_MODULE(_adagrad, m) {
   m.attr("__version__") = adagrad_version();
 
   register_dense(m);
+  register_multi(m);
 
   py::class_<thread_pool> pool(
       m, "ThreadPool",

@@ -46,6 +46,7 @@ REQUIRED = {
     "isas": lambda: ([], {}),
     "state_init": lambda: ([dense()[2], 0.1], {}),
     "step": lambda: (dense(), {}),
+    "step_multi": lambda: ([[a] for a in dense()], {}),
     "proximal_step": lambda: (dense(), {}),
     "da_step": lambda: (dense()[:2] + [np.zeros(5, F32), dense()[2]], {"step": 3}),
     "sparse_step": lambda: (table(), {}),
