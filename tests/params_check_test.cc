@@ -14,6 +14,7 @@
 #include <string>
 
 #include "adagrad/adagrad.h"
+#include "duplicates_as_int.h"
 #include "adagrad/adagrad.hpp"
 
 namespace adagrad_test {
@@ -26,7 +27,7 @@ constexpr double kNan = std::numeric_limits<double>::quiet_NaN();
 struct inputs {
   adagrad_params params = adagrad_params_default();
   adagrad_regularization regularization{0.0, 0.0};
-  adagrad_duplicates dup = ADAGRAD_DUPLICATES_SUM;
+  int dup = ADAGRAD_DUPLICATES_SUM;  // an int: tests/duplicates_as_int.c says why
   adagrad_mixed_options options = adagrad_mixed_options_default();
   bool null_params = false;
   bool null_regularization = false;
@@ -67,7 +68,7 @@ adagrad_field run_check(check_index check, const inputs& in) {
     case kProximalF64: return adagrad_proximal_params_check_f64(in.p(), in.r());
     case kDa: return adagrad_da_params_check(in.p(), in.r());
     case kDaF64: return adagrad_da_params_check_f64(in.p(), in.r());
-    case kSparse: return adagrad_sparse_params_check(in.p(), in.dup);
+    case kSparse: return sparse_params_check_as_int(in.p(), in.dup);
     case kMixed: return adagrad_mixed_params_check(in.p(), in.o());
     case kChecks: break;
   }
@@ -77,7 +78,7 @@ adagrad_field run_check(check_index check, const inputs& in) {
 // The sparse composite steps: their composite check, then dup as
 // adagrad_sparse_params_check checks it (the header's rule).
 adagrad_field sparse_composite_check(adagrad_field composite, const inputs& in) {
-  return composite != ADAGRAD_FIELD_NONE ? composite : adagrad_sparse_params_check(in.p(), in.dup);
+  return composite != ADAGRAD_FIELD_NONE ? composite : sparse_params_check_as_int(in.p(), in.dup);
 }
 
 // A step with nothing to update, and the check that describes it.
@@ -121,27 +122,15 @@ const step_case kSteps[] = {
        return adagrad_da_step_f64(nullptr, nullptr, nullptr, nullptr, 0, in.p(), in.r());
      }},
     {"adagrad_sparse_step", [](const inputs& in) { return run_check(kSparse, in); },
-     [](const inputs& in) {
-       return adagrad_sparse_step(nullptr, nullptr, 0, 0, nullptr, 0, nullptr, in.p(), in.dup,
-                                  nullptr, 0, nullptr);
-     }},
+     [](const inputs& in) { return empty_sparse_step_as_int(in.p(), in.dup); }},
     {"adagrad_rowwise_sparse_step_i32", [](const inputs& in) { return run_check(kSparse, in); },
-     [](const inputs& in) {
-       return adagrad_rowwise_sparse_step_i32(nullptr, nullptr, 0, 0, nullptr, 0, nullptr, in.p(),
-                                              in.dup, nullptr, 0, nullptr);
-     }},
+     [](const inputs& in) { return empty_rowwise_sparse_step_i32_as_int(in.p(), in.dup); }},
     {"adagrad_sparse_proximal_step",
      [](const inputs& in) { return sparse_composite_check(run_check(kProximal, in), in); },
-     [](const inputs& in) {
-       return adagrad_sparse_proximal_step(nullptr, nullptr, 0, 0, nullptr, 0, nullptr, in.p(),
-                                           in.r(), in.dup, nullptr, 0, nullptr);
-     }},
+     [](const inputs& in) { return empty_sparse_proximal_step_as_int(in.p(), in.r(), in.dup); }},
     {"adagrad_sparse_da_step",
      [](const inputs& in) { return sparse_composite_check(run_check(kDa, in), in); },
-     [](const inputs& in) {
-       return adagrad_sparse_da_step(nullptr, nullptr, nullptr, 0, 0, nullptr, 0, nullptr, in.p(),
-                                     in.r(), in.dup, nullptr, 0, nullptr);
-     }},
+     [](const inputs& in) { return empty_sparse_da_step_as_int(in.p(), in.r(), in.dup); }},
     {"adagrad_step_mixed", [](const inputs& in) { return run_check(kMixed, in); },
      [](const inputs& in) {
        return adagrad_step_mixed(nullptr, ADAGRAD_DTYPE_BF16, nullptr, ADAGRAD_DTYPE_F16, nullptr,
@@ -254,7 +243,7 @@ const check_case kCases[] = {
      [](inputs& in) {
        in.params.lr = -1.0;
        in.regularization.l1 = -1.0;
-       store_int(&in.dup, 7);
+       in.dup = 7;
        in.options.grad_scale = 0.0;
      },
      every(ADAGRAD_FIELD_LR)},
@@ -318,8 +307,8 @@ const check_case kCases[] = {
      },
      only(kComposite, ADAGRAD_FIELD_L1)},
     // Sparse steps.
-    {"dup 2", [](inputs& in) { store_int(&in.dup, 2); }, only({kSparse}, ADAGRAD_FIELD_DUPLICATES)},
-    {"dup -1", [](inputs& in) { store_int(&in.dup, -1); },
+    {"dup 2", [](inputs& in) { in.dup = 2; }, only({kSparse}, ADAGRAD_FIELD_DUPLICATES)},
+    {"dup -1", [](inputs& in) { in.dup = -1; },
      only({kSparse}, ADAGRAD_FIELD_DUPLICATES)},
     {"dup sequential", [](inputs& in) { in.dup = ADAGRAD_DUPLICATES_SEQUENTIAL; },
      every(ADAGRAD_FIELD_NONE)},

@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* The library's functions that take an adagrad_duplicates by value, called
+ * with any int, as a C caller may call them. A C++ test cannot: an enum
+ * value outside the enumerators' range is undefined behaviour there (GCC's
+ * -fsanitize=enum reports the load), while C converts any int. The buffers
+ * are empty (NULL, 0): tests/params_check_test.cc checks the parameters. */
+#include "duplicates_as_int.h"
+
+adagrad_field sparse_params_check_as_int(const adagrad_params* p, int dup) {
+  return adagrad_sparse_params_check(p, dup);
+}
+
+adagrad_status empty_sparse_step_as_int(const adagrad_params* p, int dup) {
+  return adagrad_sparse_step(NULL, NULL, 0, 0, NULL, 0, NULL, p, dup, NULL, 0, NULL);
+}
+
+adagrad_status empty_rowwise_sparse_step_i32_as_int(const adagrad_params* p, int dup) {
+  return adagrad_rowwise_sparse_step_i32(NULL, NULL, 0, 0, NULL, 0, NULL, p, dup, NULL, 0, NULL);
+}
+
+adagrad_status empty_sparse_proximal_step_as_int(const adagrad_params* p,
+                                                 const adagrad_regularization* r, int dup) {
+  return adagrad_sparse_proximal_step(NULL, NULL, 0, 0, NULL, 0, NULL, p, r, dup, NULL, 0, NULL);
+}
+
+adagrad_status empty_sparse_da_step_as_int(const adagrad_params* p,
+                                           const adagrad_regularization* r, int dup) {
+  return adagrad_sparse_da_step(NULL, NULL, NULL, 0, 0, NULL, 0, NULL, p, r, dup, NULL, 0, NULL);
+}

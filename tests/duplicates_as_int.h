@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* tests/duplicates_as_int.c: the calls that take adagrad_duplicates, with
+ * an int, as C passes it. */
+#ifndef ADAGRAD_TESTS_DUPLICATES_AS_INT_H_
+#define ADAGRAD_TESTS_DUPLICATES_AS_INT_H_
+
+#include "adagrad/adagrad.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+adagrad_field sparse_params_check_as_int(const adagrad_params* p, int dup);
+adagrad_status empty_sparse_step_as_int(const adagrad_params* p, int dup);
+adagrad_status empty_rowwise_sparse_step_i32_as_int(const adagrad_params* p, int dup);
+adagrad_status empty_sparse_proximal_step_as_int(const adagrad_params* p,
+                                                 const adagrad_regularization* r, int dup);
+adagrad_status empty_sparse_da_step_as_int(const adagrad_params* p,
+                                           const adagrad_regularization* r, int dup);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ADAGRAD_TESTS_DUPLICATES_AS_INT_H_ */
