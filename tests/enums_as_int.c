@@ -1,10 +1,14 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* The library's functions that take an adagrad_duplicates by value, called
- * with any int, as a C caller may call them. A C++ test cannot: an enum
- * value outside the enumerators' range is undefined behaviour there (GCC's
- * -fsanitize=enum reports the load), while C converts any int. The buffers
- * are empty (NULL, 0): tests/params_check_test.cc checks the parameters. */
-#include "duplicates_as_int.h"
+/* Library functions that take an enum by value, called with any int, as a
+ * C caller may call them. A C++ test cannot: an enum value outside the
+ * enumerators' range is undefined behaviour there (GCC's -fsanitize=enum
+ * reports loading one), while C converts any int. The steps' buffers are
+ * empty (NULL, 0): tests/params_check_test.cc checks the parameters. */
+#include "enums_as_int.h"
+
+const char* field_name_as_int(int field) { return adagrad_field_name(field); }
+
+const char* isa_name_as_int(int isa) { return adagrad_isa_name(isa); }
 
 adagrad_field sparse_params_check_as_int(const adagrad_params* p, int dup) {
   return adagrad_sparse_params_check(p, dup);
