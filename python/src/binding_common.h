@@ -322,6 +322,14 @@ template <class T>
   raise_status(status, isa, buffers);
 }
 
+// A library call on the ISA the caller pinned (isa=), through pinned (the
+// _isa entry point), else through dispatched: the arguments written once.
+template <class Pinned, class Dispatched, class... Args>
+adagrad_status on_isa(const std::optional<adagrad_isa>& isa, Pinned pinned, Dispatched dispatched,
+                      const Args&... args) {
+  return isa ? pinned(*isa, args...) : dispatched(args...);
+}
+
 // The hyperparameters every step takes, converted in this order; whether
 // their values are valid is the library's to say.
 inline adagrad_params params_argument(py::handle lr, py::handle eps, py::handle weight_decay,

@@ -17,8 +17,8 @@ void run_step(py::array& w, const py::array& g, py::array& G, const adagrad_para
     // The arrays stay alive (the caller holds them) and nothing here touches
     // a Python object, so other threads may run meanwhile.
     py::gil_scoped_release release;
-    status = isa ? library<T>::step_isa(*isa, w_data, g_data, G_data, n, &params)
-                 : library<T>::step(w_data, g_data, G_data, n, &params);
+    status =
+        on_isa(isa, library<T>::step_isa, library<T>::step, w_data, g_data, G_data, n, &params);
   }
   if (status != ADAGRAD_OK) {
     raise_step_status<T>(status, params, isa, {{w, "w", true}, {g, "g", false}, {G, "G", true}});
@@ -102,9 +102,8 @@ void run_proximal_step(py::array& w, const py::array& g, py::array& G, const ada
   adagrad_status status;
   {
     py::gil_scoped_release release;
-    status =
-        isa ? library<T>::proximal_isa(*isa, w_data, g_data, G_data, n, &params, &regularization)
-            : library<T>::proximal(w_data, g_data, G_data, n, &params, &regularization);
+    status = on_isa(isa, library<T>::proximal_isa, library<T>::proximal, w_data, g_data, G_data, n,
+                    &params, &regularization);
   }
   if (status != ADAGRAD_OK) {
     raise_composite_status<T>(status, params, regularization, false, isa,
@@ -145,9 +144,8 @@ void run_da_step(py::array& w, const py::array& g, py::array& z, py::array& G,
   adagrad_status status;
   {
     py::gil_scoped_release release;
-    status =
-        isa ? library<T>::da_isa(*isa, w_data, g_data, z_data, G_data, n, &params, &regularization)
-            : library<T>::da(w_data, g_data, z_data, G_data, n, &params, &regularization);
+    status = on_isa(isa, library<T>::da_isa, library<T>::da, w_data, g_data, z_data, G_data, n,
+                    &params, &regularization);
   }
   if (status != ADAGRAD_OK) {
     raise_composite_status<T>(status, params, regularization, true, isa,

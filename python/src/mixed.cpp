@@ -153,10 +153,8 @@ void step_mixed(argument w_object, argument g_object, argument G_object, argumen
   {
     py::gil_scoped_release release;
     status = run_threaded(where, [&](pthreadpool* pool) {
-      return isa ? adagrad_step_mixed_isa(*isa, w_data, w_type, g_data, g_type, G_data, n, &params,
-                                          &options, pool)
-                 : adagrad_step_mixed(w_data, w_type, g_data, g_type, G_data, n, &params, &options,
-                                      pool);
+      return on_isa(isa, adagrad_step_mixed_isa, adagrad_step_mixed, w_data, w_type, g_data, g_type,
+                    G_data, n, &params, &options, pool);
     });
   }
   if (status != ADAGRAD_OK) {
@@ -217,10 +215,8 @@ void step_master(argument w_object, argument g_object, argument G_object, argume
   {
     py::gil_scoped_release release;
     status = run_threaded(where, [&](pthreadpool* pool) {
-      return isa ? adagrad_step_master_isa(*isa, w_data, g_data, g_type, G_data, copy_data,
-                                           copy_type, n, &params, &options, pool)
-                 : adagrad_step_master(w_data, g_data, g_type, G_data, copy_data, copy_type, n,
-                                       &params, &options, pool);
+      return on_isa(isa, adagrad_step_master_isa, adagrad_step_master, w_data, g_data, g_type,
+                    G_data, copy_data, copy_type, n, &params, &options, pool);
     });
   }
   if (status != ADAGRAD_OK) {
@@ -246,8 +242,8 @@ void unscale_check(argument g_object, argument found_inf_object, argument dtype,
   adagrad_status status;
   {
     py::gil_scoped_release release;
-    status = isa ? adagrad_unscale_check_isa(*isa, g_data, type, n, inv_scale, found_inf_data)
-                 : adagrad_unscale_check(g_data, type, n, inv_scale, found_inf_data);
+    status = on_isa(isa, adagrad_unscale_check_isa, adagrad_unscale_check, g_data, type, n,
+                    inv_scale, found_inf_data);
   }
   if (status == ADAGRAD_ERROR_INVALID_PARAMS) {
     throw py::value_error("inv_scale = " + repr_of(py::float_(inv_scale)) +
@@ -291,8 +287,8 @@ py::array to_half(argument x_object, argument dtype, argument out_object, argume
   adagrad_status status;
   {
     py::gil_scoped_release release;
-    status = isa ? adagrad_convert_to_half_isa(*isa, in_data, out_data, n, type)
-                 : adagrad_convert_to_half(in_data, out_data, n, type);
+    status = on_isa(isa, adagrad_convert_to_half_isa, adagrad_convert_to_half, in_data, out_data, n,
+                    type);
   }
   if (status != ADAGRAD_OK) raise_status(status, isa, {{x, "x", false}, {out, "out", true}});
   return out;
@@ -311,8 +307,8 @@ py::array from_half(argument h_object, argument dtype, argument out_object, argu
   adagrad_status status;
   {
     py::gil_scoped_release release;
-    status = isa ? adagrad_convert_from_half_isa(*isa, in_data, out_data, n, type)
-                 : adagrad_convert_from_half(in_data, out_data, n, type);
+    status = on_isa(isa, adagrad_convert_from_half_isa, adagrad_convert_from_half, in_data,
+                    out_data, n, type);
   }
   if (status != ADAGRAD_OK) raise_status(status, isa, {{h, "h", false}, {out, "out", true}});
   return out;

@@ -272,9 +272,8 @@ void rowwise_step(argument w_object, argument g_object, argument row_state_objec
   {
     py::gil_scoped_release release;
     status = run_threaded(where, [&](pthreadpool* pool) {
-      return isa ? adagrad_rowwise_step_isa(*isa, w_data, g_data, state_data, rows, dim, &params,
-                                            pool)
-                 : adagrad_rowwise_step(w_data, g_data, state_data, rows, dim, &params, pool);
+      return on_isa(isa, adagrad_rowwise_step_isa, adagrad_rowwise_step, w_data, g_data, state_data,
+                    rows, dim, &params, pool);
     });
   }
   // The written arrays first for the messages.
@@ -337,18 +336,14 @@ void sparse_proximal_step(argument table_object, argument state_object, argument
   float* table_data = static_cast<float*>(a.table.mutable_data());
   float* state_data = static_cast<float*>(a.states[0].mutable_data());
   const float* grads_data = static_cast<const float*>(a.grads.data());
-  run_sparse_composite(a, params, regularization, dup, where, /*dual_averaging=*/false, isa,
-                       [&](const std::int64_t* indices, void* workspace, std::size_t workspace_size,
-                           pthreadpool* pool) {
-                         return isa ? adagrad_sparse_proximal_step_isa(
-                                          *isa, table_data, state_data, a.num_rows, a.dim, indices,
-                                          a.num_indices, grads_data, &params, &regularization, dup,
-                                          workspace, workspace_size, pool)
-                                    : adagrad_sparse_proximal_step(
-                                          table_data, state_data, a.num_rows, a.dim, indices,
-                                          a.num_indices, grads_data, &params, &regularization, dup,
-                                          workspace, workspace_size, pool);
-                       });
+  run_sparse_composite(
+      a, params, regularization, dup, where, /*dual_averaging=*/false, isa,
+      [&](const std::int64_t* indices, void* workspace, std::size_t workspace_size,
+          pthreadpool* pool) {
+        return on_isa(isa, adagrad_sparse_proximal_step_isa, adagrad_sparse_proximal_step,
+                      table_data, state_data, a.num_rows, a.dim, indices, a.num_indices, grads_data,
+                      &params, &regularization, dup, workspace, workspace_size, pool);
+      });
 }
 
 void sparse_da_step(argument table_object, argument z_object, argument G_object,
@@ -377,14 +372,10 @@ void sparse_da_step(argument table_object, argument z_object, argument G_object,
   run_sparse_composite(a, params, regularization, dup, where, /*dual_averaging=*/true, isa,
                        [&](const std::int64_t* indices, void* workspace, std::size_t workspace_size,
                            pthreadpool* pool) {
-                         return isa ? adagrad_sparse_da_step_isa(
-                                          *isa, table_data, z_data, G_data, a.num_rows, a.dim,
-                                          indices, a.num_indices, grads_data, &params,
-                                          &regularization, dup, workspace, workspace_size, pool)
-                                    : adagrad_sparse_da_step(table_data, z_data, G_data, a.num_rows,
-                                                             a.dim, indices, a.num_indices,
-                                                             grads_data, &params, &regularization,
-                                                             dup, workspace, workspace_size, pool);
+                         return on_isa(isa, adagrad_sparse_da_step_isa, adagrad_sparse_da_step,
+                                       table_data, z_data, G_data, a.num_rows, a.dim, indices,
+                                       a.num_indices, grads_data, &params, &regularization, dup,
+                                       workspace, workspace_size, pool);
                        });
 }
 
