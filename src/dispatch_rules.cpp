@@ -18,6 +18,9 @@
 #include <cstring>
 #include <xsimd/xsimd.hpp>
 
+// The architecture types of the ISAs xsimd lacks (SVE), for vector_bytes.
+#include "scalable_arch.h"
+
 #if defined(__x86_64__) || defined(_M_X64)
 #include <cpuid.h>
 #endif
