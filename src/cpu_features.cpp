@@ -2,11 +2,16 @@
 // CPU feature detection for dispatch. Done here rather than by cpuinfo,
 // whose initialization allocates, reads /proc and /sys and prints to stderr
 // when it cannot, none of which a step may do (include/adagrad/adagrad.h);
-// the few CPUID bits dispatch needs do not call for it.
+// the few CPUID bits dispatch needs do not call for it. On AArch64 the same
+// holds for cpuinfo_has_arm_sve and friends: the kernel's HWCAP bits, which
+// getauxval reads from the process's auxiliary vector (no file, no
+// allocation), say the same and also that the kernel saves the SVE state.
 #include "cpu_features.h"
 
 #if defined(__x86_64__) || defined(_M_X64)
 #include <cpuid.h>
+#elif defined(__aarch64__) && defined(__linux__)
+#include <sys/auxv.h>
 #endif
 
 namespace adagrad {
@@ -76,6 +81,38 @@ std::uint32_t detect_cpu_features() {
       if (bit(eax, 5)) features |= kAvx512bf16;
     }
   }
+  return features;
+}
+
+#elif defined(__aarch64__) && defined(__linux__)
+
+namespace {
+
+constexpr std::uint32_t kSve = list_features("sve");
+constexpr std::uint32_t kSve2 = list_features("sve2");
+constexpr std::uint32_t kBf16 = list_features("bf16");
+static_assert(((kSve | kSve2 | kBf16) & kUnknownCpuFeature) == 0,
+              "every feature detected here is in kCpuFeatureNames");
+
+// The bits of <asm/hwcap.h> (Linux 4.11 and 5.10), should the C library's
+// headers predate them.
+constexpr unsigned long kHwcapSve = 1ul << 22;
+constexpr unsigned long kHwcap2Sve2 = 1ul << 1;
+constexpr unsigned long kHwcap2SveBf16 = 1ul << 12;
+constexpr unsigned long kHwcap2Bf16 = 1ul << 14;
+
+}  // namespace
+
+std::uint32_t detect_cpu_features() {
+  const unsigned long hwcap = getauxval(AT_HWCAP);
+  const unsigned long hwcap2 = getauxval(AT_HWCAP2);
+  std::uint32_t features = 0;
+  const bool sve = (hwcap & kHwcapSve) != 0;
+  if (sve) features |= kSve;
+  if (sve && (hwcap2 & kHwcap2Sve2) != 0) features |= kSve2;
+  // GCC's +bf16 lets the compiler use the BFloat16 instructions of Advanced
+  // SIMD and, with +sve, of SVE: both must be there.
+  if ((hwcap2 & kHwcap2Bf16) != 0 && (!sve || (hwcap2 & kHwcap2SveBf16) != 0)) features |= kBf16;
   return features;
 }
 

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: BSD-3-Clause
 // The CPU features the ISA list names (include/adagrad/isa_list.h), detected
 // without allocating, printing or reading files: CPUID and XGETBV on x86-64,
-// nothing to detect yet on AArch64 (its only ISA is the baseline).
+// the kernel's hardware capabilities (getauxval) on AArch64.
 #ifndef ADAGRAD_SRC_CPU_FEATURES_H_
 #define ADAGRAD_SRC_CPU_FEATURES_H_
 
@@ -16,6 +16,7 @@ namespace detail {
 // fails to compile otherwise) and be detected by detect_cpu_features().
 constexpr const char* kCpuFeatureNames[] = {
     "sse2", "avx", "avx2", "fma", "f16c", "avx512f", "avx512cd", "avx512dq", "avx512bw", "avx512bf16",
+    "sve", "sve2", "bf16",
 };
 constexpr std::size_t kCpuFeatureCount = sizeof(kCpuFeatureNames) / sizeof(kCpuFeatureNames[0]);
 static_assert(kCpuFeatureCount < 32, "one bit per feature in a 32-bit mask, and one bit more");
@@ -58,8 +59,9 @@ constexpr std::uint32_t list_features(const char* list) {
 }
 
 // The features this CPU has and the OS has enabled (for AVX and AVX-512,
-// the register state XCR0 says the OS saves). Pure: reads CPUID and XCR0
-// only, so it may run at any time, from any thread.
+// the register state XCR0 says the OS saves; on AArch64 the HWCAP bits the
+// kernel sets only for what it supports). Pure: reads CPUID and XCR0, or the
+// auxiliary vector, only, so it may run at any time, from any thread.
 std::uint32_t detect_cpu_features();
 
 }  // namespace detail

@@ -148,11 +148,14 @@ bool forced_index(std::uint32_t usable_mask, unsigned* index) {
 }
 
 // The widest usable entry (entries are in order of preference), at most
-// max_bytes wide.
-unsigned widest(std::uint32_t usable_mask, unsigned max_bytes) {
+// max_bytes wide, and of a fixed vector length if asked.
+unsigned widest(std::uint32_t usable_mask, unsigned max_bytes, bool fixed_only = false) {
   unsigned best = 0;
   for (unsigned i = 1; i < kTableSize; ++i) {
-    if ((usable_mask >> i & 1u) && vector_bytes(i) <= max_bytes) best = i;
+    if ((usable_mask >> i & 1u) && vector_bytes(i) <= max_bytes &&
+        !(fixed_only && scalable_vector(i))) {
+      best = i;
+    }
   }
   return best;
 }
@@ -206,7 +209,9 @@ std::uint64_t compute_state() {
       index = forced;
       source = ADAGRAD_DISPATCH_FORCED;
     } else if (table != family_rule::measure && method != dispatch_method::calibrate_all) {
-      index = table == family_rule::widest_256 ? widest(usable_mask, 32) : widest_index;
+      index = table == family_rule::widest_256     ? widest(usable_mask, 32)
+              : table == family_rule::widest_fixed ? widest(usable_mask, ~0u, true)
+                                                   : widest_index;
       source = ADAGRAD_DISPATCH_TABLE;
     } else if (method != dispatch_method::table_only && simd_count(usable_mask) > 1) {
       const auto start = std::chrono::steady_clock::now();

@@ -13,10 +13,31 @@
 //  - mixed: AVX-512's conversions and masked tails.
 // A family a row marks `measure` is timed at resolution
 // (src/dispatch_calibrate.cpp); so is every family of a CPU not listed.
+//
+// AArch64 has no table of models, one rule by the SVE vector length instead
+// (match_cpu_rule), for every family:
+//  - SVE wider than 128 bits (Graviton 3 and A64FX: 256 and 512; the
+//    architecture allows up to 2048): sve. Each vector does 2 to 16 times
+//    the lanes of NEON's per instruction, and the step is bound by the
+//    divider (in cache) or by memory (beyond it), neither of which gets
+//    slower per element with wider vectors.
+//  - SVE of 128 bits (Graviton 4, Grace, Neoverse N2/V2): neon64. The same
+//    lanes per instruction; SVE adds the predicate work of its loops and
+//    gains only its predicated tails, at most 3 elements per call, and on
+//    these cores the NEON and SVE forms of the same operation issue to the
+//    same pipelines (Arm's Neoverse V2 and N2 software optimization guides).
+//  - no SVE: neon64, the only SIMD ISA.
+// No SVE hardware was available to this project: the rule rests on the
+// reasoning above, not on a measurement, and is the one to revisit with
+// bench/run on such a machine (ADAGRAD_DISPATCH=calibrate measures instead;
+// ADAGRAD_ISA=sve forces SVE at any length). Tests check the rule under
+// qemu at 128 to 2048 bits (tests/CMakeLists.txt, sve_dispatch_*).
 #include "dispatch_rules.h"
 
 #include <cstring>
 #include <xsimd/xsimd.hpp>
+
+#include "scalable_arch.h"
 
 #if defined(__x86_64__) || defined(_M_X64)
 #include <cpuid.h>
@@ -32,6 +53,9 @@ namespace {
 constexpr family_rule M = family_rule::measure;
 constexpr family_rule W = family_rule::widest;
 constexpr family_rule W256 = family_rule::widest_256;
+#if defined(__aarch64__)
+constexpr family_rule F = family_rule::widest_fixed;
+#endif
 
 #if defined(__x86_64__) || defined(_M_X64)
 
@@ -94,9 +118,20 @@ const cpu_model_range kCpuTable[] = {
 
 #endif
 
+#if defined(__aarch64__)
+// The SVE rule (see the top of this file): the name says which applies.
+const cpu_rule kSveWide = {"arm-sve-wide", {W, W, W, W, W, W, W}};
+const cpu_rule kSve128 = {"arm-sve-128", {F, F, F, F, F, F, F}};
+#endif
+
 }  // namespace
 
 const cpu_rule* match_cpu_rule() {
+#if defined(__aarch64__)
+  const std::size_t sve_bytes = kernels::sve_arch::alignment();
+  if (sve_bytes == 0) return nullptr;
+  return sve_bytes > 16 ? &kSveWide : &kSve128;
+#endif
 #if defined(__x86_64__) || defined(_M_X64)
   unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
   if (__get_cpuid(0, &eax, &ebx, &ecx, &edx) == 0) return nullptr;
@@ -135,6 +170,15 @@ unsigned vector_bytes(unsigned index) {
 #include "isa_list.inc"
 #undef ADAGRAD_ISA
   return 0;
+}
+
+bool scalable_vector(unsigned index) {
+  unsigned i = 1;
+#define ADAGRAD_ISA(ENUM, name, arch, features) \
+  if (index == i++) return kernels::is_scalable_arch<arch>::value;
+#include "isa_list.inc"
+#undef ADAGRAD_ISA
+  return false;
 }
 
 }  // namespace detail

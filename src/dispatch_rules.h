@@ -17,6 +17,7 @@ enum class family_rule : std::uint8_t {
   measure,     // the table does not know: time the candidates
   widest,      // the widest usable ISA
   widest_256,  // the widest usable ISA of at most 256-bit vectors
+  widest_fixed,  // the widest usable ISA whose vector length is fixed (not SVE)
 };
 
 struct cpu_rule {
@@ -24,13 +25,17 @@ struct cpu_rule {
   family_rule families[ADAGRAD_FAMILY_COUNT];  // indexed by adagrad_family
 };
 
-// The table row of the CPU this runs on (CPUID vendor, family and model), or
-// nullptr for a CPU the table does not list (and on every non-x86 target).
+// The table row of the CPU this runs on (x86-64: CPUID vendor, family and
+// model; AArch64: the SVE rule, by the vector length), or nullptr for a CPU
+// the table does not list (and on any other target).
 const cpu_rule* match_cpu_rule();
 
 // The vector width of table entry `index` of kIsaTable in bytes (0 for the
-// scalar reference).
+// scalar reference; an SVE entry's is the CPU's, 0 on a CPU without SVE).
 unsigned vector_bytes(unsigned index);
+
+// Whether table entry `index` has a vector length the CPU chooses (SVE).
+bool scalable_vector(unsigned index);
 
 // Fills the calibration buffers with ordinary values for family's kernels.
 void prepare_family_buffers(adagrad_family family);

@@ -7,6 +7,7 @@
 #include <xsimd/xsimd.hpp>
 
 #include "adagrad/adagrad.h"
+#include "scalable_arch.h"
 
 namespace adagrad_test {
 
@@ -17,13 +18,23 @@ inline constexpr adagrad_isa kSimdIsas[] = {
 };
 
 // The vector width in bytes of a SIMD ISA of this build, from its xsimd
-// architecture; 0 for any other value.
+// architecture (SVE's: this CPU's, kernels/scalable_arch.h); 0 for any other
+// value.
 inline unsigned simd_isa_vector_bytes(adagrad_isa isa) {
 #define ADAGRAD_ISA(ENUM, name, arch, features) \
   if (isa == ADAGRAD_ISA_##ENUM) return static_cast<unsigned>(arch::alignment());
 #include "isa_list.inc"
 #undef ADAGRAD_ISA
   return 0;
+}
+
+// Whether a SIMD ISA of this build has a vector length the CPU chooses (SVE).
+inline bool simd_isa_scalable(adagrad_isa isa) {
+#define ADAGRAD_ISA(ENUM, name, arch, features) \
+  if (isa == ADAGRAD_ISA_##ENUM) return adagrad::kernels::is_scalable_arch<arch>::value;
+#include "isa_list.inc"
+#undef ADAGRAD_ISA
+  return false;
 }
 
 // The ISA the dispatched entry points of family run on; a value no ISA has

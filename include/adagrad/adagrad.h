@@ -20,7 +20,8 @@
  *    as one correctly rounded fused operation), no reciprocal or square-root
  *    approximations. The result is
  *    therefore bitwise identical on every ISA (scalar, SSE2, AVX, AVX2,
- *    AVX-512F, AVX-512 BF16, NEON64), for every length and alignment, and the double step
+ *    AVX-512F, AVX-512 BF16, NEON64, SVE at every vector length), for every length
+ *    and alignment, and the double step
  * reproduces NumPy bit for bit.
  *  - n == 0 is a valid no-op; the buffer pointers may then be NULL (the
  *    parameters are still validated).
@@ -826,7 +827,7 @@ ADAGRAD_API adagrad_isa adagrad_active_wide_isa(void);
 /* Nonzero when isa is built into this library and usable on this CPU. */
 ADAGRAD_API int adagrad_isa_supported(adagrad_isa isa);
 
-/* "scalar", "sse2", "avx", "avx512f", "neon64", "avx2", "avx512bf16";
+/* "scalar", "sse2", "avx", "avx512f", "neon64", "avx2", "avx512bf16", "sve";
  * "unknown" for any other value. The string is static. */
 ADAGRAD_API const char* adagrad_isa_name(adagrad_isa isa);
 

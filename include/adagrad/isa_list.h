@@ -20,7 +20,11 @@
  *               names (x86-64: -m<feature> each; aarch64: +<feature> on
  *               -march), detected at run time by src/cpu_features.cpp;
  *               () for an architecture's baseline
- *   xsimd_arch  the xsimd architecture type of its kernels
+ *   xsimd_arch  the xsimd architecture type of its kernels; for an ISA
+ *               xsimd 8.1 does not have (SVE), a type of its own
+ *               (kernels/scalable_arch.h) instead, and then its kernels are
+ *               its own headers kernels/<name>/<unit>_step.hpp, written with
+ *               its intrinsics (cmake/AdagradIsa.cmake)
  *
  * Within an architecture, entries are in order of preference: the last one
  * the CPU can run is the widest, which dispatch takes for a kernel family
@@ -40,4 +44,6 @@ ADAGRAD_ISA_ENTRY(AVX512F, 3, avx512f, x86_64, (avx512f), xsimd::avx512f)
 ADAGRAD_ISA_ENTRY(AVX512BF16, 6, avx512bf16, x86_64, (avx512f, avx512cd, avx512dq, avx512bw, avx512bf16), xsimd::avx512bw)
 /* Advanced SIMD (NEON) is part of the AArch64 baseline. */
 ADAGRAD_ISA_ENTRY(NEON64, 4, neon64, aarch64, (), xsimd::neon64)
+/* SVE at whatever vector length the CPU has (128 to 2048 bits), with the ACLE intrinsics (kernels/sve/). Dispatch prefers it only where its vectors are wider than NEON's (src/dispatch_rules.cpp). No sve2 entry: SVE2 adds nothing these float kernels use, and the bf16 conversion (BFCVT) is FEAT_BF16, not SVE2; add one when a benchmark shows it pays. */
+ADAGRAD_ISA_ENTRY(SVE, 7, sve, aarch64, (sve), adagrad::kernels::sve_arch)
 /* clang-format on */
