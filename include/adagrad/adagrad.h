@@ -112,7 +112,11 @@ typedef enum adagrad_status {
   ADAGRAD_ERROR_INDEX_OUT_OF_RANGE = 8,
   /* A sparse step's workspace is smaller than adagrad_sparse_workspace_size()
    * asks for (or NULL while it asks for more than 0 bytes). */
-  ADAGRAD_ERROR_WORKSPACE_TOO_SMALL = 9
+  ADAGRAD_ERROR_WORKSPACE_TOO_SMALL = 9,
+  /* An embedding-bag step's offsets do not describe its bags: offsets[0] is
+   * not 0, an offset is smaller than the one before it, or the last one is
+   * not the table's num_indices. */
+  ADAGRAD_ERROR_INVALID_OFFSETS = 10
 } adagrad_status;
 
 /* Where eps enters the denominator. */
@@ -471,6 +475,141 @@ ADAGRAD_API ADAGRAD_MUST_CHECK adagrad_status
 adagrad_rowwise_step_isa(adagrad_isa isa, float* w, const float* g, float* row_state, size_t rows,
                          size_t dim, const adagrad_params* p, struct pthreadpool* pool);
 
+/* ---- Embedding bags: the backward pass fused with the step -------------
+ *
+ * nn.EmbeddingBag and FBGEMM's table-batched embeddings pool bags of rows. A
+ * batch has num_bags bags per table; bag b of a table holds the occurrences
+ * q in [offsets[b], offsets[b + 1]) and its output is the sum
+ * (ADAGRAD_POOLING_SUM) or the mean (ADAGRAD_POOLING_MEAN) of the rows
+ * indices[q], each multiplied by per_sample_weights[q] when weights are given.
+ * The backward pass of that lookup gives occurrence q of bag b the gradient row
+ *   g_q[j] = s_q * grad_output[b][j]           (j < dim; one float product)
+ * with the scale s_q:
+ *   SUM, no weights:  none: g_q = grad_output[b] as it is (no product)
+ *   SUM, weights:     s_q = per_sample_weights[q]
+ *   MEAN:             s_q = (float)(x_q / L_b), x_q = per_sample_weights[q]
+ *                     (1 without weights), L_b = offsets[b + 1] - offsets[b]:
+ *                     the division in double, rounded once to float, as
+ *                     PyTorch's embedding_bag backward forms its scale.
+ *                     (PyTorch refuses weights with MEAN; this library takes
+ *                     them, with this definition.)
+ * Every row named in a table's batch is then updated exactly once, with the
+ * sum of its occurrences' g_q in batch order (((g_a + g_b) + g_c) ...; a lone
+ * occurrence's g_q as it is): the per-element step of adagrad_sparse_step
+ * (adagrad_embedding_bag_step) or the row-wise step of
+ * adagrad_rowwise_sparse_step (adagrad_rowwise_embedding_bag_step), with the
+ * table's hyperparameters. The results are bitwise identical to writing out
+ * g_q for q = 0 .. num_indices - 1 as a num_indices x dim gradient and calling
+ * that sparse step with ADAGRAD_DUPLICATES_SUM: on every ISA, for any number
+ * of threads. The fused step never writes that gradient: each touched row is
+ * read and written once. Rows not named are not touched.
+ *
+ * Bags (CSR, FBGEMM's layout): offsets holds num_bags + 1 entries, offsets[0]
+ * == 0, nondecreasing, offsets[num_bags] == num_indices. This is PyTorch's
+ * include_last_offset=True; its default offsets are the first num_bags of
+ * these (append num_indices). An empty bag (equal neighbours) contributes
+ * nothing. Indices and offsets of every table are int64_t or int32_t, as
+ * index_type says.
+ *
+ * Tables: tables[0 .. num_tables), each with its own rows, dim, weights,
+ * state, hyperparameters, pooling and batch; every table has num_bags bags.
+ * Tables are updated one after the other, in order, each table's rows spread
+ * over pool as the sparse steps spread theirs.
+ *
+ * Buffers: every table's weights and state and the workspace are written;
+ * none of them may share a byte with any other buffer of any table, with the
+ * tables array, with p or with a table's params (ADAGRAD_ERROR_OVERLAP; the
+ * check compares every pair, so it costs num_tables squared). The read-only
+ * buffers may overlap each other. grad_output may be strided (FBGEMM's
+ * num_bags x sum(dim) layout: point each table at its columns). A buffer may
+ * be NULL exactly when it holds 0 bytes (offsets: when num_bags == 0);
+ * per_sample_weights may be NULL (no weights). Float buffers must be 4-byte
+ * aligned, indices and offsets aligned to their type; the workspace needs no
+ * alignment and its contents are unspecified after the call.
+ *
+ * Checks, the first failure returned: the ISA (for the _isa variants); the
+ * parameters (ADAGRAD_ERROR_INVALID_PARAMS: p as adagrad_params_check, an
+ * unknown index_type; then tables NULL while num_tables > 0, which is
+ * ADAGRAD_ERROR_NULL_POINTER; then each table's params when not NULL and its
+ * pooling); the sizes (ADAGRAD_ERROR_SIZE_OVERFLOW); the pointers; the
+ * alignment; the overlaps; the workspace size; then each table's offsets
+ * (ADAGRAD_ERROR_INVALID_OFFSETS); then each table's indices
+ * (ADAGRAD_ERROR_INDEX_OUT_OF_RANGE). Each check runs over every table before
+ * the next check starts. All of them run before the first write: on any
+ * error not one byte of any table, state or the workspace changes.
+ * num_tables == 0 is a valid no-op once p and index_type are checked; a
+ * table without indices is left alone; dim == 0 is a no-op once everything,
+ * the indices included, is checked. */
+
+/* How a bag's output pools its rows. */
+typedef enum adagrad_pooling {
+  ADAGRAD_POOLING_SUM = 0,  /* the (weighted) sum of the rows */
+  ADAGRAD_POOLING_MEAN = 1  /* the (weighted) sum divided by the bag's length */
+} adagrad_pooling;
+
+/* The integer type of an embedding-bag batch's indices and offsets. */
+typedef enum adagrad_index_type {
+  ADAGRAD_INDEX_INT64 = 0, /* int64_t (PyTorch's default) */
+  ADAGRAD_INDEX_INT32 = 1  /* int32_t */
+} adagrad_index_type;
+
+/* One table of an embedding-bag step and its part of the batch. */
+typedef struct adagrad_embedding_table {
+  float* weights;               /* num_rows x dim, row-major; named rows updated in place */
+  float* state;                 /* accumulators: num_rows x dim (per-element) or num_rows
+                                 * (row-wise); named rows updated in place */
+  size_t num_rows;              /* rows of the table */
+  size_t dim;                   /* floats per row */
+  const adagrad_params* params; /* this table's hyperparameters; NULL: the call's p */
+  adagrad_pooling pooling;      /* SUM or MEAN */
+  const void* indices;          /* num_indices row numbers, int64_t or int32_t */
+  const void* offsets;          /* num_bags + 1 bag boundaries, of the same type */
+  size_t num_indices;           /* occurrences in this table's bags */
+  const float* per_sample_weights; /* num_indices weights, or NULL for none */
+  const float* grad_output;     /* bag b's gradient: dim floats at grad_output +
+                                 * b * grad_output_stride, read only */
+  size_t grad_output_stride;    /* floats from one bag's row to the next; 0 means dim */
+} adagrad_embedding_table;
+
+/* Bytes of workspace an embedding-bag step needs when no table has more than
+ * max_table_indices indices and there are num_bags bags (either kind of
+ * state, either index type): the tables run one after the other and reuse
+ * it. 0 when max_table_indices == 0; SIZE_MAX when it does not fit in
+ * size_t. The library never allocates: the caller provides this much scratch
+ * memory, of any alignment, and may reuse it for every such step. */
+ADAGRAD_API size_t adagrad_embedding_bag_workspace_size(size_t max_table_indices,
+                                                        size_t num_bags);
+
+/* The embedding-bag backward pass and the AdaGrad step of every table in one
+ * call, as described above, with per-element state (the family of
+ * adagrad_sparse_step) or row-wise state (the family of
+ * adagrad_rowwise_sparse_step).
+ *   tables:      num_tables table descriptors, read only
+ *   num_bags:    bags per table (the batch size)
+ *   index_type:  the type of every table's indices and offsets
+ *   p:           hyperparameters of every table whose params is NULL; not NULL
+ *   workspace:   workspace_size bytes of scratch
+ *   pool:        pthreadpool to spread each table's rows over, or NULL */
+ADAGRAD_API ADAGRAD_MUST_CHECK adagrad_status adagrad_embedding_bag_step(
+    const adagrad_embedding_table* tables, size_t num_tables, size_t num_bags,
+    adagrad_index_type index_type, const adagrad_params* p, void* workspace,
+    size_t workspace_size, struct pthreadpool* pool);
+ADAGRAD_API ADAGRAD_MUST_CHECK adagrad_status adagrad_rowwise_embedding_bag_step(
+    const adagrad_embedding_table* tables, size_t num_tables, size_t num_bags,
+    adagrad_index_type index_type, const adagrad_params* p, void* workspace,
+    size_t workspace_size, struct pthreadpool* pool);
+
+/* The same on an explicitly chosen ISA (tests, benchmarks, pinned callers);
+ * ADAGRAD_ERROR_UNSUPPORTED_ISA first when isa is not usable. */
+ADAGRAD_API ADAGRAD_MUST_CHECK adagrad_status adagrad_embedding_bag_step_isa(
+    adagrad_isa isa, const adagrad_embedding_table* tables, size_t num_tables, size_t num_bags,
+    adagrad_index_type index_type, const adagrad_params* p, void* workspace,
+    size_t workspace_size, struct pthreadpool* pool);
+ADAGRAD_API ADAGRAD_MUST_CHECK adagrad_status adagrad_rowwise_embedding_bag_step_isa(
+    adagrad_isa isa, const adagrad_embedding_table* tables, size_t num_tables, size_t num_bags,
+    adagrad_index_type index_type, const adagrad_params* p, void* workspace,
+    size_t workspace_size, struct pthreadpool* pool);
+
 /* ---- Composite objectives: proximal AdaGrad and AdaGrad dual averaging --
  *
  * Loss plus an L1/L2 regularizer, as the AdaGrad paper (Duchi, Hazan and
@@ -727,9 +866,11 @@ typedef enum adagrad_family {
   /* adagrad_proximal_step, adagrad_da_step and their _f64 forms */
   ADAGRAD_FAMILY_COMPOSITE = 3,
   /* the per-element embedding-table steps: adagrad_sparse_step (and _i32),
-   * adagrad_sparse_proximal_step, adagrad_sparse_da_step */
+   * adagrad_sparse_proximal_step, adagrad_sparse_da_step,
+   * adagrad_embedding_bag_step */
   ADAGRAD_FAMILY_SPARSE = 4,
-  /* row-wise state: adagrad_rowwise_sparse_step (and _i32), adagrad_rowwise_step */
+  /* row-wise state: adagrad_rowwise_sparse_step (and _i32), adagrad_rowwise_step,
+   * adagrad_rowwise_embedding_bag_step */
   ADAGRAD_FAMILY_ROWWISE = 5,
   /* 16-bit weights and gradients: adagrad_step_mixed, adagrad_step_master,
    * adagrad_unscale_check, adagrad_convert_to_half, adagrad_convert_from_half */
