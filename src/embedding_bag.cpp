@@ -10,9 +10,11 @@
 // handed to the same row kernels the sparse steps call, with the same chunks.
 // So the bits are those of the materialised gradient and the sparse step with
 // ADAGRAD_DUPLICATES_SUM, and the num_indices x dim gradient is never written.
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <limits>
 
 #include "adagrad/adagrad.h"
 #include "dispatch.h"
@@ -70,25 +72,98 @@ struct bag_table {
   kernels::step_constants<float> constants;
   const isa_kernels* kernels;
   std::uint64_t max_row;
+  // The options (include/adagrad/adagrad.h, "Optimizer options"), rounded
+  // to float once.
+  bool clip;  // max_gradient > 0
+  float max_gradient;
+  bool decay;      // DECOUPLE or COUNTER with weight_decay != 0
+  bool counter;    // COUNTER
+  float lr_wd;     // d = lr_t * weight_decay, in double, rounded once
+  float halflife;  // COUNTER's h
+  double fade;     // COUNTER's counter_decay
+  std::int64_t step;
+  float* counters;
+  std::int64_t* counter_steps;
+  bool renorm;  // max_norm > 0
+  float max_norm;
+  // Whether no option changes the row's update.
+  bool plain() const { return !clip && !decay && !renorm; }
 };
+
+inline bool valid_float_rate(double value) {
+  return value >= 0.0 && value <= static_cast<double>(std::numeric_limits<float>::max());
+}
+
+// The options' constants, after the table's parameters (p valid).
+template <class Index>
+adagrad_status table_options(const adagrad_embedding_table& t, const adagrad_params& p,
+                             bag_table<Index>* b) {
+  const adagrad_embedding_options defaults = adagrad_embedding_options_default();
+  const adagrad_embedding_options& o = t.options != nullptr ? *t.options : defaults;
+  const int mode = enum_int(o.weight_decay_mode);
+  if (mode != ADAGRAD_WEIGHT_DECAY_L2 && mode != ADAGRAD_WEIGHT_DECAY_DECOUPLE &&
+      mode != ADAGRAD_WEIGHT_DECAY_COUNTER) {
+    return ADAGRAD_ERROR_INVALID_PARAMS;
+  }
+  if (!valid_float_rate(o.max_norm) || !valid_float_rate(o.max_gradient)) {
+    return ADAGRAD_ERROR_INVALID_PARAMS;
+  }
+  b->clip = o.max_gradient > 0.0;
+  b->max_gradient = static_cast<float>(o.max_gradient);
+  b->renorm = o.max_norm > 0.0;
+  b->max_norm = static_cast<float>(o.max_norm);
+  b->counter = mode == ADAGRAD_WEIGHT_DECAY_COUNTER;
+  b->decay = false;
+  b->lr_wd = 0.0f;
+  b->halflife = 0.0f;
+  b->fade = 1.0;
+  b->step = 0;
+  if (mode != ADAGRAD_WEIGHT_DECAY_L2) {
+    const double lr_wd = decayed_lr(p) * p.weight_decay;
+    if (!valid_float_rate(lr_wd)) return ADAGRAD_ERROR_INVALID_PARAMS;
+    // The step adds no decay term; the driver decays the row instead.
+    b->constants.apply_weight_decay = false;
+    b->decay = p.weight_decay > 0.0;
+    b->lr_wd = static_cast<float>(lr_wd);
+  }
+  if (b->counter) {
+    if (!(o.counter_halflife > 0.0) || !valid_float_rate(o.counter_halflife) ||
+        !(o.counter_decay >= 0.0 && o.counter_decay <= 1.0) || p.step == 0 ||
+        p.step > static_cast<std::uint64_t>(INT64_MAX)) {
+      return ADAGRAD_ERROR_INVALID_PARAMS;
+    }
+    b->halflife = static_cast<float>(o.counter_halflife);
+    b->fade = o.counter_decay;
+    b->step = static_cast<std::int64_t>(p.step);
+  }
+  return ADAGRAD_OK;
+}
 
 // The table's constants and pooling (ADAGRAD_ERROR_INVALID_PARAMS).
 template <class Index>
 adagrad_status table_params(const adagrad_embedding_table& t, const adagrad_params* p,
                             bag_table<Index>* b) {
-  const adagrad_status status = make_constants(t.params != nullptr ? t.params : p, &b->constants);
+  const adagrad_params* own = t.params != nullptr ? t.params : p;
+  const adagrad_status status = make_constants(own, &b->constants);
   if (status != ADAGRAD_OK) return status;
   const int pooling = enum_int(t.pooling);
   if (pooling != ADAGRAD_POOLING_SUM && pooling != ADAGRAD_POOLING_MEAN) {
     return ADAGRAD_ERROR_INVALID_PARAMS;
   }
   b->mean = pooling == ADAGRAD_POOLING_MEAN;
-  return ADAGRAD_OK;
+  return table_options(t, *own, b);
+}
+
+// Whether the table's options are COUNTER's (valid options: checked first).
+inline bool uses_counter(const adagrad_embedding_table& t) {
+  return t.options != nullptr &&
+         enum_int(t.options->weight_decay_mode) == ADAGRAD_WEIGHT_DECAY_COUNTER;
 }
 
 // The byte sizes of a table's buffers (valid once its sizes are checked).
 struct table_bytes {
-  std::size_t weights, state, indices, offsets, weights_per_sample, grad_output;
+  std::size_t weights, state, indices, offsets, weights_per_sample, grad_output, counter,
+      counter_step;
 };
 
 template <class Index>
@@ -103,6 +178,9 @@ table_bytes bytes_of(const adagrad_embedding_table& t, std::size_t num_bags, boo
   s.weights_per_sample = t.per_sample_weights != nullptr ? t.num_indices * sizeof(float) : 0;
   s.grad_output =
       num_bags != 0 && t.dim != 0 ? ((num_bags - 1) * stride + t.dim) * sizeof(float) : 0;
+  const bool counter = uses_counter(t);
+  s.counter = counter ? t.num_rows * sizeof(float) : 0;
+  s.counter_step = counter ? t.num_rows * sizeof(std::int64_t) : 0;
   return s;
 }
 
@@ -165,7 +243,8 @@ adagrad_status validate_tables(const adagrad_embedding_table* tables, std::size_
     const table_bytes s = bytes_of<Index>(e, num_bags, rowwise);
     if (buffer_missing(e.weights, s.weights) || buffer_missing(e.state, s.state) ||
         buffer_missing(e.indices, s.indices) || buffer_missing(e.offsets, s.offsets) ||
-        buffer_missing(e.grad_output, s.grad_output)) {
+        buffer_missing(e.grad_output, s.grad_output) || buffer_missing(e.counter, s.counter) ||
+        buffer_missing(e.counter_step, s.counter_step)) {
       return ADAGRAD_ERROR_NULL_POINTER;
     }
   }
@@ -175,7 +254,9 @@ adagrad_status validate_tables(const adagrad_embedding_table* tables, std::size_
     if (misaligned(e.weights, alignof(float)) || misaligned(e.state, alignof(float)) ||
         misaligned(e.per_sample_weights, alignof(float)) ||
         misaligned(e.grad_output, alignof(float)) || misaligned(e.indices, alignof(Index)) ||
-        misaligned(e.offsets, alignof(Index))) {
+        misaligned(e.offsets, alignof(Index)) ||
+        (uses_counter(e) && (misaligned(e.counter, alignof(float)) ||
+                             misaligned(e.counter_step, alignof(std::int64_t))))) {
       return ADAGRAD_ERROR_MISALIGNED;
     }
   }
@@ -195,6 +276,14 @@ adagrad_status validate_tables(const adagrad_embedding_table* tables, std::size_
           buffers_overlap(a, a_bytes, tables[u].state, s.state)) {
         return true;
       }
+      if (!(u == skip_table && skip_slot == 3) &&
+          buffers_overlap(a, a_bytes, tables[u].counter, s.counter)) {
+        return true;
+      }
+      if (!(u == skip_table && skip_slot == 4) &&
+          buffers_overlap(a, a_bytes, tables[u].counter_step, s.counter_step)) {
+        return true;
+      }
     }
     return false;
   };
@@ -212,7 +301,11 @@ adagrad_status validate_tables(const adagrad_embedding_table* tables, std::size_
         overlaps_written(e.offsets, s.offsets, kNone, -1) ||
         overlaps_written(e.per_sample_weights, s.weights_per_sample, kNone, -1) ||
         overlaps_written(e.grad_output, s.grad_output, kNone, -1) ||
-        (e.params != nullptr && overlaps_written(e.params, sizeof(adagrad_params), kNone, -1))) {
+        overlaps_written(e.counter, s.counter, t, 3) ||
+        overlaps_written(e.counter_step, s.counter_step, t, 4) ||
+        (e.params != nullptr && overlaps_written(e.params, sizeof(adagrad_params), kNone, -1)) ||
+        (e.options != nullptr &&
+         overlaps_written(e.options, sizeof(adagrad_embedding_options), kNone, -1))) {
       return ADAGRAD_ERROR_OVERLAP;
     }
   }
@@ -250,6 +343,8 @@ struct bag_job {
   std::size_t occurrences_per_task;
   // SUM without weights: every g_q is its bag's gradient row as it is.
   bool unit_scale;
+  // No option changes the update: the sparse step's arithmetic alone.
+  bool plain;
 
   std::uint64_t row_at(std::size_t i) const { return row_key(table->indices[order[i]]); }
 
@@ -325,7 +420,7 @@ struct bag_job {
       const std::size_t near_end =
           end - j > kPrefetchNearOccurrences ? j + kPrefetchNearOccurrences : end;
       for (; near.next < near_end; ++near.next) prefetch_occurrence<false>(&near);
-      if (j - i == 1 && unit_scale) {
+      if (j - i == 1 && unit_scale && plain) {
         // The sparse step's lone occurrence: the row kernel on the gradient row.
         step_whole_row(row, output_row(i));
       } else {
@@ -364,12 +459,75 @@ struct bag_job {
         for (std::size_t t = 0; t < len; ++t) sum[t] = sum[t] + s * g[t];
       }
     }
+    if (table->clip) {
+      // Option 1: the summed gradient clamped; comparisons leave a NaN as is.
+      const float m = table->max_gradient;
+      for (std::size_t t = 0; t < len; ++t) {
+        const float x = sum[t];
+        sum[t] = x > m ? m : (x < -m ? -m : x);
+      }
+    }
   }
 
-  // The run [i, j) of one row, summed chunk by chunk: the sparse step's
-  // update_summed_row (src/sparse.cpp), the same chunks and kernels.
+  // Option 2, DECOUPLE and COUNTER: the row decayed before its step.
+  void decay_row(std::uint64_t row) const {
+    const bag_table<Index>& b = *table;
+    float d = b.lr_wd;
+    if (b.counter) {
+      const std::int64_t last = b.counter_steps[row];
+      std::uint64_t k = 1;
+      if (last > 0) k = last < b.step ? static_cast<std::uint64_t>(b.step - last) : 0;
+      // counter_decay^k by binary powering, in double: multiplications only.
+      double a = 1.0;
+      double base = b.fade;
+      for (; k != 0; k >>= 1) {
+        if (k & 1) a = a * base;
+        base = base * base;
+      }
+      const float c = 1.0f + static_cast<float>(a) * b.counters[row];
+      b.counters[row] = c;
+      b.counter_steps[row] = b.step;
+      d = (b.halflife / c) * d;
+    }
+    float* w = b.weights + row * b.dim;
+    for (std::size_t j = 0; j < b.dim; ++j) w[j] = w[j] - d * w[j];
+  }
+
+  // Option 4: a row longer than max_norm scaled back to it. The sum of
+  // squares by the ISA's row-wise reduction ukernel (no maximize, no decay,
+  // no fma: partial[j % 16] += w_j * w_j, the canonical order), folded by the
+  // documented tree.
+  void renormalise_row(std::uint64_t row) const {
+    const bag_table<Index>& b = *table;
+    float* w = b.weights + row * b.dim;
+    kernels::step_constants<float> squares = b.constants;
+    squares.maximize = false;
+    squares.apply_weight_decay = false;
+    squares.fma = false;
+    alignas(64) float partial[kernels::kRowwiseLanes] = {};
+    b.kernels->rowwise_reduce(b.dim, w, w, partial, squares);
+    for (std::size_t half = kernels::kRowwiseLanes / 2; half >= 1; half /= 2) {
+      for (std::size_t k = 0; k < half; ++k) partial[k] = partial[k] + partial[k + half];
+    }
+    const float norm = std::sqrt(partial[0]);
+    if (!(norm > b.max_norm)) return;
+    const float scale = b.max_norm / norm;
+    for (std::size_t j = 0; j < b.dim; ++j) w[j] = w[j] * scale;
+  }
+
+  // The run [i, j) of one row: the options around the step (decay before,
+  // renormalisation after). Out of line: the loop of run_range stays lean.
   __attribute__((noinline)) void update_summed_row(std::uint64_t row, std::size_t i,
                                                    std::size_t j) const {
+    const bag_table<Index>& b = *table;
+    if (b.decay) decay_row(row);
+    update_row(row, i, j);
+    if (b.renorm) renormalise_row(row);
+  }
+
+  // The step of the run [i, j), summed chunk by chunk: the sparse step's
+  // update_summed_row (src/sparse.cpp), the same chunks and kernels.
+  void update_row(std::uint64_t row, std::size_t i, std::size_t j) const {
     const bag_table<Index>& b = *table;
     const std::size_t dim = b.dim;
     const isa_kernels& k = *b.kernels;
@@ -419,6 +577,7 @@ void run_table(const bag_table<Index>& b, void* workspace, struct pthreadpool* p
   job.table = &b;
   job.bag_of = bag_of;
   job.unit_scale = !b.mean && b.per_sample_weights == nullptr;
+  job.plain = b.plain();
   job.order = sort_by_row<Position>(b.indices, n, b.max_row, workspace);
   // The elements of work, saturated (no gradient buffer bounds n * dim).
   const std::size_t elements = n > SIZE_MAX / b.dim ? SIZE_MAX : n * b.dim;
@@ -453,6 +612,8 @@ adagrad_status embedding_bag_step(const isa_kernels* k, bool rowwise,
     b.stride = e.grad_output_stride != 0 ? e.grad_output_stride : e.dim;
     b.rowwise = rowwise;
     b.kernels = k;
+    b.counters = e.counter;
+    b.counter_steps = e.counter_step;
     std::uint64_t max_row = 0;
     for (std::size_t i = 0; i < e.num_indices; ++i) {
       const std::uint64_t key = row_key(b.indices[i]);
@@ -546,3 +707,13 @@ adagrad_status adagrad_rowwise_embedding_bag_step_isa(
 }
 
 }  // extern "C"
+
+extern "C" adagrad_embedding_options adagrad_embedding_options_default(void) {
+  adagrad_embedding_options o;
+  o.weight_decay_mode = ADAGRAD_WEIGHT_DECAY_L2;
+  o.counter_halflife = 0.0;
+  o.counter_decay = 1.0;
+  o.max_norm = 0.0;
+  o.max_gradient = 0.0;
+  return o;
+}

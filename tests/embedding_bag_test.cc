@@ -9,6 +9,10 @@
 //    with and without per-sample weights, empty bags, duplicates, both index
 //    types, both kinds of state, strided grad_output, small and large batches
 //    (insertion and radix sort), every switch of the step.
+//  - EmbeddingBagOptionsTest (every ISA): the optimizer options (weight
+//    decay modes, max_norm, gradient clipping) against a transcription of
+//    their documented order around the scalar sparse step of one row, and
+//    against the scalar path.
 //  - Threads: the same results for 1 to 4 threads (with pthreadpool).
 //  - EmbeddingBagContract: every status, in the documented order, with not
 //    one byte of any buffer changed; the offsets convention; no-ops.
@@ -44,6 +48,10 @@ struct TestTable {
   std::vector<float> weights, state, per_sample_weights, grad_output;
   std::vector<std::int64_t> indices, offsets;
   std::vector<std::int32_t> indices32, offsets32;
+  bool has_options = false;
+  adagrad_embedding_options options{};
+  std::vector<float> counter;
+  std::vector<std::int64_t> counter_step;
 
   std::size_t row_stride() const { return stride != 0 ? stride : dim; }
 };
@@ -84,7 +92,7 @@ TestTable make_table(std::mt19937_64& rng, std::size_t rows, std::size_t dim, st
 }
 
 adagrad_embedding_table descriptor(TestTable& t, adagrad_index_type type) {
-  adagrad_embedding_table d;
+  adagrad_embedding_table d{};
   d.weights = t.weights.data();
   d.state = t.state.data();
   d.num_rows = t.rows;
@@ -98,6 +106,9 @@ adagrad_embedding_table descriptor(TestTable& t, adagrad_index_type type) {
   d.per_sample_weights = t.per_sample_weights.empty() ? nullptr : t.per_sample_weights.data();
   d.grad_output = t.grad_output.data();
   d.grad_output_stride = t.stride;
+  d.options = t.has_options ? &t.options : nullptr;
+  d.counter = t.counter.empty() ? nullptr : t.counter.data();
+  d.counter_step = t.counter_step.empty() ? nullptr : t.counter_step.data();
   return d;
 }
 
@@ -363,6 +374,235 @@ TEST(EmbeddingBag, ThreadCountsGiveTheSameBits) {
 }
 #endif
 
+// ---- The optimizer options -------------------------------------------------
+
+// The documented order of the options around one row's step, transcribed:
+// clipping, decay (DECOUPLE, COUNTER), the step (the scalar sparse step of
+// one index, its decay term off unless L2), renormalisation.
+void options_reference(bool rowwise, std::vector<TestTable>& tables, const adagrad_params& call) {
+  for (TestTable& t : tables) {
+    const adagrad_params p = t.has_params ? t.params : call;
+    const adagrad_embedding_options o =
+        t.has_options ? t.options : adagrad_embedding_options_default();
+    const std::vector<float> grads = materialize(t);
+    const double lr_t =
+        p.lr_decay != 0.0 ? p.lr / (1.0 + static_cast<double>(p.step - 1) * p.lr_decay) : p.lr;
+    const auto d = static_cast<float>(lr_t * p.weight_decay);
+    adagrad_params step = p;
+    if (o.weight_decay_mode != ADAGRAD_WEIGHT_DECAY_L2) step.weight_decay = 0.0;
+    std::vector<bool> done(t.rows, false);
+    for (std::size_t first = 0; first < t.indices.size(); ++first) {
+      const auto r = static_cast<std::size_t>(t.indices[first]);
+      if (done[r]) continue;
+      done[r] = true;
+      // 0. The summed gradient, occurrences in batch order.
+      std::vector<float> g(grads.begin() + first * t.dim, grads.begin() + (first + 1) * t.dim);
+      for (std::size_t q = first + 1; q < t.indices.size(); ++q) {
+        if (static_cast<std::size_t>(t.indices[q]) != r) continue;
+        for (std::size_t j = 0; j < t.dim; ++j) g[j] = g[j] + grads[q * t.dim + j];
+      }
+      // 1. Clipping.
+      if (o.max_gradient > 0.0) {
+        const auto m = static_cast<float>(o.max_gradient);
+        for (float& x : g) x = x > m ? m : (x < -m ? -m : x);
+      }
+      float* w = t.weights.data() + r * t.dim;
+      // 2. Decoupled or counter decay.
+      if (o.weight_decay_mode != ADAGRAD_WEIGHT_DECAY_L2 && p.weight_decay != 0.0) {
+        float decay = d;
+        if (o.weight_decay_mode == ADAGRAD_WEIGHT_DECAY_COUNTER) {
+          const std::int64_t s = t.counter_step[r];
+          const auto now = static_cast<std::int64_t>(p.step);
+          std::uint64_t k = s <= 0 ? 1 : (s < now ? static_cast<std::uint64_t>(now - s) : 0);
+          double a = 1.0, b = o.counter_decay;
+          while (k != 0) {
+            if (k & 1) a = a * b;
+            b = b * b;
+            k >>= 1;
+          }
+          const float c = 1.0f + static_cast<float>(a) * t.counter[r];
+          t.counter[r] = c;
+          t.counter_step[r] = now;
+          decay = (static_cast<float>(o.counter_halflife) / c) * d;
+        }
+        for (std::size_t j = 0; j < t.dim; ++j) w[j] = w[j] - decay * w[j];
+      }
+      // 3. The step, by the scalar sparse step of this one row.
+      const std::int64_t index = static_cast<std::int64_t>(r);
+      std::vector<unsigned char> ws(
+          adagrad_sparse_workspace_size(1, t.dim, ADAGRAD_DUPLICATES_SUM));
+      auto* sparse = rowwise ? adagrad_rowwise_sparse_step_isa : adagrad_sparse_step_isa;
+      ASSERT_EQ(ADAGRAD_OK,
+                sparse(ADAGRAD_ISA_SCALAR, t.weights.data(), t.state.data(), t.rows, t.dim, &index,
+                       1, g.data(), &step, ADAGRAD_DUPLICATES_SUM, ws.data(), ws.size(), nullptr));
+      // 4. max_norm: sixteen partial sums, the fixed tree, one root.
+      if (o.max_norm > 0.0) {
+        float partial[16] = {};
+        for (std::size_t j = 0; j < t.dim; ++j) partial[j % 16] = partial[j % 16] + w[j] * w[j];
+        for (int k = 0; k < 8; ++k) partial[k] = partial[k] + partial[k + 8];
+        for (int k = 0; k < 4; ++k) partial[k] = partial[k] + partial[k + 4];
+        for (int k = 0; k < 2; ++k) partial[k] = partial[k] + partial[k + 2];
+        const float norm = std::sqrt(partial[0] + partial[1]);
+        const auto m = static_cast<float>(o.max_norm);
+        if (norm > m) {
+          const float scale = m / norm;
+          for (std::size_t j = 0; j < t.dim; ++j) w[j] = w[j] * scale;
+        }
+      }
+    }
+  }
+}
+
+class EmbeddingBagOptionsTest : public EmbeddingBagTest {};
+
+TEST_P(EmbeddingBagOptionsTest, OptionsMatchTheirDocumentedOrder) {
+  const adagrad_isa isa = GetParam();
+  std::mt19937_64 rng(21);
+  std::uniform_real_distribution<double> count(0.0, 5.0);
+  const adagrad_weight_decay_mode modes[] = {ADAGRAD_WEIGHT_DECAY_L2, ADAGRAD_WEIGHT_DECAY_DECOUPLE,
+                                             ADAGRAD_WEIGHT_DECAY_COUNTER};
+  const double fades[] = {0.8, 1.0, 0.0};
+  int case_number = 0;
+  for (const adagrad_params& base : settings()) {
+    for (adagrad_weight_decay_mode mode : modes) {
+      for (int extras = 0; extras < 4; ++extras) {
+        for (bool rowwise : {false, true}) {
+          ++case_number;
+          adagrad_params p = base;
+          p.step = 10;
+          p.weight_decay = (case_number % 5 == 0) ? 0.0 : 0.05;
+          adagrad_embedding_options o = adagrad_embedding_options_default();
+          o.weight_decay_mode = mode;
+          o.max_norm = (extras & 1) ? 2.0 : 0.0;
+          o.max_gradient = (extras & 2) ? 0.3 : 0.0;
+          o.counter_halflife = 3.0;
+          o.counter_decay = fades[case_number % 3];
+          std::vector<TestTable> tables;
+          const std::size_t dims[] = {5, 16, 37, 300};
+          for (std::size_t t = 0; t < 2; ++t) {
+            const std::size_t dim = dims[(case_number + 2 * t) % 4];
+            tables.push_back(make_table(rng, 9, dim, 12, 5,
+                                        t == 0 ? ADAGRAD_POOLING_SUM : ADAGRAD_POOLING_MEAN, t == 1,
+                                        rowwise, 0));
+            TestTable& table = tables.back();
+            table.has_options = true;
+            table.options = o;
+            if (mode == ADAGRAD_WEIGHT_DECAY_COUNTER) {
+              table.counter.resize(table.rows);
+              table.counter_step.resize(table.rows);
+              for (std::size_t r = 0; r < table.rows; ++r) {
+                table.counter[r] = static_cast<float>(count(rng));
+                // Never (0 or below), at, after and before the step.
+                table.counter_step[r] = static_cast<std::int64_t>(rng() % 14) - 1;
+              }
+            }
+          }
+          std::vector<TestTable> want = tables, scalar = tables;
+          options_reference(rowwise, want, p);
+          ASSERT_EQ(ADAGRAD_OK, fused_step(isa, rowwise, tables, 12, ADAGRAD_INDEX_INT64, p));
+          ASSERT_EQ(ADAGRAD_OK,
+                    fused_step(ADAGRAD_ISA_SCALAR, rowwise, scalar, 12, ADAGRAD_INDEX_INT64, p));
+          const std::string where = std::string(adagrad_isa_name(isa)) + ", case " +
+                                    std::to_string(case_number) + (rowwise ? ", row-wise" : "");
+          expect_same_tables(tables, want, "against the transcription, " + where);
+          expect_same_tables(tables, scalar, "against the scalar path, " + where);
+          for (std::size_t t = 0; t < tables.size(); ++t) {
+            expect_same(tables[t].counter, want[t].counter, "counter, " + where);
+            ASSERT_EQ(tables[t].counter_step, want[t].counter_step) << where;
+          }
+        }
+      }
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(EveryIsa, EmbeddingBagOptionsTest, ::testing::ValuesIn([] {
+                           std::vector<adagrad_isa> isas{ADAGRAD_ISA_SCALAR};
+                           for (adagrad_isa isa : kSimdIsas) isas.push_back(isa);
+                           return isas;
+                         }()),
+                         [](const ::testing::TestParamInfo<adagrad_isa>& info) {
+                           return std::string(adagrad_isa_name(info.param));
+                         });
+
+// Worked examples of each option, by hand.
+TEST(EmbeddingBagOptions, WorkedExamples) {
+  auto one_row = [](const adagrad_embedding_options& o, float* w, float* G, float* counter,
+                    std::int64_t* counter_step, const adagrad_params& p) {
+    const std::int64_t indices[1] = {0};
+    const std::int64_t offsets[2] = {0, 1};
+    const float grad_output[2] = {3, -4};
+    adagrad_embedding_table t{};
+    t.weights = w;
+    t.state = G;
+    t.num_rows = 1;
+    t.dim = 2;
+    t.indices = indices;
+    t.offsets = offsets;
+    t.num_indices = 1;
+    t.grad_output = grad_output;
+    t.options = &o;
+    t.counter = counter;
+    t.counter_step = counter_step;
+    unsigned char workspace[512];
+    return adagrad_embedding_bag_step(&t, 1, 1, ADAGRAD_INDEX_INT64, &p, workspace,
+                                      sizeof workspace, nullptr);
+  };
+  adagrad_params p = adagrad_params_default();
+  p.lr = 0.5;
+  p.eps = 0;
+  // Clipping to 1: g = (1, -1); G = (1, 1); w = w - 0.5 * g.
+  {
+    adagrad_embedding_options o = adagrad_embedding_options_default();
+    o.max_gradient = 1.0;
+    float w[2] = {1, 1}, G[2] = {0, 0};
+    ASSERT_EQ(ADAGRAD_OK, one_row(o, w, G, nullptr, nullptr, p));
+    EXPECT_EQ(0.5f, w[0]);
+    EXPECT_EQ(1.5f, w[1]);
+    EXPECT_EQ(1.0f, G[0]);
+  }
+  // DECOUPLE, wd 0.5: w = 4 - 0.25 * 4 = 3 first, then the step: 3 - 0.5 = 2.5.
+  {
+    adagrad_embedding_options o = adagrad_embedding_options_default();
+    o.weight_decay_mode = ADAGRAD_WEIGHT_DECAY_DECOUPLE;
+    adagrad_params q = p;
+    q.weight_decay = 0.5;
+    float w[2] = {4, 4}, G[2] = {0, 0};
+    ASSERT_EQ(ADAGRAD_OK, one_row(o, w, G, nullptr, nullptr, q));
+    EXPECT_EQ(2.5f, w[0]);
+    EXPECT_EQ(3.5f, w[1]);
+    EXPECT_EQ(9.0f, G[0]);  // no decay term in the accumulator
+  }
+  // COUNTER, halflife 2, fade 0.5, last update 2 steps ago, counter 4:
+  // c = 1 + 0.25 * 4 = 2, f = 2 / 2 = 1, so the decay is DECOUPLE's.
+  {
+    adagrad_embedding_options o = adagrad_embedding_options_default();
+    o.weight_decay_mode = ADAGRAD_WEIGHT_DECAY_COUNTER;
+    o.counter_halflife = 2.0;
+    o.counter_decay = 0.5;
+    adagrad_params q = p;
+    q.weight_decay = 0.5;
+    q.step = 7;
+    float w[2] = {4, 4}, G[2] = {0, 0}, counter[1] = {4};
+    std::int64_t counter_step[1] = {5};
+    ASSERT_EQ(ADAGRAD_OK, one_row(o, w, G, counter, counter_step, q));
+    EXPECT_EQ(2.0f, counter[0]);
+    EXPECT_EQ(7, counter_step[0]);
+    EXPECT_EQ(2.5f, w[0]);
+  }
+  // max_norm 1 after the step: w = (1, 1) - 0.5 * (1, -1) = (0.5, 1.5),
+  // norm sqrt(2.5) > 1: scaled by 1 / sqrt(2.5).
+  {
+    adagrad_embedding_options o = adagrad_embedding_options_default();
+    o.max_norm = 1.0;
+    float w[2] = {1, 1}, G[2] = {0, 0};
+    ASSERT_EQ(ADAGRAD_OK, one_row(o, w, G, nullptr, nullptr, p));
+    const float scale = 1.0f / std::sqrt(2.5f);
+    EXPECT_EQ(0.5f * scale, w[0]);
+    EXPECT_EQ(1.5f * scale, w[1]);
+  }
+}
+
 TEST(EmbeddingBagWorkspace, Sizes) {
   EXPECT_EQ(0u, adagrad_embedding_bag_workspace_size(0, 100));
   EXPECT_GE(
@@ -623,6 +863,85 @@ TEST_F(EmbeddingBagContract, InvalidParameters) {
             adagrad_embedding_bag_step(tables, 2, kBags, type, nullptr, workspace, workspace_size,
                                        nullptr));
   expect_untouched();
+}
+
+TEST_F(EmbeddingBagContract, InvalidOptions) {
+  adagrad_embedding_options o = adagrad_embedding_options_default();
+  tables[1].options = &o;
+  int bad = 7;
+  std::memcpy(&o.weight_decay_mode, &bad, sizeof bad);
+  expect_error(ADAGRAD_ERROR_INVALID_PARAMS);
+  o = adagrad_embedding_options_default();
+  for (double value : {-1.0, std::nan(""), HUGE_VAL, 1e39}) {
+    o.max_norm = value;
+    expect_error(ADAGRAD_ERROR_INVALID_PARAMS);
+    o.max_norm = 0;
+    o.max_gradient = value;
+    expect_error(ADAGRAD_ERROR_INVALID_PARAMS);
+    o.max_gradient = 0;
+  }
+  // DECOUPLE: lr_t * weight_decay beyond float.
+  o.weight_decay_mode = ADAGRAD_WEIGHT_DECAY_DECOUPLE;
+  params.lr = 1e30;
+  params.weight_decay = 1e30;
+  expect_error(ADAGRAD_ERROR_INVALID_PARAMS);
+  params = adagrad_params_default();
+  // COUNTER: halflife, fade and step (its buffers valid).
+  o.weight_decay_mode = ADAGRAD_WEIGHT_DECAY_COUNTER;
+  tables[1].counter = place<float>(17000);
+  tables[1].counter_step = place<std::int64_t>(17200);
+  o.counter_halflife = 1.0;
+  o.counter_decay = 0.5;
+  EXPECT_EQ(ADAGRAD_OK, call(false));
+  for (double halflife : {0.0, -1.0, std::nan(""), HUGE_VAL}) {
+    o.counter_halflife = halflife;
+    expect_error(ADAGRAD_ERROR_INVALID_PARAMS);
+  }
+  o.counter_halflife = 1.0;
+  for (double fade : {-0.5, 1.5, std::nan("")}) {
+    o.counter_decay = fade;
+    expect_error(ADAGRAD_ERROR_INVALID_PARAMS);
+  }
+  o.counter_decay = 0.5;
+  params.step = 0;
+  expect_error(ADAGRAD_ERROR_INVALID_PARAMS);
+}
+
+TEST_F(EmbeddingBagContract, CounterBuffers) {
+  adagrad_embedding_options o = adagrad_embedding_options_default();
+  o.weight_decay_mode = ADAGRAD_WEIGHT_DECAY_COUNTER;
+  o.counter_halflife = 2.0;
+  params.weight_decay = 0.1;
+  // Other modes never look at them.
+  adagrad_embedding_options decouple = o;
+  decouple.weight_decay_mode = ADAGRAD_WEIGHT_DECAY_DECOUPLE;
+  tables[0].options = &decouple;
+  tables[0].counter = reinterpret_cast<float*>(place<unsigned char>(1));
+  EXPECT_EQ(ADAGRAD_OK, call(false));
+  tables[0].options = nullptr;
+  tables[0].counter = nullptr;
+  tables[1].options = &o;
+  tables[1].counter = place<float>(17000);
+  tables[1].counter_step = place<std::int64_t>(17200);
+  EXPECT_EQ(ADAGRAD_OK, call(true));
+  tables[1].counter = nullptr;
+  expect_error(ADAGRAD_ERROR_NULL_POINTER);
+  tables[1].counter = place<float>(17000);
+  tables[1].counter_step = reinterpret_cast<std::int64_t*>(place<unsigned char>(17204));
+  expect_error(ADAGRAD_ERROR_MISALIGNED);
+  tables[1].counter_step = place<std::int64_t>(17200);
+  tables[1].counter = tables[1].weights + 3;
+  expect_error(ADAGRAD_ERROR_OVERLAP);
+  tables[1].counter = reinterpret_cast<float*>(tables[1].counter_step) + 1;
+  expect_error(ADAGRAD_ERROR_OVERLAP);
+  tables[1].counter = place<float>(17000);
+  tables[1].counter_step = reinterpret_cast<std::int64_t*>(const_cast<void*>(tables[0].indices));
+  expect_error(ADAGRAD_ERROR_OVERLAP);
+  tables[1].counter_step = place<std::int64_t>(17200);
+  // The options themselves inside a written buffer.
+  std::memcpy(tables[0].state, &o, sizeof o);
+  tables[1].options = reinterpret_cast<const adagrad_embedding_options*>(tables[0].state);
+  expect_error(ADAGRAD_ERROR_OVERLAP);
 }
 
 TEST_F(EmbeddingBagContract, UnsupportedIsa) {

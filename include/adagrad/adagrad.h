@@ -516,9 +516,14 @@ adagrad_rowwise_step_isa(adagrad_isa isa, float* w, const float* g, float* row_s
  * Tables are updated one after the other, in order, each table's rows spread
  * over pool as the sparse steps spread theirs.
  *
- * Buffers: every table's weights and state and the workspace are written;
+ * Options (FBGEMM's weight decay modes, max_norm, gradient clipping): see
+ * "Optimizer options of the embedding-bag steps" below; the defaults (a
+ * NULL options) give the results just described.
+ *
+ * Buffers: every table's weights and state (and COUNTER's counter and
+ * counter_step) and the workspace are written;
  * none of them may share a byte with any other buffer of any table, with the
- * tables array, with p or with a table's params (ADAGRAD_ERROR_OVERLAP; the
+ * tables array, with p or with a table's params or options (ADAGRAD_ERROR_OVERLAP; the
  * check compares every pair, so it costs num_tables squared). The read-only
  * buffers may overlap each other. grad_output may be strided (FBGEMM's
  * num_bags x sum(dim) layout: point each table at its columns). A buffer may
@@ -540,6 +545,83 @@ adagrad_rowwise_step_isa(adagrad_isa isa, float* w, const float* g, float* row_s
  * num_tables == 0 is a valid no-op once p and index_type are checked; a
  * table without indices is left alone; dim == 0 is a no-op once everything,
  * the indices included, is checked. */
+
+/* ---- Optimizer options of the embedding-bag steps ------------------------
+ *
+ * FBGEMM's table-batched embeddings offer these around the AdaGrad step; a
+ * table takes them through its options (NULL: the defaults, which change
+ * nothing). With the defaults the fused step is the sparse step on the
+ * materialised gradient, as said above; any other option changes the row's
+ * update as follows. For one touched row, with g its summed gradient (as
+ * above), w its weights and t = p->step (the iteration), in this order, every
+ * operation one IEEE-754 operation in float, every hyperparameter rounded
+ * once to float (products of two hyperparameters formed in double first):
+ *   1. Gradient clipping (max_gradient > 0), m = max_gradient:
+ *        g_j = (g_j > m) ? m : ((g_j < -m) ? -m : g_j)   (a NaN stays NaN)
+ *   2. Weight decay, by weight_decay_mode, with wd = p->weight_decay:
+ *      ADAGRAD_WEIGHT_DECAY_L2 (the default): as every step of this library,
+ *        g'_j = g_j + wd * w_j inside the step (step 1 of the contract).
+ *      ADAGRAD_WEIGHT_DECAY_DECOUPLE (wd != 0): before the step, once per
+ *        touched row, w_j = w_j - d * w_j, d = lr_t * wd (double, rounded
+ *        once); the step itself then adds no decay term. FBGEMM's
+ *        DECOUPLE and AdamW's decoupled decay.
+ *      ADAGRAD_WEIGHT_DECAY_COUNTER (wd != 0): FBGEMM's counter-based
+ *        decay, scaled by how rarely the row is seen. Per table, counter
+ *        (num_rows floats, start at 0) and counter_step (num_rows int64_t,
+ *        start at 0: never updated) are state. With c = counter[r] and
+ *        s = counter_step[r]:
+ *          k = t - s if 0 < s < t; k = 0 if s >= t; k = 1 if s <= 0
+ *          a = counter_decay^k, in double, by binary powering: a = 1,
+ *              b = counter_decay; for each bit of k from the lowest:
+ *              a = a * b if the bit is set, then b = b * b
+ *          c = 1 + (float)a * c;  counter[r] = c;  counter_step[r] = t
+ *          f = h / c                      (h = counter_halflife)
+ *          w_j = w_j - (f * d) * w_j      (d as DECOUPLE; f * d one product)
+ *        then the step without a decay term. counter_decay is the factor a
+ *        count fades by per iteration: 2^(-1 / counter_halflife) for
+ *        FBGEMM's counter (it computes expf(-log(2) / halflife)); 1 counts
+ *        every update; 0 only the last. The caller supplies it, so that the
+ *        library computes no exponential (none is correctly rounded).
+ *   3. The AdaGrad step of the row (per-element or row-wise), with g.
+ *   4. max_norm (> 0), M = max_norm: the row's sum of squares
+ *        q = sum of w_j * w_j over j < dim, in the row-wise reduction's
+ *        canonical order (sixteen partial sums and the fixed tree, see
+ *        "Embedding tables"), n = sqrt(q); if n > M:
+ *        w_j = w_j * (M / n)     (M / n one division, then one product each)
+ *      as FBGEMM renormalises (PyTorch's nn.Embedding(max_norm) also adds
+ *      1e-7 to n; this does not).
+ * Every ISA gives the scalar path's bits, for any number of threads. Steps
+ * 1, 2 and 4 run in the shared driver (element-wise, or the row-wise
+ * reduction ukernel), so they never depend on the vector width.
+ * Checks (with the table's parameters, ADAGRAD_ERROR_INVALID_PARAMS): an
+ * unknown weight_decay_mode; max_norm and max_gradient NaN, negative or
+ * above FLT_MAX; DECOUPLE or COUNTER with lr_t * wd above FLT_MAX; COUNTER
+ * with counter_halflife not in (0, FLT_MAX], counter_decay not in [0, 1], or
+ * p->step == 0. COUNTER's counter and counter_step are buffers as the state
+ * is: NULL (with num_rows > 0), misaligned and overlapping ones get their
+ * statuses; other modes ignore them. */
+
+/* How an embedding-bag step applies p->weight_decay. */
+typedef enum adagrad_weight_decay_mode {
+  ADAGRAD_WEIGHT_DECAY_L2 = 0,       /* coupled: g += wd * w (every step's) */
+  ADAGRAD_WEIGHT_DECAY_DECOUPLE = 1, /* w -= lr_t * wd * w, once per touched row */
+  ADAGRAD_WEIGHT_DECAY_COUNTER = 2   /* DECOUPLE scaled by halflife / row counter */
+} adagrad_weight_decay_mode;
+
+/* FBGEMM's optimizer options, per table. Start from
+ * adagrad_embedding_options_default(). */
+typedef struct adagrad_embedding_options {
+  adagrad_weight_decay_mode weight_decay_mode; /* default L2 */
+  double counter_halflife; /* COUNTER: h, the numerator of the row's frequency; default 0 */
+  double counter_decay;    /* COUNTER: per-iteration fade of a row's count, in [0, 1];
+                            * default 1 */
+  double max_norm;         /* > 0: renormalise rows longer than it; 0 (default): off */
+  double max_gradient;     /* > 0: clamp each summed gradient element to it; 0: off */
+} adagrad_embedding_options;
+
+/* L2 weight decay, counter_halflife 0, counter_decay 1, max_norm 0,
+ * max_gradient 0: the options that change nothing. */
+ADAGRAD_API adagrad_embedding_options adagrad_embedding_options_default(void);
 
 /* How a bag's output pools its rows. */
 typedef enum adagrad_pooling {
@@ -569,6 +651,9 @@ typedef struct adagrad_embedding_table {
   const float* grad_output;     /* bag b's gradient: dim floats at grad_output +
                                  * b * grad_output_stride, read only */
   size_t grad_output_stride;    /* floats from one bag's row to the next; 0 means dim */
+  const adagrad_embedding_options* options; /* NULL: the defaults */
+  float* counter;               /* COUNTER: num_rows row counters, updated; else unused */
+  int64_t* counter_step;        /* COUNTER: num_rows last update steps, updated; else unused */
 } adagrad_embedding_table;
 
 /* Bytes of workspace an embedding-bag step needs when no table has more than
