@@ -156,6 +156,7 @@ const char* adagrad_status_string(adagrad_status status) {
     case ADAGRAD_ERROR_INVALID_OFFSETS:
       return "an embedding-bag step's offsets do not start at 0, decrease, or do not end at "
              "num_indices";
+    case ADAGRAD_ERROR_UNAVAILABLE: return "the operating system does not say (no /proc/self/smaps)";
   }
   return "unknown status";
 }

@@ -116,7 +116,10 @@ typedef enum adagrad_status {
   /* An embedding-bag step's offsets do not describe its bags: offsets[0] is
    * not 0, an offset is smaller than the one before it, or the last one is
    * not the table's num_indices. */
-  ADAGRAD_ERROR_INVALID_OFFSETS = 10
+  ADAGRAD_ERROR_INVALID_OFFSETS = 10,
+  /* The operating system does not say what was asked
+   * (adagrad_table_huge_page_bytes: /proc/self/smaps cannot be read). */
+  ADAGRAD_ERROR_UNAVAILABLE = 11
 } adagrad_status;
 
 /* Where eps enters the denominator. */
@@ -694,6 +697,43 @@ ADAGRAD_API ADAGRAD_MUST_CHECK adagrad_status adagrad_rowwise_embedding_bag_step
     adagrad_isa isa, const adagrad_embedding_table* tables, size_t num_tables, size_t num_bags,
     adagrad_index_type index_type, const adagrad_params* p, void* workspace,
     size_t workspace_size, struct pthreadpool* pool);
+
+/* ---- Memory for tables and states (outside the step path) --------------
+ *
+ * Embedding tables are scattered reads and writes over gigabytes: with 4 KiB
+ * pages nearly every row costs a page walk that misses the caches, which a
+ * busy neighbour (data loading, other ranks) makes expensive. Transparent
+ * huge pages (2 MiB) take that away, but Linux's default THP setting
+ * ("madvise") gives them only to memory that asks before it is first
+ * touched. These helpers allocate such memory; the steps take any memory.
+ *
+ * adagrad_table_alloc(bytes): bytes rounded up to a multiple of 2 MiB, an
+ * anonymous private mapping whose start is 2 MiB aligned, advised
+ * MADV_HUGEPAGE before anything touches it, zero-filled (pages are only
+ * backed when first written). Where the kernel has no THP (madvise fails) or
+ * THP is off, the memory simply comes in 4 KiB pages: the call succeeds all
+ * the same. NULL when bytes == 0 or the mapping fails. Whether huge pages
+ * were obtained is known only once the memory is touched:
+ * adagrad_table_huge_page_bytes says. Thread-safe; not for the step path (it
+ * makes system calls). */
+ADAGRAD_API void* adagrad_table_alloc(size_t bytes);
+
+/* Frees memory from adagrad_table_alloc (the whole mapping); NULL is a no-op.
+ * Any other pointer is undefined behaviour (a pointer without the
+ * allocation's header is ignored where that can be seen). */
+ADAGRAD_API void adagrad_table_free(void* p);
+
+/* Into *huge_bytes: the bytes of transparent huge pages (AnonHugePages in
+ * /proc/self/smaps) of the mappings that overlap [p, p + bytes). Memory from
+ * adagrad_table_alloc is a mapping of its own, so for it this is exactly its
+ * huge-page memory; any other range counts the whole mappings it touches.
+ * ADAGRAD_ERROR_NULL_POINTER when p or huge_bytes is NULL,
+ * ADAGRAD_ERROR_UNAVAILABLE when /proc/self/smaps cannot be read (not
+ * Linux, /proc hidden); *huge_bytes is written only on ADAGRAD_OK. Reads a
+ * file: not for the step path. */
+ADAGRAD_API ADAGRAD_MUST_CHECK adagrad_status adagrad_table_huge_page_bytes(const void* p,
+                                                                            size_t bytes,
+                                                                            size_t* huge_bytes);
 
 /* ---- Composite objectives: proximal AdaGrad and AdaGrad dual averaging --
  *
