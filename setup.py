@@ -4,8 +4,7 @@
 pyproject.toml holds the metadata; this file only says how the one
 extension is built: the CMake project configured for the Python module
 alone, with libadagrad static, so the extension carries the library and the
-installed package needs nothing beside it (pthreadpool comes from the
-system). CMAKE_BUILD_PARALLEL_LEVEL sets the build's jobs (default: every
+installed package needs nothing beside it. CMAKE_BUILD_PARALLEL_LEVEL sets the build's jobs (default: every
 CPU).
 """
 import os

@@ -8,6 +8,12 @@
 //   ceiling/<dtype>/<path>/1024          one sqrt and one division per element
 //   threads/<dtype>/<threads>/<n>        adagrad_step_parallel over a pool
 //   roofline_threads/<dtype>/<threads>/<n>  the roofline spread the same way
+//   parallel_under_load/<pool>/<n>/threads:<t>/busy:<b>
+//                                        adagrad_step_parallel (pool adagrad)
+//                                        or the same chunks on pthreadpool
+//                                        (pool pthreadpool, what the library
+//                                        used before), with b processes
+//                                        spinning beside it
 //   model/<dtype>/<multi|flat>/<threads> BERT-base's parameter list through
 //                                        adagrad_step_multi, against one flat
 //                                        buffer of the same total
@@ -18,10 +24,17 @@
 // G, five element-sized accesses per element (20 bytes for f32, 40 for f64).
 #include <benchmark/benchmark.h>
 #include <pthreadpool.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <cstdlib>
 #include <memory>
+#include <thread>
 #include <string>
 #include <vector>
 
@@ -94,19 +107,23 @@ adagrad_status step_on(adagrad_isa isa, double* w, const double* g, double* G, s
                        const adagrad_params* p) {
   return adagrad_step_f64_isa(isa, w, g, G, n, p);
 }
-adagrad_status step_parallel(pthreadpool_t pool, float* w, const float* g, float* G, std::size_t n,
+adagrad_status step_parallel(adagrad_pool* pool, float* w, const float* g, float* G, std::size_t n,
                              const adagrad_params* p) {
   return adagrad_step_parallel(pool, w, g, G, n, p);
 }
-adagrad_status step_parallel(pthreadpool_t pool, double* w, const double* g, double* G,
+adagrad_status step_parallel(adagrad_pool* pool, double* w, const double* g, double* G,
                              std::size_t n, const adagrad_params* p) {
   return adagrad_step_parallel_f64(pool, w, g, G, n, p);
 }
 
+// The steps run on the library's pool; the rooflines split their loops with
+// pthreadpool.
 struct PoolDeleter {
+  void operator()(adagrad_pool* pool) const { adagrad_pool_destroy(pool); }
   void operator()(pthreadpool_t pool) const { pthreadpool_destroy(pool); }
 };
-using pool_ptr = std::unique_ptr<struct pthreadpool, PoolDeleter>;
+using pool_ptr = std::unique_ptr<adagrad_pool, PoolDeleter>;
+using roofline_pool_ptr = std::unique_ptr<struct pthreadpool, PoolDeleter>;
 
 // ---- the step and its two limits, per path -------------------------------
 
@@ -186,7 +203,7 @@ const adagrad_bench::limit_kernels<double>& limits_of(const path& p, double*) { 
 template <class T>
 void threads(benchmark::State& state) {
   step_buffers<T>& b = buffers_of<T>(static_cast<std::size_t>(state.range(0)));
-  pool_ptr pool(pthreadpool_create(static_cast<std::size_t>(state.range(1))));
+  pool_ptr pool(adagrad_pool_create(static_cast<std::size_t>(state.range(1))));
   const adagrad_params p = adagrad_params_default();
   timed_loop(state,
              [&] { return step_parallel(pool.get(), b.w.get(), b.g.get(), b.G.get(), b.n, &p); });
@@ -200,7 +217,7 @@ template <class T>
 void roofline_threads(benchmark::State& state) {
   step_buffers<T>& b = buffers_of<T>(static_cast<std::size_t>(state.range(0)));
   const std::size_t thread_count = static_cast<std::size_t>(state.range(1));
-  pool_ptr pool(pthreadpool_create(thread_count));
+  roofline_pool_ptr pool(pthreadpool_create(thread_count));
   struct job {
     step_buffers<T>* b;
     void (*kernel)(std::size_t, T*, const T*, T*);
@@ -218,6 +235,83 @@ void roofline_threads(benchmark::State& state) {
     return ADAGRAD_OK;
   });
   set_traffic(state, state.range(0), sizeof(T));
+  state.SetLabel(adagrad_isa_name(adagrad_active_isa()));
+}
+
+// ---- threads on a busy machine ------------------------------------------------
+
+// Processes that each spin on a core while a benchmark runs: a data loader or
+// another job beside the training loop. They die with the benchmark process.
+class busy_processes {
+ public:
+  explicit busy_processes(std::int64_t count) {
+    for (std::int64_t k = 0; k < count; ++k) {
+      const pid_t pid = fork();
+      if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        for (volatile unsigned spin = 0;; spin = spin + 1) {
+        }
+      }
+      if (pid > 0) children_.push_back(pid);
+    }
+    // Let the scheduler see them before the first timed call.
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ~busy_processes() {
+    for (pid_t pid : children_) {
+      kill(pid, SIGKILL);
+      waitpid(pid, nullptr, 0);
+    }
+  }
+  busy_processes(const busy_processes&) = delete;
+  busy_processes& operator=(const busy_processes&) = delete;
+  std::size_t started() const { return children_.size(); }
+
+ private:
+  std::vector<pid_t> children_;
+};
+
+// The f32 step spread over `threads` threads with busy processes beside it:
+// on adagrad_pool (the library), or in the same cache-line-aligned chunks
+// (kTasksPerThread = 4 per thread) on pthreadpool, whose call waits for every
+// worker to check in.
+void parallel_under_load(benchmark::State& state, bool on_pthreadpool) {
+  step_buffers<float>& b = buffers_of<float>(static_cast<std::size_t>(state.range(0)));
+  const auto thread_count = static_cast<std::size_t>(state.range(1));
+  const adagrad_params p = adagrad_params_default();
+  const busy_processes busy(state.range(2));
+  if (busy.started() != static_cast<std::size_t>(state.range(2))) {
+    state.SkipWithError("fork failed");
+    return;
+  }
+  if (!on_pthreadpool) {
+    pool_ptr pool(adagrad_pool_create(thread_count));
+    timed_loop(state, [&] { return adagrad_step_parallel(pool.get(), b.w.get(), b.g.get(),
+                                                         b.G.get(), b.n, &p); });
+  } else {
+    roofline_pool_ptr pool(pthreadpool_create(thread_count));
+    struct job {
+      step_buffers<float>* b;
+      const adagrad_params* p;
+      std::atomic<int> failed;
+    } j{&b, &p, {0}};
+    const std::size_t tasks = thread_count * 4;
+    const std::size_t tile = (b.n / 16 + tasks - 1) / tasks * 16;  // whole cache lines
+    timed_loop(state, [&] {
+      pthreadpool_parallelize_1d_tile_1d(
+          pool.get(),
+          [](void* context, std::size_t start, std::size_t count) {
+            auto* jj = static_cast<job*>(context);
+            if (adagrad_step(jj->b->w.get() + start, jj->b->g.get() + start,
+                             jj->b->G.get() + start, count, jj->p) != ADAGRAD_OK) {
+              jj->failed.store(1, std::memory_order_relaxed);
+            }
+          },
+          &j, b.n, tile, 0);
+      return j.failed.load(std::memory_order_relaxed) ? ADAGRAD_ERROR_INVALID_PARAMS : ADAGRAD_OK;
+    });
+  }
+  set_traffic(state, state.range(0), sizeof(float));
   state.SetLabel(adagrad_isa_name(adagrad_active_isa()));
 }
 
@@ -259,7 +353,7 @@ void model(benchmark::State& state, bool flat) {
   const std::vector<std::size_t> shapes = bert_base_shapes();
   std::size_t total = 0;
   for (std::size_t n : shapes) total += n;
-  pool_ptr pool(pthreadpool_create(static_cast<std::size_t>(state.range(0))));
+  pool_ptr pool(adagrad_pool_create(static_cast<std::size_t>(state.range(0))));
   const adagrad_params p = adagrad_params_default();
   std::vector<step_buffers<T>> parameters;
   std::vector<typename tensor_type<T>::type> tensors;
@@ -352,6 +446,20 @@ void register_type(const std::string& dtype) {
           ->Args({n, thread_count})
           ->ArgNames({"", "threads"})
           ->UseRealTime();
+    }
+  }
+  if (dtype == "f32") {
+    for (const bool on_pthreadpool : {false, true}) {
+      for (std::int64_t busy : {0, 1, 2}) {
+        for (std::int64_t thread_count : {1, 2}) {
+          benchmark::RegisterBenchmark(
+              on_pthreadpool ? "parallel_under_load/pthreadpool" : "parallel_under_load/adagrad",
+              parallel_under_load, on_pthreadpool)
+              ->Args({std::int64_t{1} << 20, thread_count, busy})
+              ->ArgNames({"", "threads", "busy"})
+              ->UseRealTime();
+        }
+      }
     }
   }
   for (bool flat : {false, true}) {

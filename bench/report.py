@@ -282,6 +282,27 @@ class Report:
                     dtype, isa, ns(row), ns(scalar) / ns(row) if scalar else float("nan")))
         return "\n".join(lines)
 
+    def under_load_table(self):
+        """2 threads against 1 with 0, 1 and 2 spinning processes beside the
+        step: the library's pool against the same chunks on pthreadpool."""
+        lines = ["| busy processes | pool | 1 thread ms | 2 threads ms | 2 threads / 1 thread |",
+                 "|---:|---|---:|---:|---:|"]
+        n = 1 << 20
+        for busy in (0, 1, 2):
+            for pool in ("adagrad", "pthreadpool"):
+                names = ["parallel_under_load/%s/%d/threads:%d/busy:%d/real_time" % (pool, n, t, busy)
+                         for t in (1, 2)]
+                one, two = (self.get(name) for name in names)
+                if not (one and two):
+                    continue
+                one_ms, two_ms = real_ns(one) / 1e6, real_ns(two) / 1e6
+                self.derived.append({"table": "parallel_under_load", "pool": pool, "busy": busy,
+                                     "n": n, "one_thread_ms": one_ms, "two_threads_ms": two_ms,
+                                     "speedup": one_ms / two_ms})
+                lines.append("| %d%s | %s | %.3f | %.3f | %.2fx |" % (
+                    busy, self.check.mark(*names), pool, one_ms, two_ms, one_ms / two_ms))
+        return "\n".join(lines)
+
     def threads_table(self):
         active = self.context.get("adagrad_active_isa", "?")
         lines = ["| dtype | n | 1 thread ns/element | 2 threads ns/element | speedup "
@@ -611,7 +632,7 @@ class SparseReport:
                           "thread speedups above say nothing about the library. Run again on an "
                           "idle machine (bench/run --benchmark_filter=threads).")
             out.append(("Embedding tables, threads: %s rows x %s (table and state stay in the "
-                        "last-level cache), the uniform batch, pthreadpool of 1 and 2 threads, "
+                        "last-level cache), the uniform batch, adagrad_pool of 1 and 2 threads, "
                         "wall time, the fastest of each benchmark's repetitions (other processes "
                         "only slow a run down)" % (ctx.get("sparse_threads_table_rows", "?"),
                                                    ctx.get("sparse_threads_dim", "?")), table))
@@ -838,7 +859,10 @@ def main():
     for title, table in (("Dense step, one thread", report.step_table()),
                          ("Compute ceiling: one sqrt and one division per element, L1 data",
                           report.ceiling_table()),
-                         ("Threads (adagrad_step_parallel, pthreadpool)", report.threads_table()),
+                         ("Threads (adagrad_step_parallel, adagrad_pool)", report.threads_table()),
+                         ("Threads on a busy machine: adagrad_step_parallel at 2^20 floats with "
+                          "processes spinning beside it, against the same chunks on pthreadpool "
+                          "(whose call waits for every worker)", report.under_load_table()),
                          ("A whole model: BERT-base's parameter list (adagrad_step_multi) "
                           "against one flat buffer of the same size", report.model_table()),
                          ("Per-call cost", report.call_table())):

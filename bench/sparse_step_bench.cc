@@ -264,10 +264,14 @@ void set_sparse_counters(benchmark::State& state, const traffic& t) {
   state.counters["bytes_per_step"] = static_cast<double>(t.bytes());
 }
 
+// The steps run on the library's pool; the rooflines split their loops with
+// pthreadpool.
 struct PoolDeleter {
+  void operator()(adagrad_pool* pool) const { adagrad_pool_destroy(pool); }
   void operator()(pthreadpool_t pool) const { pthreadpool_destroy(pool); }
 };
-using pool_ptr = std::unique_ptr<struct pthreadpool, PoolDeleter>;
+using pool_ptr = std::unique_ptr<adagrad_pool, PoolDeleter>;
+using roofline_pool_ptr = std::unique_ptr<struct pthreadpool, PoolDeleter>;
 
 // ---- the sparse step --------------------------------------------------------
 
@@ -281,7 +285,7 @@ struct sparse_case {
 };
 
 adagrad_status run_step(const sparse_case& c, embedding_tables& t, const index_batch& b,
-                        const adagrad_params* p, pthreadpool_t pool) {
+                        const adagrad_params* p, adagrad_pool* pool) {
   float* state = c.rowwise ? t.row_state.get() : t.state.get();
   if (c.dispatched) {
     return (c.rowwise ? adagrad_rowwise_sparse_step : adagrad_sparse_step)(
@@ -300,7 +304,7 @@ void sparse_step(benchmark::State& state, sparse_case c, std::size_t threads) {
   const index_batch& b = batch_of(c.dist, c.rows);
   adagrad_params p = adagrad_params_default();
   p.lr = kLearningRate;
-  pool_ptr pool(threads > 0 ? pthreadpool_create(threads) : nullptr);
+  pool_ptr pool(threads > 0 ? adagrad_pool_create(threads) : nullptr);
   timed_loop(state, [&] { return run_step(c, t, b, &p, pool.get()); });
   set_sparse_counters(state, {b.unique_rows, b.indices.size(), c.dim, c.rowwise});
   state.SetLabel(c.dispatched
@@ -418,7 +422,7 @@ void run_part(pthreadpool_t pool, roofline_job* job, std::size_t floats, std::si
 void sparse_roofline(benchmark::State& state, traffic t, std::size_t threads) {
   roofline_buffers b(t);
   const roofline_path& path = best_roofline();
-  pool_ptr pool(threads > 0 ? pthreadpool_create(threads) : nullptr);
+  roofline_pool_ptr pool(threads > 0 ? pthreadpool_create(threads) : nullptr);
   const std::size_t split = std::max<std::size_t>(threads, 1);
   const std::size_t read_tile =
       threads > 0 ? tile_floats(b.extra_floats, split) : std::max<std::size_t>(b.extra_floats, 1);

@@ -18,7 +18,7 @@ configure_package_config_file(cmake/adagradConfig.cmake.in
   INSTALL_DESTINATION ${ADAGRAD_CMAKE_DIR})
 write_basic_package_version_file(${PROJECT_BINARY_DIR}/adagradConfigVersion.cmake
   VERSION ${PROJECT_VERSION} COMPATIBILITY SameMinorVersion)
-install(FILES ${PROJECT_BINARY_DIR}/adagradConfig.cmake cmake/Findpthreadpool.cmake
+install(FILES ${PROJECT_BINARY_DIR}/adagradConfig.cmake
   ${PROJECT_BINARY_DIR}/adagradConfigVersion.cmake
   DESTINATION ${ADAGRAD_CMAKE_DIR})
 
@@ -27,7 +27,7 @@ if(ADAGRAD_BUILD_SHARED)
   set(ADAGRAD_PC_PRIVATE_LIBS "")
   set(ADAGRAD_PC_CFLAGS "")
 else()
-  set(ADAGRAD_PC_PRIVATE_LIBS "-lpthreadpool -lstdc++ -lm")
+  set(ADAGRAD_PC_PRIVATE_LIBS "-lpthread -lstdc++ -lm")
   set(ADAGRAD_PC_CFLAGS "-DADAGRAD_STATIC_DEFINE")
 endif()
 configure_file(cmake/adagrad.pc.in ${PROJECT_BINARY_DIR}/adagrad.pc @ONLY)

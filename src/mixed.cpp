@@ -86,7 +86,7 @@ struct mixed_job {
 adagrad_status mixed_step(const isa_kernels* k, void* w, int w_type, const void* g, int g_type,
                           float* G, void* copy, int copy_type, std::size_t n,
                           const adagrad_params* p, const adagrad_mixed_options* o,
-                          struct pthreadpool* pool) {
+                          adagrad_pool* pool) {
   if (k == nullptr) return ADAGRAD_ERROR_UNSUPPORTED_ISA;
   mixed_job job;
   adagrad_status status = make_constants(p, &job.constants.step);
@@ -141,7 +141,7 @@ adagrad_status mixed_step(const isa_kernels* k, void* w, int w_type, const void*
 // 16-bit weights only: float weights are adagrad_step's (or the master's).
 adagrad_status mixed_16(const isa_kernels* k, void* w, int w_type, const void* g, int g_type,
                         float* G, std::size_t n, const adagrad_params* p,
-                        const adagrad_mixed_options* o, struct pthreadpool* pool) {
+                        const adagrad_mixed_options* o, adagrad_pool* pool) {
   if (k == nullptr) return ADAGRAD_ERROR_UNSUPPORTED_ISA;
   if (!is_half(w_type)) return ADAGRAD_ERROR_INVALID_PARAMS;
   return mixed_step(k, w, w_type, g, g_type, G, nullptr, ADAGRAD_DTYPE_F32, n, p, o, pool);
@@ -215,7 +215,7 @@ adagrad_mixed_options adagrad_mixed_options_default(void) {
 
 adagrad_status adagrad_step_mixed(void* w, adagrad_dtype w_type, const void* g,
                                   adagrad_dtype g_type, float* G, size_t n, const adagrad_params* p,
-                                  const adagrad_mixed_options* o, struct pthreadpool* pool) {
+                                  const adagrad_mixed_options* o, adagrad_pool* pool) {
   using namespace adagrad::detail;
   return mixed_16(&family_kernels(ADAGRAD_FAMILY_MIXED), w, enum_int(w_type), g, enum_int(g_type),
                   G, n, p, o, pool);
@@ -224,7 +224,7 @@ adagrad_status adagrad_step_mixed(void* w, adagrad_dtype w_type, const void* g,
 adagrad_status adagrad_step_mixed_isa(adagrad_isa isa, void* w, adagrad_dtype w_type, const void* g,
                                       adagrad_dtype g_type, float* G, size_t n,
                                       const adagrad_params* p, const adagrad_mixed_options* o,
-                                      struct pthreadpool* pool) {
+                                      adagrad_pool* pool) {
   using namespace adagrad::detail;
   return mixed_16(usable_kernels(isa), w, enum_int(w_type), g, enum_int(g_type), G, n, p, o, pool);
 }
@@ -232,7 +232,7 @@ adagrad_status adagrad_step_mixed_isa(adagrad_isa isa, void* w, adagrad_dtype w_
 adagrad_status adagrad_step_master(float* w, const void* g, adagrad_dtype g_type, float* G,
                                    void* w_copy, adagrad_dtype copy_type, size_t n,
                                    const adagrad_params* p, const adagrad_mixed_options* o,
-                                   struct pthreadpool* pool) {
+                                   adagrad_pool* pool) {
   using namespace adagrad::detail;
   return mixed_step(&family_kernels(ADAGRAD_FAMILY_MIXED), w, ADAGRAD_DTYPE_F32, g,
                     enum_int(g_type), G, w_copy, enum_int(copy_type), n, p, o, pool);
@@ -241,7 +241,7 @@ adagrad_status adagrad_step_master(float* w, const void* g, adagrad_dtype g_type
 adagrad_status adagrad_step_master_isa(adagrad_isa isa, float* w, const void* g,
                                        adagrad_dtype g_type, float* G, void* w_copy,
                                        adagrad_dtype copy_type, size_t n, const adagrad_params* p,
-                                       const adagrad_mixed_options* o, struct pthreadpool* pool) {
+                                       const adagrad_mixed_options* o, adagrad_pool* pool) {
   using namespace adagrad::detail;
   return mixed_step(usable_kernels(isa), w, ADAGRAD_DTYPE_F32, g, enum_int(g_type), G, w_copy,
                     enum_int(copy_type), n, p, o, pool);

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: BSD-3-Clause
-// Steps spread over a caller-supplied pthreadpool: one tensor
+// Steps spread over a caller-supplied adagrad_pool: one tensor
 // (adagrad_step_parallel) or a model's whole parameter list
 // (adagrad_step_multi). Both validate everything first, then split the total
 // element range, across tensors, into a few chunks per thread.
@@ -193,7 +193,7 @@ adagrad_status check_tensors(const Tensor* tensors, std::size_t count, std::size
 
 template <class T>
 adagrad_status step_tensors(const typename tensor_of<T>::type* tensors, std::size_t count,
-                            const adagrad_params* p, struct pthreadpool* pool) {
+                            const adagrad_params* p, adagrad_pool* pool) {
   step_job<T> job;
   adagrad_status status = make_constants(p, &job.constants);
   if (status != ADAGRAD_OK) return status;
@@ -214,7 +214,7 @@ adagrad_status step_tensors(const typename tensor_of<T>::type* tensors, std::siz
 }
 
 template <class T>
-adagrad_status step_parallel(struct pthreadpool* pool, T* w, const T* g, T* G, std::size_t n,
+adagrad_status step_parallel(adagrad_pool* pool, T* w, const T* g, T* G, std::size_t n,
                              const adagrad_params* p) {
   const typename tensor_of<T>::type one = {w, g, G, n};
   return step_tensors<T>(&one, 1, p, pool);
@@ -226,23 +226,23 @@ adagrad_status step_parallel(struct pthreadpool* pool, T* w, const T* g, T* G, s
 
 extern "C" {
 
-adagrad_status adagrad_step_parallel(struct pthreadpool* pool, float* w, const float* g, float* G,
+adagrad_status adagrad_step_parallel(adagrad_pool* pool, float* w, const float* g, float* G,
                                      size_t n, const adagrad_params* p) {
   return adagrad::detail::step_parallel(pool, w, g, G, n, p);
 }
 
-adagrad_status adagrad_step_parallel_f64(struct pthreadpool* pool, double* w, const double* g,
+adagrad_status adagrad_step_parallel_f64(adagrad_pool* pool, double* w, const double* g,
                                          double* G, size_t n, const adagrad_params* p) {
   return adagrad::detail::step_parallel(pool, w, g, G, n, p);
 }
 
 adagrad_status adagrad_step_multi(const adagrad_tensor* tensors, size_t count,
-                                  const adagrad_params* p, struct pthreadpool* pool) {
+                                  const adagrad_params* p, adagrad_pool* pool) {
   return adagrad::detail::step_tensors<float>(tensors, count, p, pool);
 }
 
 adagrad_status adagrad_step_multi_f64(const adagrad_tensor_f64* tensors, size_t count,
-                                      const adagrad_params* p, struct pthreadpool* pool) {
+                                      const adagrad_params* p, adagrad_pool* pool) {
   return adagrad::detail::step_tensors<double>(tensors, count, p, pool);
 }
 

@@ -309,7 +309,7 @@ struct sparse_job {
 };
 
 template <class Position, class Index>
-void run_sparse(const sparse_batch<Index>& b, void* workspace, struct pthreadpool* pool) {
+void run_sparse(const sparse_batch<Index>& b, void* workspace, adagrad_pool* pool) {
   sparse_job<Index, Position> job;
   job.batch = &b;
   job.order = sort_by_row<Position>(b.indices, b.num_indices, b.max_row, workspace);
@@ -324,7 +324,7 @@ adagrad_status sparse_step(const isa_kernels* k, row_update kind, float* table, 
                            const Index* indices, std::size_t num_indices, const float* grads,
                            const adagrad_params* p, const adagrad_regularization* r,
                            const adagrad_duplicates& dup, void* workspace,
-                           std::size_t workspace_size, struct pthreadpool* pool) {
+                           std::size_t workspace_size, adagrad_pool* pool) {
   sparse_batch<Index> b;
   b.kind = kind;
   b.table = table;
@@ -369,7 +369,7 @@ struct rowwise_job {
 
 adagrad_status rowwise_step(const isa_kernels* k, float* w, const float* g, float* row_state,
                             std::size_t rows, std::size_t dim, const adagrad_params* p,
-                            struct pthreadpool* pool) {
+                            adagrad_pool* pool) {
   if (k == nullptr) return ADAGRAD_ERROR_UNSUPPORTED_ISA;
   rowwise_job job;
   adagrad_status status = make_constants(p, &job.constants);
@@ -418,7 +418,7 @@ size_t adagrad_sparse_workspace_size(size_t num_indices, size_t dim, adagrad_dup
 adagrad_status adagrad_sparse_step(float* table, float* state, size_t num_rows, size_t dim,
                                    const int64_t* indices, size_t num_indices, const float* grads,
                                    const adagrad_params* p, adagrad_duplicates dup, void* workspace,
-                                   size_t workspace_size, struct pthreadpool* pool) {
+                                   size_t workspace_size, adagrad_pool* pool) {
   return adagrad::detail::sparse_step(&adagrad::detail::family_kernels(ADAGRAD_FAMILY_SPARSE),
                                       adagrad::detail::row_update::dense, table, state, nullptr,
                                       num_rows, dim, indices, num_indices, grads, p, nullptr, dup,
@@ -429,7 +429,7 @@ adagrad_status adagrad_sparse_step_i32(float* table, float* state, size_t num_ro
                                        const int32_t* indices, size_t num_indices,
                                        const float* grads, const adagrad_params* p,
                                        adagrad_duplicates dup, void* workspace,
-                                       size_t workspace_size, struct pthreadpool* pool) {
+                                       size_t workspace_size, adagrad_pool* pool) {
   return adagrad::detail::sparse_step(&adagrad::detail::family_kernels(ADAGRAD_FAMILY_SPARSE),
                                       adagrad::detail::row_update::dense, table, state, nullptr,
                                       num_rows, dim, indices, num_indices, grads, p, nullptr, dup,
@@ -440,7 +440,7 @@ adagrad_status adagrad_rowwise_sparse_step(float* table, float* state, size_t nu
                                            const int64_t* indices, size_t num_indices,
                                            const float* grads, const adagrad_params* p,
                                            adagrad_duplicates dup, void* workspace,
-                                           size_t workspace_size, struct pthreadpool* pool) {
+                                           size_t workspace_size, adagrad_pool* pool) {
   return adagrad::detail::sparse_step(&adagrad::detail::family_kernels(ADAGRAD_FAMILY_ROWWISE),
                                       adagrad::detail::row_update::rowwise, table, state, nullptr,
                                       num_rows, dim, indices, num_indices, grads, p, nullptr, dup,
@@ -452,7 +452,7 @@ adagrad_status adagrad_rowwise_sparse_step_i32(float* table, float* state, size_
                                                size_t num_indices, const float* grads,
                                                const adagrad_params* p, adagrad_duplicates dup,
                                                void* workspace, size_t workspace_size,
-                                               struct pthreadpool* pool) {
+                                               adagrad_pool* pool) {
   return adagrad::detail::sparse_step(&adagrad::detail::family_kernels(ADAGRAD_FAMILY_ROWWISE),
                                       adagrad::detail::row_update::rowwise, table, state, nullptr,
                                       num_rows, dim, indices, num_indices, grads, p, nullptr, dup,
@@ -460,7 +460,7 @@ adagrad_status adagrad_rowwise_sparse_step_i32(float* table, float* state, size_
 }
 
 adagrad_status adagrad_rowwise_step(float* w, const float* g, float* row_state, size_t rows,
-                                    size_t dim, const adagrad_params* p, struct pthreadpool* pool) {
+                                    size_t dim, const adagrad_params* p, adagrad_pool* pool) {
   return adagrad::detail::rowwise_step(&adagrad::detail::family_kernels(ADAGRAD_FAMILY_ROWWISE), w,
                                        g, row_state, rows, dim, p, pool);
 }
@@ -469,7 +469,7 @@ adagrad_status adagrad_sparse_step_isa(adagrad_isa isa, float* table, float* sta
                                        size_t dim, const int64_t* indices, size_t num_indices,
                                        const float* grads, const adagrad_params* p,
                                        adagrad_duplicates dup, void* workspace,
-                                       size_t workspace_size, struct pthreadpool* pool) {
+                                       size_t workspace_size, adagrad_pool* pool) {
   return adagrad::detail::sparse_step(adagrad::detail::usable_kernels(isa),
                                       adagrad::detail::row_update::dense, table, state, nullptr,
                                       num_rows, dim, indices, num_indices, grads, p, nullptr, dup,
@@ -481,7 +481,7 @@ adagrad_status adagrad_rowwise_sparse_step_isa(adagrad_isa isa, float* table, fl
                                                size_t num_indices, const float* grads,
                                                const adagrad_params* p, adagrad_duplicates dup,
                                                void* workspace, size_t workspace_size,
-                                               struct pthreadpool* pool) {
+                                               adagrad_pool* pool) {
   return adagrad::detail::sparse_step(adagrad::detail::usable_kernels(isa),
                                       adagrad::detail::row_update::rowwise, table, state, nullptr,
                                       num_rows, dim, indices, num_indices, grads, p, nullptr, dup,
@@ -490,7 +490,7 @@ adagrad_status adagrad_rowwise_sparse_step_isa(adagrad_isa isa, float* table, fl
 
 adagrad_status adagrad_rowwise_step_isa(adagrad_isa isa, float* w, const float* g, float* row_state,
                                         size_t rows, size_t dim, const adagrad_params* p,
-                                        struct pthreadpool* pool) {
+                                        adagrad_pool* pool) {
   return adagrad::detail::rowwise_step(adagrad::detail::usable_kernels(isa), w, g, row_state, rows,
                                        dim, p, pool);
 }
@@ -500,7 +500,7 @@ adagrad_status adagrad_sparse_proximal_step(float* table, float* state, size_t n
                                             const float* grads, const adagrad_params* p,
                                             const adagrad_regularization* r, adagrad_duplicates dup,
                                             void* workspace, size_t workspace_size,
-                                            struct pthreadpool* pool) {
+                                            adagrad_pool* pool) {
   return adagrad::detail::sparse_step(&adagrad::detail::family_kernels(ADAGRAD_FAMILY_SPARSE),
                                       adagrad::detail::row_update::proximal, table, state, nullptr,
                                       num_rows, dim, indices, num_indices, grads, p, r, dup,
@@ -512,7 +512,7 @@ adagrad_status adagrad_sparse_da_step(float* table, float* z, float* G, size_t n
                                       const float* grads, const adagrad_params* p,
                                       const adagrad_regularization* r, adagrad_duplicates dup,
                                       void* workspace, size_t workspace_size,
-                                      struct pthreadpool* pool) {
+                                      adagrad_pool* pool) {
   return adagrad::detail::sparse_step(&adagrad::detail::family_kernels(ADAGRAD_FAMILY_SPARSE),
                                       adagrad::detail::row_update::dual_averaging, table, z, G,
                                       num_rows, dim, indices, num_indices, grads, p, r, dup,
@@ -525,7 +525,7 @@ adagrad_status adagrad_sparse_proximal_step_isa(adagrad_isa isa, float* table, f
                                                 const adagrad_params* p,
                                                 const adagrad_regularization* r,
                                                 adagrad_duplicates dup, void* workspace,
-                                                size_t workspace_size, struct pthreadpool* pool) {
+                                                size_t workspace_size, adagrad_pool* pool) {
   return adagrad::detail::sparse_step(adagrad::detail::usable_kernels(isa),
                                       adagrad::detail::row_update::proximal, table, state, nullptr,
                                       num_rows, dim, indices, num_indices, grads, p, r, dup,
@@ -537,7 +537,7 @@ adagrad_status adagrad_sparse_da_step_isa(adagrad_isa isa, float* table, float* 
                                           size_t num_indices, const float* grads,
                                           const adagrad_params* p, const adagrad_regularization* r,
                                           adagrad_duplicates dup, void* workspace,
-                                          size_t workspace_size, struct pthreadpool* pool) {
+                                          size_t workspace_size, adagrad_pool* pool) {
   return adagrad::detail::sparse_step(
       adagrad::detail::usable_kernels(isa), adagrad::detail::row_update::dual_averaging, table, z,
       G, num_rows, dim, indices, num_indices, grads, p, r, dup, workspace, workspace_size, pool);

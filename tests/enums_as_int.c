@@ -2,8 +2,9 @@
 /* Library functions that take an enum by value, called with any int, as a
  * C caller may call them. A C++ test cannot: an enum value outside the
  * enumerators' range is undefined behaviour there (GCC's -fsanitize=enum
- * reports loading one), while C converts any int. The steps' buffers are
- * empty (NULL, 0): tests/params_check_test.cc checks the parameters. */
+ * reports loading one), while C converts any int. The empty_ steps' buffers
+ * are empty (NULL, 0): tests/params_check_test.cc checks the parameters; the
+ * others take real buffers (tests/embedding_test.cc: nothing written). */
 #include "enums_as_int.h"
 
 const char* field_name_as_int(int field) { return adagrad_field_name(field); }
@@ -30,4 +31,18 @@ adagrad_status empty_sparse_proximal_step_as_int(const adagrad_params* p,
 adagrad_status empty_sparse_da_step_as_int(const adagrad_params* p,
                                            const adagrad_regularization* r, int dup) {
   return adagrad_sparse_da_step(NULL, NULL, NULL, 0, 0, NULL, 0, NULL, p, r, dup, NULL, 0, NULL);
+}
+
+adagrad_status sparse_step_as_int(int rowwise, int isa, float* table, float* state,
+                                  size_t num_rows, size_t dim, const int64_t* indices,
+                                  size_t num_indices, const float* grads, const adagrad_params* p,
+                                  int dup, void* workspace, size_t workspace_size) {
+  if (isa < 0) {
+    return (rowwise ? adagrad_rowwise_sparse_step : adagrad_sparse_step)(
+        table, state, num_rows, dim, indices, num_indices, grads, p, dup, workspace,
+        workspace_size, NULL);
+  }
+  return (rowwise ? adagrad_rowwise_sparse_step_isa : adagrad_sparse_step_isa)(
+      isa, table, state, num_rows, dim, indices, num_indices, grads, p, dup, workspace,
+      workspace_size, NULL);
 }

@@ -19,6 +19,12 @@ adagrad_status empty_sparse_proximal_step_as_int(const adagrad_params* p,
                                                  const adagrad_regularization* r, int dup);
 adagrad_status empty_sparse_da_step_as_int(const adagrad_params* p,
                                            const adagrad_regularization* r, int dup);
+/* adagrad_sparse_step (rowwise: adagrad_rowwise_sparse_step), or its _isa
+ * form on isa when isa >= 0, on the calling thread. */
+adagrad_status sparse_step_as_int(int rowwise, int isa, float* table, float* state,
+                                  size_t num_rows, size_t dim, const int64_t* indices,
+                                  size_t num_indices, const float* grads, const adagrad_params* p,
+                                  int dup, void* workspace, size_t workspace_size);
 
 #ifdef __cplusplus
 }

@@ -16,9 +16,6 @@
 // Every f32 bit pattern through every ISA's conversions is in
 // exhaustive_test.cc.
 #include <gtest/gtest.h>
-#if ADAGRAD_TEST_HAVE_PTHREADPOOL
-#include <pthreadpool.h>
-#endif
 
 #include <cmath>
 #include <cstddef>
@@ -211,7 +208,7 @@ struct MixedBuffers {
 
 adagrad_status run_mixed(adagrad_isa isa, const MixedCase& c, MixedBuffers& b, std::size_t n,
                          const adagrad_params& p, const adagrad_mixed_options& o,
-                         struct pthreadpool* pool) {
+                         adagrad_pool* pool) {
   if (c.w_type == ADAGRAD_DTYPE_F32) {
     return adagrad_step_master_isa(isa, b.w.floats(), b.g.data(), c.g_type, b.G.floats(),
                                    c.copy_type == ADAGRAD_DTYPE_F32 ? nullptr : b.copy.data(),
@@ -357,12 +354,6 @@ TEST(MixedSemantics, IsTheFloatStepOnWidenedValuesRounded) {
   }
 }
 
-#if ADAGRAD_TEST_HAVE_PTHREADPOOL
-struct PoolDeleter {
-  void operator()(pthreadpool_t pool) const { pthreadpool_destroy(pool); }
-};
-#endif
-
 // Stochastic rounding depends on (seed, step, index) only: the same bits for
 // every thread count, different bits for another seed or step.
 TEST(MixedSemantics, StochasticRoundingIsReproducible) {
@@ -375,14 +366,13 @@ TEST(MixedSemantics, StochasticRoundingIsReproducible) {
   MixedBuffers one(c, n, 0, 5);
   const adagrad_isa mixed_isa = dispatched_isa(ADAGRAD_FAMILY_MIXED);
   ASSERT_EQ(ADAGRAD_OK, run_mixed(mixed_isa, c, one, n, p, o, nullptr));
-#if ADAGRAD_TEST_HAVE_PTHREADPOOL
   for (std::size_t threads = 2; threads <= 4; ++threads) {
-    std::unique_ptr<struct pthreadpool, PoolDeleter> pool(pthreadpool_create(threads));
+    const adagrad::thread_pool pool(threads);
+    ASSERT_NE(nullptr, pool.get());
     MixedBuffers many(c, n, 0, 5);
     ASSERT_EQ(ADAGRAD_OK, run_mixed(mixed_isa, c, many, n, p, o, pool.get()));
     expect_same_buffers(many, one, c, n, " threads " + std::to_string(threads));
   }
-#endif
   // Every ISA gives the same bits as well.
   for (adagrad_isa isa : scalar_and_simd_isas()) {
     if (!adagrad_isa_supported(isa)) continue;

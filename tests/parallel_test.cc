@@ -1,16 +1,17 @@
 // SPDX-License-Identifier: BSD-3-Clause
-// Steps over a pthreadpool and over many tensors: bitwise equal to the
+// Steps over an adagrad_pool and over many tensors: bitwise equal to the
 // single-threaded adagrad_step for any pool size and any split, under the
 // caller's rounding mode, and nothing written on any error.
 #include <gtest/gtest.h>
-#include <pthreadpool.h>
 
 #include <algorithm>
 #include <cfenv>
+#include <chrono>
 #include <cstdint>
 #include <cstring>
 #include <memory>
 #include <random>
+#include <thread>
 #include <vector>
 
 #include "adagrad/adagrad.h"
@@ -20,11 +21,11 @@ namespace adagrad_test {
 namespace {
 
 struct PoolDeleter {
-  void operator()(pthreadpool_t pool) const { pthreadpool_destroy(pool); }
+  void operator()(adagrad_pool* pool) const { adagrad_pool_destroy(pool); }
 };
-using Pool = std::unique_ptr<struct pthreadpool, PoolDeleter>;
+using Pool = std::unique_ptr<adagrad_pool, PoolDeleter>;
 
-Pool make_pool(std::size_t threads) { return Pool(pthreadpool_create(threads)); }
+Pool make_pool(std::size_t threads) { return Pool(adagrad_pool_create(threads)); }
 
 adagrad_status single(float* w, const float* g, float* G, std::size_t n, const adagrad_params& p) {
   return adagrad_step(w, g, G, n, &p);
@@ -33,11 +34,11 @@ adagrad_status single(double* w, const double* g, double* G, std::size_t n,
                       const adagrad_params& p) {
   return adagrad_step_f64(w, g, G, n, &p);
 }
-adagrad_status parallel(pthreadpool_t pool, float* w, const float* g, float* G, std::size_t n,
+adagrad_status parallel(adagrad_pool* pool, float* w, const float* g, float* G, std::size_t n,
                         const adagrad_params& p) {
   return adagrad_step_parallel(pool, w, g, G, n, &p);
 }
-adagrad_status parallel(pthreadpool_t pool, double* w, const double* g, double* G, std::size_t n,
+adagrad_status parallel(adagrad_pool* pool, double* w, const double* g, double* G, std::size_t n,
                         const adagrad_params& p) {
   return adagrad_step_parallel_f64(pool, w, g, G, n, &p);
 }
@@ -91,6 +92,84 @@ void parallel_matches_single() {
 TEST(Parallel, MatchesSingleThreadF32) { parallel_matches_single<float>(); }
 TEST(Parallel, MatchesSingleThreadF64) { parallel_matches_single<double>(); }
 
+// The pool's own contract: its limits, and the same bits however its
+// workers are found (spinning, asleep, busy with another caller's step).
+TEST(Pool, Limits) {
+  EXPECT_EQ(1u, adagrad_pool_threads(nullptr));
+  adagrad_pool_destroy(nullptr);
+  EXPECT_EQ(nullptr, adagrad_pool_create(ADAGRAD_POOL_MAX_THREADS + 1));
+  for (std::size_t threads : {1u, 2u, 5u}) {
+    Pool pool = make_pool(threads);
+    ASSERT_NE(nullptr, pool.get());
+    EXPECT_EQ(threads, adagrad_pool_threads(pool.get()));
+  }
+  Pool online = make_pool(0);  // one per online CPU
+  ASSERT_NE(nullptr, online.get());
+  EXPECT_GE(adagrad_pool_threads(online.get()), 1u);
+}
+
+// Steps far enough apart that the workers have gone to sleep (they spin for
+// about 100 microseconds): each step must wake them or run without them.
+TEST(Pool, StepsAfterTheWorkersSleep) {
+  const std::size_t n = 1 << 20;
+  std::mt19937_64 rng(3);
+  std::vector<float> w(n), g(n), G(n);
+  fill(w, rng, -1, 1);
+  fill(g, rng, -1, 1);
+  fill(G, rng, 0, 2);
+  std::vector<float> w_ref = w, G_ref = G;
+  const adagrad_params p = adagrad_params_default();
+  Pool pool = make_pool(3);
+  for (int step = 0; step < 5; ++step) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    ASSERT_EQ(ADAGRAD_OK, adagrad_step_parallel(pool.get(), w.data(), g.data(), G.data(), n, &p));
+    ASSERT_EQ(ADAGRAD_OK, adagrad_step(w_ref.data(), g.data(), G_ref.data(), n, &p));
+  }
+  expect_same(w, w_ref, "w");
+  expect_same(G, G_ref, "G");
+}
+
+// Four threads step their own tensors on one shared pool at the same time:
+// a step that finds the pool taken runs on its own thread. (Under
+// ThreadSanitizer, tests/run --sanitize, this is the pool's race test.)
+TEST(Pool, ConcurrentStepsShareOnePool) {
+  const std::size_t n = 300000, callers = 4, steps = 20;
+  Pool pool = make_pool(2);
+  std::vector<std::vector<float>> ws(callers), Gs(callers), w_refs, G_refs;
+  std::vector<float> g(n);
+  std::mt19937_64 rng(9);
+  fill(g, rng, -1, 1);
+  for (std::size_t c = 0; c < callers; ++c) {
+    ws[c].resize(n);
+    Gs[c].resize(n);
+    fill(ws[c], rng, -1, 1);
+    fill(Gs[c], rng, 0, 2);
+  }
+  w_refs = ws;
+  G_refs = Gs;
+  const adagrad_params p = adagrad_params_default();
+  std::vector<adagrad_status> failed(callers, ADAGRAD_OK);
+  std::vector<std::thread> threads;
+  for (std::size_t c = 0; c < callers; ++c) {
+    threads.emplace_back([&, c] {
+      for (std::size_t step = 0; step < steps; ++step) {
+        const adagrad_status status =
+            adagrad_step_parallel(pool.get(), ws[c].data(), g.data(), Gs[c].data(), n, &p);
+        if (status != ADAGRAD_OK) failed[c] = status;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (std::size_t c = 0; c < callers; ++c) {
+    ASSERT_EQ(ADAGRAD_OK, failed[c]);
+    for (std::size_t step = 0; step < steps; ++step) {
+      ASSERT_EQ(ADAGRAD_OK, adagrad_step(w_refs[c].data(), g.data(), G_refs[c].data(), n, &p));
+    }
+    expect_same(ws[c], w_refs[c], "w");
+    expect_same(Gs[c], G_refs[c], "G");
+  }
+}
+
 // Under a directed rounding mode the workers must round as the caller does.
 TEST(Parallel, WorkersUseTheCallersRoundingMode) {
   const std::size_t n = 1 << 20;
@@ -122,7 +201,7 @@ TEST(Parallel, WorkersUseTheCallersRoundingMode) {
 // shared by two tensors (allowed: gradients are only read).
 template <class T, class Tensor>
 void multi_matches_single(adagrad_status (*multi)(const Tensor*, std::size_t, const adagrad_params*,
-                                                  pthreadpool_t)) {
+                                                  adagrad_pool*)) {
   std::mt19937_64 rng(23);
   const std::vector<std::size_t> sizes = {768, 0, 1, 3072, 589824, 17, 2359296, 768, 30522 * 7, 5};
   std::vector<std::vector<T>> ws, gs, Gs;
@@ -187,7 +266,7 @@ class MultiBadInput : public testing::Test {
     const adagrad_params defaults = adagrad_params_default();
     const std::vector<float> before = arena_;
     Pool pool = make_pool(2);
-    for (pthreadpool_t with : {static_cast<pthreadpool_t>(nullptr), pool.get()}) {
+    for (adagrad_pool* with : {static_cast<adagrad_pool*>(nullptr), pool.get()}) {
       EXPECT_EQ(want,
                 adagrad_step_multi(tensors_.data(), tensors_.size(), p ? p : &defaults, with));
       EXPECT_TRUE(arena_ == before) << "a tensor changed";
@@ -236,7 +315,7 @@ TEST_F(MultiBadInput, DescriptorsInsideAWrittenBuffer) {
     const adagrad_params p = adagrad_params_default();
     const std::vector<float> before = arena_;
     Pool pool = make_pool(2);
-    for (pthreadpool_t with : {static_cast<pthreadpool_t>(nullptr), pool.get()}) {
+    for (adagrad_pool* with : {static_cast<adagrad_pool*>(nullptr), pool.get()}) {
       EXPECT_EQ(ADAGRAD_ERROR_OVERLAP, adagrad_step_multi(placed, tensors_.size(), &p, with));
       EXPECT_TRUE(arena_ == before) << "a tensor changed";
     }

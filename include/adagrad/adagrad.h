@@ -291,24 +291,49 @@ ADAGRAD_API ADAGRAD_MUST_CHECK adagrad_status adagrad_step_f64_isa(adagrad_isa i
 
 /* ---- Threads and many tensors -------------------------------------------
  *
- * The pool is a pthreadpool_t from pthreadpool (Debian's libpthreadpool-dev),
- * the pool XNNPACK and PyTorch use, so a framework can pass its own; this
- * header only names `struct pthreadpool` and does not need <pthreadpool.h>.
- * NULL (or a one-thread pool) runs on the calling thread. The library never
- * creates a thread. Small steps (under about 64K elements in all) stay on the
- * calling thread. Work is split into chunks whose boundaries fall on cache-line
- * boundaries of w. Every worker runs with the caller's floating-point
- * environment (rounding mode, FTZ/DAZ), restored afterwards, so the results
- * are bitwise identical to adagrad_step for any number of threads. */
-struct pthreadpool;
+ * adagrad_pool is the library's own thread pool. adagrad_pool_create starts
+ * its threads and adagrad_pool_destroy joins them; no step ever creates or
+ * joins a thread, allocates or sleeps the caller. Every threaded entry point
+ * takes an adagrad_pool*: NULL (or a one-thread pool) runs on the calling
+ * thread, and small steps (under about 64K elements in all) stay there too.
+ *
+ * How a step uses the pool, and why it is not pthreadpool: work is split into
+ * a few chunks per thread, and the calling thread and the workers take chunks
+ * from one counter. The caller never waits for a worker that has not begun:
+ * when no chunk is left it waits only for chunks a running worker already
+ * took. A worker the OS has descheduled (the machine busy with a data loader
+ * or another job) therefore costs nothing; with pthreadpool, whose call waits
+ * for every worker to check in, it cost the whole step
+ * (bench: dense_step_bench's parallel_under_load rows). Two steps that share
+ * a pool at the same time do not queue either: the second runs on its own
+ * thread. Workers spin briefly after a step, then sleep until the next.
+ *
+ * Chunk boundaries fall on cache-line boundaries of w. Every worker runs with
+ * the caller's floating-point environment (rounding mode, FTZ/DAZ), restored
+ * afterwards, so the results are bitwise identical to the one-thread step for
+ * any number of threads, whoever takes which chunk. */
+typedef struct adagrad_pool adagrad_pool;
+
+/* The most threads a pool may have. */
+#define ADAGRAD_POOL_MAX_THREADS 1024
+
+/* A pool of `threads` threads counting the caller (threads - 1 workers are
+ * started; 0 means one per online CPU). NULL when threads exceeds
+ * ADAGRAD_POOL_MAX_THREADS or the threads cannot be created. */
+ADAGRAD_API adagrad_pool* adagrad_pool_create(size_t threads);
+/* Stops and joins the workers and frees the pool. NULL is a no-op. Not to be
+ * called while a step runs on the pool. */
+ADAGRAD_API void adagrad_pool_destroy(adagrad_pool* pool);
+/* The threads a step on pool may use, the caller counted: 1 for NULL. */
+ADAGRAD_API size_t adagrad_pool_threads(const adagrad_pool* pool);
 
 /* adagrad_step (adagrad_step_f64) spread over pool. Same contract, same
  * statuses, same results. */
-ADAGRAD_API ADAGRAD_MUST_CHECK adagrad_status adagrad_step_parallel(struct pthreadpool* pool,
+ADAGRAD_API ADAGRAD_MUST_CHECK adagrad_status adagrad_step_parallel(adagrad_pool* pool,
                                                                     float* w, const float* g,
                                                                     float* G, size_t n,
                                                                     const adagrad_params* p);
-ADAGRAD_API ADAGRAD_MUST_CHECK adagrad_status adagrad_step_parallel_f64(struct pthreadpool* pool,
+ADAGRAD_API ADAGRAD_MUST_CHECK adagrad_status adagrad_step_parallel_f64(adagrad_pool* pool,
                                                                         double* w, const double* g,
                                                                         double* G, size_t n,
                                                                         const adagrad_params* p);
@@ -340,10 +365,10 @@ typedef struct adagrad_tensor_f64 {
 ADAGRAD_API ADAGRAD_MUST_CHECK adagrad_status adagrad_step_multi(const adagrad_tensor* tensors,
                                                                  size_t count,
                                                                  const adagrad_params* p,
-                                                                 struct pthreadpool* pool);
+                                                                 adagrad_pool* pool);
 ADAGRAD_API ADAGRAD_MUST_CHECK adagrad_status
 adagrad_step_multi_f64(const adagrad_tensor_f64* tensors, size_t count, const adagrad_params* p,
-                       struct pthreadpool* pool);
+                       adagrad_pool* pool);
 
 /* ---- Embedding tables: sparse and row-wise steps (float) ----------------
  *
@@ -432,25 +457,25 @@ ADAGRAD_API size_t adagrad_sparse_workspace_size(size_t num_indices, size_t dim,
  *   p:           hyperparameters, as for adagrad_step
  *   dup:         what a repeated index means
  *   workspace:   workspace_size bytes of scratch
- *   pool:        pthreadpool to spread the rows over, or NULL */
+ *   pool:        adagrad_pool to spread the rows over, or NULL */
 ADAGRAD_API ADAGRAD_MUST_CHECK adagrad_status adagrad_sparse_step(
     float* table, float* state, size_t num_rows, size_t dim, const int64_t* indices,
     size_t num_indices, const float* grads, const adagrad_params* p, adagrad_duplicates dup,
-    void* workspace, size_t workspace_size, struct pthreadpool* pool);
+    void* workspace, size_t workspace_size, adagrad_pool* pool);
 ADAGRAD_API ADAGRAD_MUST_CHECK adagrad_status adagrad_sparse_step_i32(
     float* table, float* state, size_t num_rows, size_t dim, const int32_t* indices,
     size_t num_indices, const float* grads, const adagrad_params* p, adagrad_duplicates dup,
-    void* workspace, size_t workspace_size, struct pthreadpool* pool);
+    void* workspace, size_t workspace_size, adagrad_pool* pool);
 
 /* The same with row-wise state: state holds num_rows floats. */
 ADAGRAD_API ADAGRAD_MUST_CHECK adagrad_status adagrad_rowwise_sparse_step(
     float* table, float* state, size_t num_rows, size_t dim, const int64_t* indices,
     size_t num_indices, const float* grads, const adagrad_params* p, adagrad_duplicates dup,
-    void* workspace, size_t workspace_size, struct pthreadpool* pool);
+    void* workspace, size_t workspace_size, adagrad_pool* pool);
 ADAGRAD_API ADAGRAD_MUST_CHECK adagrad_status adagrad_rowwise_sparse_step_i32(
     float* table, float* state, size_t num_rows, size_t dim, const int32_t* indices,
     size_t num_indices, const float* grads, const adagrad_params* p, adagrad_duplicates dup,
-    void* workspace, size_t workspace_size, struct pthreadpool* pool);
+    void* workspace, size_t workspace_size, adagrad_pool* pool);
 
 /* Row-wise AdaGrad for a dense gradient: w and g are rows x dim floats,
  * row_state holds rows floats (one accumulator per row). Every row is
@@ -461,7 +486,7 @@ ADAGRAD_API ADAGRAD_MUST_CHECK adagrad_status adagrad_rowwise_step(float* w, con
                                                                    float* row_state, size_t rows,
                                                                    size_t dim,
                                                                    const adagrad_params* p,
-                                                                   struct pthreadpool* pool);
+                                                                   adagrad_pool* pool);
 
 /* The three steps above on an explicitly chosen ISA (tests, benchmarks,
  * pinned callers); ADAGRAD_ERROR_UNSUPPORTED_ISA first when isa is not
@@ -469,14 +494,14 @@ ADAGRAD_API ADAGRAD_MUST_CHECK adagrad_status adagrad_rowwise_step(float* w, con
 ADAGRAD_API ADAGRAD_MUST_CHECK adagrad_status adagrad_sparse_step_isa(
     adagrad_isa isa, float* table, float* state, size_t num_rows, size_t dim,
     const int64_t* indices, size_t num_indices, const float* grads, const adagrad_params* p,
-    adagrad_duplicates dup, void* workspace, size_t workspace_size, struct pthreadpool* pool);
+    adagrad_duplicates dup, void* workspace, size_t workspace_size, adagrad_pool* pool);
 ADAGRAD_API ADAGRAD_MUST_CHECK adagrad_status adagrad_rowwise_sparse_step_isa(
     adagrad_isa isa, float* table, float* state, size_t num_rows, size_t dim,
     const int64_t* indices, size_t num_indices, const float* grads, const adagrad_params* p,
-    adagrad_duplicates dup, void* workspace, size_t workspace_size, struct pthreadpool* pool);
+    adagrad_duplicates dup, void* workspace, size_t workspace_size, adagrad_pool* pool);
 ADAGRAD_API ADAGRAD_MUST_CHECK adagrad_status
 adagrad_rowwise_step_isa(adagrad_isa isa, float* w, const float* g, float* row_state, size_t rows,
-                         size_t dim, const adagrad_params* p, struct pthreadpool* pool);
+                         size_t dim, const adagrad_params* p, adagrad_pool* pool);
 
 /* ---- Embedding bags: the backward pass fused with the step -------------
  *
@@ -839,22 +864,22 @@ ADAGRAD_API ADAGRAD_MUST_CHECK adagrad_status adagrad_sparse_proximal_step(
     float* table, float* state, size_t num_rows, size_t dim, const int64_t* indices,
     size_t num_indices, const float* grads, const adagrad_params* p,
     const adagrad_regularization* r, adagrad_duplicates dup, void* workspace, size_t workspace_size,
-    struct pthreadpool* pool);
+    adagrad_pool* pool);
 ADAGRAD_API ADAGRAD_MUST_CHECK adagrad_status adagrad_sparse_da_step(
     float* table, float* z, float* G, size_t num_rows, size_t dim, const int64_t* indices,
     size_t num_indices, const float* grads, const adagrad_params* p,
     const adagrad_regularization* r, adagrad_duplicates dup, void* workspace, size_t workspace_size,
-    struct pthreadpool* pool);
+    adagrad_pool* pool);
 ADAGRAD_API ADAGRAD_MUST_CHECK adagrad_status adagrad_sparse_proximal_step_isa(
     adagrad_isa isa, float* table, float* state, size_t num_rows, size_t dim,
     const int64_t* indices, size_t num_indices, const float* grads, const adagrad_params* p,
     const adagrad_regularization* r, adagrad_duplicates dup, void* workspace, size_t workspace_size,
-    struct pthreadpool* pool);
+    adagrad_pool* pool);
 ADAGRAD_API ADAGRAD_MUST_CHECK adagrad_status adagrad_sparse_da_step_isa(
     adagrad_isa isa, float* table, float* z, float* G, size_t num_rows, size_t dim,
     const int64_t* indices, size_t num_indices, const float* grads, const adagrad_params* p,
     const adagrad_regularization* r, adagrad_duplicates dup, void* workspace, size_t workspace_size,
-    struct pthreadpool* pool);
+    adagrad_pool* pool);
 
 /* ---- Mixed precision: bf16 and fp16 weights and gradients, f32 state ----
  *
@@ -925,7 +950,7 @@ adagrad_mixed_params_check(const adagrad_params* p, const adagrad_mixed_options*
  * 2-byte aligned. pool as for adagrad_step_parallel (NULL: this thread). */
 ADAGRAD_API ADAGRAD_MUST_CHECK adagrad_status adagrad_step_mixed(
     void* w, adagrad_dtype w_type, const void* g, adagrad_dtype g_type, float* G, size_t n,
-    const adagrad_params* p, const adagrad_mixed_options* o, struct pthreadpool* pool);
+    const adagrad_params* p, const adagrad_mixed_options* o, adagrad_pool* pool);
 
 /* f32 master weights with gradients of g_type: w and G are floats, updated
  * as adagrad_step would (after the gradient's conversion and unscaling), and,
@@ -934,7 +959,7 @@ ADAGRAD_API ADAGRAD_MUST_CHECK adagrad_status adagrad_step_mixed(
  * one pass instead of a step and a conversion. */
 ADAGRAD_API ADAGRAD_MUST_CHECK adagrad_status adagrad_step_master(
     float* w, const void* g, adagrad_dtype g_type, float* G, void* w_copy, adagrad_dtype copy_type,
-    size_t n, const adagrad_params* p, const adagrad_mixed_options* o, struct pthreadpool* pool);
+    size_t n, const adagrad_params* p, const adagrad_mixed_options* o, adagrad_pool* pool);
 
 /* AMP's unscale-and-check pass, as PyTorch's
  * _amp_foreach_non_finite_check_and_unscale_: every one of the n gradients
@@ -958,11 +983,11 @@ ADAGRAD_API ADAGRAD_MUST_CHECK adagrad_status adagrad_convert_from_half(const ui
 /* The same on an explicit ISA (tests, benchmarks). */
 ADAGRAD_API ADAGRAD_MUST_CHECK adagrad_status adagrad_step_mixed_isa(
     adagrad_isa isa, void* w, adagrad_dtype w_type, const void* g, adagrad_dtype g_type, float* G,
-    size_t n, const adagrad_params* p, const adagrad_mixed_options* o, struct pthreadpool* pool);
+    size_t n, const adagrad_params* p, const adagrad_mixed_options* o, adagrad_pool* pool);
 ADAGRAD_API ADAGRAD_MUST_CHECK adagrad_status
 adagrad_step_master_isa(adagrad_isa isa, float* w, const void* g, adagrad_dtype g_type, float* G,
                         void* w_copy, adagrad_dtype copy_type, size_t n, const adagrad_params* p,
-                        const adagrad_mixed_options* o, struct pthreadpool* pool);
+                        const adagrad_mixed_options* o, adagrad_pool* pool);
 ADAGRAD_API ADAGRAD_MUST_CHECK adagrad_status adagrad_unscale_check_isa(adagrad_isa isa, void* g,
                                                                         adagrad_dtype g_type,
                                                                         size_t n, double inv_scale,

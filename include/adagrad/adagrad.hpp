@@ -72,15 +72,31 @@ struct params {
   return adagrad_step_f64_isa(target, w, g, G, n, &c);
 }
 
-// Spread over a pthreadpool (nullptr: the calling thread).
-[[nodiscard]] inline status step_parallel(struct pthreadpool* pool, float* w, const float* g,
+// Owns an adagrad_pool: its threads start here and are joined when it goes.
+// get() is nullptr when the threads could not be created (a step given
+// nullptr runs on the calling thread).
+class thread_pool {
+ public:
+  explicit thread_pool(std::size_t threads) noexcept : pool_(adagrad_pool_create(threads)) {}
+  ~thread_pool() { adagrad_pool_destroy(pool_); }
+  thread_pool(const thread_pool&) = delete;
+  thread_pool& operator=(const thread_pool&) = delete;
+  [[nodiscard]] adagrad_pool* get() const noexcept { return pool_; }
+  [[nodiscard]] std::size_t threads() const noexcept { return adagrad_pool_threads(pool_); }
+
+ private:
+  adagrad_pool* pool_;
+};
+
+// Spread over an adagrad_pool (nullptr: the calling thread).
+[[nodiscard]] inline status step_parallel(adagrad_pool* pool, float* w, const float* g,
                                           float* G, std::size_t n,
                                           const params& p = params{}) noexcept {
   const adagrad_params c = p.to_c();
   return adagrad_step_parallel(pool, w, g, G, n, &c);
 }
 
-[[nodiscard]] inline status step_parallel(struct pthreadpool* pool, double* w, const double* g,
+[[nodiscard]] inline status step_parallel(adagrad_pool* pool, double* w, const double* g,
                                           double* G, std::size_t n,
                                           const params& p = params{}) noexcept {
   const adagrad_params c = p.to_c();
@@ -90,14 +106,14 @@ struct params {
 // Every tensor of a model in one call, balanced across the pool.
 [[nodiscard]] inline status step_multi(const adagrad_tensor* tensors, std::size_t count,
                                        const params& p = params{},
-                                       struct pthreadpool* pool = nullptr) noexcept {
+                                       adagrad_pool* pool = nullptr) noexcept {
   const adagrad_params c = p.to_c();
   return adagrad_step_multi(tensors, count, &c, pool);
 }
 
 [[nodiscard]] inline status step_multi(const adagrad_tensor_f64* tensors, std::size_t count,
                                        const params& p = params{},
-                                       struct pthreadpool* pool = nullptr) noexcept {
+                                       adagrad_pool* pool = nullptr) noexcept {
   const adagrad_params c = p.to_c();
   return adagrad_step_multi_f64(tensors, count, &c, pool);
 }
@@ -116,7 +132,7 @@ inline std::size_t sparse_workspace_size(std::size_t num_indices, std::size_t di
                                         void* workspace, std::size_t workspace_size,
                                         const params& p = params{},
                                         adagrad_duplicates dup = ADAGRAD_DUPLICATES_SUM,
-                                        struct pthreadpool* pool = nullptr) noexcept {
+                                        adagrad_pool* pool = nullptr) noexcept {
   const adagrad_params c = p.to_c();
   return adagrad_sparse_step(table, state, num_rows, dim, indices, num_indices, grads, &c, dup,
                              workspace, workspace_size, pool);
@@ -128,7 +144,7 @@ inline std::size_t sparse_workspace_size(std::size_t num_indices, std::size_t di
                                         void* workspace, std::size_t workspace_size,
                                         const params& p = params{},
                                         adagrad_duplicates dup = ADAGRAD_DUPLICATES_SUM,
-                                        struct pthreadpool* pool = nullptr) noexcept {
+                                        adagrad_pool* pool = nullptr) noexcept {
   const adagrad_params c = p.to_c();
   return adagrad_sparse_step_i32(table, state, num_rows, dim, indices, num_indices, grads, &c, dup,
                                  workspace, workspace_size, pool);
@@ -138,7 +154,7 @@ inline std::size_t sparse_workspace_size(std::size_t num_indices, std::size_t di
     float* table, float* row_state, std::size_t num_rows, std::size_t dim,
     const std::int64_t* indices, std::size_t num_indices, const float* grads, void* workspace,
     std::size_t workspace_size, const params& p = params{},
-    adagrad_duplicates dup = ADAGRAD_DUPLICATES_SUM, struct pthreadpool* pool = nullptr) noexcept {
+    adagrad_duplicates dup = ADAGRAD_DUPLICATES_SUM, adagrad_pool* pool = nullptr) noexcept {
   const adagrad_params c = p.to_c();
   return adagrad_rowwise_sparse_step(table, row_state, num_rows, dim, indices, num_indices, grads,
                                      &c, dup, workspace, workspace_size, pool);
@@ -148,7 +164,7 @@ inline std::size_t sparse_workspace_size(std::size_t num_indices, std::size_t di
     float* table, float* row_state, std::size_t num_rows, std::size_t dim,
     const std::int32_t* indices, std::size_t num_indices, const float* grads, void* workspace,
     std::size_t workspace_size, const params& p = params{},
-    adagrad_duplicates dup = ADAGRAD_DUPLICATES_SUM, struct pthreadpool* pool = nullptr) noexcept {
+    adagrad_duplicates dup = ADAGRAD_DUPLICATES_SUM, adagrad_pool* pool = nullptr) noexcept {
   const adagrad_params c = p.to_c();
   return adagrad_rowwise_sparse_step_i32(table, row_state, num_rows, dim, indices, num_indices,
                                          grads, &c, dup, workspace, workspace_size, pool);
@@ -158,7 +174,7 @@ inline std::size_t sparse_workspace_size(std::size_t num_indices, std::size_t di
 [[nodiscard]] inline status rowwise_step(float* w, const float* g, float* row_state,
                                          std::size_t rows, std::size_t dim,
                                          const params& p = params{},
-                                         struct pthreadpool* pool = nullptr) noexcept {
+                                         adagrad_pool* pool = nullptr) noexcept {
   const adagrad_params c = p.to_c();
   return adagrad_rowwise_step(w, g, row_state, rows, dim, &c, pool);
 }
@@ -205,7 +221,7 @@ struct regularization {
     float* table, float* state, std::size_t num_rows, std::size_t dim, const std::int64_t* indices,
     std::size_t num_indices, const float* grads, void* workspace, std::size_t workspace_size,
     const regularization& r, const params& p = params{},
-    adagrad_duplicates dup = ADAGRAD_DUPLICATES_SUM, struct pthreadpool* pool = nullptr) noexcept {
+    adagrad_duplicates dup = ADAGRAD_DUPLICATES_SUM, adagrad_pool* pool = nullptr) noexcept {
   const adagrad_params c = p.to_c();
   const adagrad_regularization rc = r.to_c();
   return adagrad_sparse_proximal_step(table, state, num_rows, dim, indices, num_indices, grads, &c,
@@ -218,7 +234,7 @@ struct regularization {
                                            void* workspace, std::size_t workspace_size,
                                            const regularization& r, const params& p = params{},
                                            adagrad_duplicates dup = ADAGRAD_DUPLICATES_SUM,
-                                           struct pthreadpool* pool = nullptr) noexcept {
+                                           adagrad_pool* pool = nullptr) noexcept {
   const adagrad_params c = p.to_c();
   const adagrad_regularization rc = r.to_c();
   return adagrad_sparse_da_step(table, z, G, num_rows, dim, indices, num_indices, grads, &c, &rc,
@@ -245,7 +261,7 @@ struct mixed_options {
                                        adagrad_dtype g_type, float* G, std::size_t n,
                                        const params& p = params{},
                                        const mixed_options& o = mixed_options{},
-                                       struct pthreadpool* pool = nullptr) noexcept {
+                                       adagrad_pool* pool = nullptr) noexcept {
   const adagrad_params c = p.to_c();
   const adagrad_mixed_options oc = o.to_c();
   return adagrad_step_mixed(w, w_type, g, g_type, G, n, &c, &oc, pool);
@@ -255,7 +271,7 @@ struct mixed_options {
                                         std::uint16_t* w_copy, adagrad_dtype copy_type,
                                         std::size_t n, const params& p = params{},
                                         const mixed_options& o = mixed_options{},
-                                        struct pthreadpool* pool = nullptr) noexcept {
+                                        adagrad_pool* pool = nullptr) noexcept {
   const adagrad_params c = p.to_c();
   const adagrad_mixed_options oc = o.to_c();
   return adagrad_step_master(w, g, g_type, G, w_copy, copy_type, n, &c, &oc, pool);

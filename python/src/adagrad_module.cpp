@@ -13,7 +13,7 @@
 // its Python signature.
 //
 // The embedding-table steps and the mixed-precision steps run on threads=N
-// threads (a pthreadpool created for the call and joined after it) or on
+// threads (an adagrad_pool created for the call and joined after it) or on
 // pool=adagrad.ThreadPool(N), which the caller keeps for many calls; the
 // binding keeps no pool of its own. The table steps' workspace is the
 // binding's: allocated per call, never cached. The only arrays the binding
@@ -51,13 +51,14 @@ PYBIND11_MODULE(_adagrad, m) {
 
   py::class_<thread_pool> pool(
       m, "ThreadPool",
-      R"doc(A pool of threads (a pthreadpool, the pool XNNPACK and PyTorch use) for the
-embedding-table steps' pool= argument, kept for as many calls as the caller
-likes: threads=N instead starts N - 1 threads for every call, which costs
-more than a small step. threads is an int in [1, 1024]; the calling thread is
-one of them. A pool is used by one step at a time (concurrent steps on one
-pool take turns) and only in the process that created it. Built without
-pthreadpool, a pool holds no threads and .threads is 1.)doc");
+      R"doc(A pool of threads (the library's adagrad_pool) for the steps' pool=
+argument, kept for as many calls as the caller likes: threads=N instead
+starts N - 1 threads for every call, which costs more than a small step.
+threads is an int in [1, 1024]; the calling thread is one of them. A step
+never waits for a worker the OS has not scheduled: the calling thread takes
+the chunks no worker has begun. While one step uses a pool, a concurrent step
+given the same pool runs on its own thread. A pool is used only in the
+process that created it.)doc");
   {
     // pybind11 defines the constructor; its docstring starts with the
     // signature from the same py::arg, as def_function's do.

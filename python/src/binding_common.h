@@ -33,9 +33,6 @@
 #include "adagrad/adagrad.h"
 #include "function.h"
 
-#if ADAGRAD_PYTHON_HAVE_PTHREADPOOL
-#include <pthreadpool.h>
-#endif
 
 namespace py = pybind11;
 
@@ -433,10 +430,8 @@ inline adagrad_duplicates duplicates_argument(const py::handle& value) {
   return choice_argument(value, "duplicates", kModes, "\"sum\" or \"sequential\"");
 }
 
-// More threads than this is a mistake, not a request: pthreadpool_create
-// does not check pthread_create, so a count the system cannot start would
-// hang the call instead of failing it.
-constexpr long long kMaxThreads = 1024;
+// The library's limit: more threads than this is a mistake, not a request.
+constexpr long long kMaxThreads = ADAGRAD_POOL_MAX_THREADS;
 
 inline std::size_t threads_argument(const py::handle& value) {
   // bool is an int in Python; threads=True is a typo for something.
@@ -456,67 +451,47 @@ inline std::size_t threads_argument(const py::handle& value) {
   return static_cast<std::size_t>(threads);
 }
 
-#if ADAGRAD_PYTHON_HAVE_PTHREADPOOL
 struct pool_deleter {
-  void operator()(pthreadpool_t pool) const { pthreadpool_destroy(pool); }
+  void operator()(adagrad_pool* pool) const { adagrad_pool_destroy(pool); }
 };
-using pool_pointer = std::unique_ptr<pthreadpool, pool_deleter>;
+using pool_pointer = std::unique_ptr<adagrad_pool, pool_deleter>;
 
-// pthreadpool_create fails only when it cannot allocate the pool.
+// adagrad_pool_create fails when it cannot allocate the pool or start its
+// threads.
 inline pool_pointer make_pool(std::size_t threads) {
-  pool_pointer pool(pthreadpool_create(threads));
-  if (pool == nullptr) throw std::bad_alloc();
+  pool_pointer pool(adagrad_pool_create(threads));
+  if (pool == nullptr) throw std::runtime_error("cannot start " + std::to_string(threads) + " threads");
   return pool;
 }
-#endif
 
-// adagrad.ThreadPool: a pthreadpool that lives as long as the Python object,
-// for callers that step often enough that starting threads for every call
-// would cost more than the step. Without pthreadpool it holds no threads and
-// the steps run on the calling thread.
+// adagrad.ThreadPool: an adagrad_pool that lives as long as the Python
+// object, for callers that step often enough that starting threads for every
+// call would cost more than the step.
 class thread_pool {
  public:
-  explicit thread_pool(std::size_t threads) : creator_(getpid()) {
-#if ADAGRAD_PYTHON_HAVE_PTHREADPOOL
-    pool_ = make_pool(threads);
-#else
-    (void)threads;
-#endif
-  }
+  explicit thread_pool(std::size_t threads) : creator_(getpid()), pool_(make_pool(threads)) {}
 
-  std::size_t threads() const {
-#if ADAGRAD_PYTHON_HAVE_PTHREADPOOL
-    return pthreadpool_get_threads_count(pool_.get());
-#else
-    return 1;
-#endif
-  }
+  std::size_t threads() const { return adagrad_pool_threads(pool_.get()); }
 
   // The pool for a call. Its threads exist only in the process that created
-  // it: a forked child would wait for them forever.
-  pthreadpool* get() const {
+  // it: a forked child has none.
+  adagrad_pool* get() const {
     if (getpid() != creator_) {
       throw py::value_error(
           "pool was created in another process (before a fork); create one in this process");
     }
-#if ADAGRAD_PYTHON_HAVE_PTHREADPOOL
     return pool_.get();
-#else
-    return nullptr;
-#endif
   }
 
  private:
   pid_t creator_;
-#if ADAGRAD_PYTHON_HAVE_PTHREADPOOL
   pool_pointer pool_;
-#endif
 };
 
 // Where a step runs: on pool when one is given, else on `threads` threads.
 struct threading {
   std::size_t threads;
-  pthreadpool* pool;  // an adagrad.ThreadPool's, or NULL
+  adagrad_pool* pool;  // an adagrad.ThreadPool's, or NULL
 };
 
 inline threading threading_argument(const py::handle& threads_object,
@@ -534,18 +509,15 @@ inline threading threading_argument(const py::handle& threads_object,
 }
 
 // call(pool) on the given pool; else on a pool of `threads` threads made for
-// this call and joined after it; else (one thread, or a library built without
-// pthreadpool, which runs every pool on the calling thread anyway) with NULL.
+// this call and joined after it; else (one thread) with NULL.
 // Call with the GIL released.
 template <class Call>
 adagrad_status run_threaded(const threading& where, const Call& call) {
   if (where.pool != nullptr) return call(where.pool);
-#if ADAGRAD_PYTHON_HAVE_PTHREADPOOL
   if (where.threads > 1) {
     const pool_pointer pool = make_pool(where.threads);
     return call(pool.get());
   }
-#endif
   return call(nullptr);
 }
 

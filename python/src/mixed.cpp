@@ -152,7 +152,7 @@ void step_mixed(argument w_object, argument g_object, argument G_object, argumen
   adagrad_status status;
   {
     py::gil_scoped_release release;
-    status = run_threaded(where, [&](pthreadpool* pool) {
+    status = run_threaded(where, [&](adagrad_pool* pool) {
       return on_isa(isa, adagrad_step_mixed_isa, adagrad_step_mixed, w_data, w_type, g_data, g_type,
                     G_data, n, &params, &options, pool);
     });
@@ -214,7 +214,7 @@ void step_master(argument w_object, argument g_object, argument G_object, argume
   adagrad_status status;
   {
     py::gil_scoped_release release;
-    status = run_threaded(where, [&](pthreadpool* pool) {
+    status = run_threaded(where, [&](adagrad_pool* pool) {
       return on_isa(isa, adagrad_step_master_isa, adagrad_step_master, w_data, g_data, g_type,
                     G_data, copy_data, copy_type, n, &params, &options, pool);
     });

@@ -128,7 +128,7 @@ void run_multi(const std::vector<py::array>& w, const std::vector<py::array>& g,
     // The arrays stay alive (the lists hold them) and nothing here touches
     // a Python object.
     py::gil_scoped_release release;
-    status = run_threaded(where, [&](pthreadpool* pool) {
+    status = run_threaded(where, [&](adagrad_pool* pool) {
       return multi_library<T>::step(tensors.data(), tensors.size(), &params, pool);
     });
   }

@@ -216,7 +216,7 @@ void sparse_step(argument table_object, argument state_object, argument indices_
   adagrad_status status;
   {
     py::gil_scoped_release release;
-    status = run_threaded(where, [&](pthreadpool* pool) {
+    status = run_threaded(where, [&](adagrad_pool* pool) {
       if (isa) {
         return functions.i64_isa(*isa, table_data, state_data, a.num_rows, a.dim,
                                  static_cast<const std::int64_t*>(scratch.indices), a.num_indices,
@@ -271,7 +271,7 @@ void rowwise_step(argument w_object, argument g_object, argument row_state_objec
   adagrad_status status;
   {
     py::gil_scoped_release release;
-    status = run_threaded(where, [&](pthreadpool* pool) {
+    status = run_threaded(where, [&](adagrad_pool* pool) {
       return on_isa(isa, adagrad_rowwise_step_isa, adagrad_rowwise_step, w_data, g_data, state_data,
                     rows, dim, &params, pool);
     });
@@ -299,7 +299,7 @@ void run_sparse_composite(sparse_arrays& a, const adagrad_params& params,
   adagrad_status status;
   {
     py::gil_scoped_release release;
-    status = run_threaded(where, [&](pthreadpool* pool) {
+    status = run_threaded(where, [&](adagrad_pool* pool) {
       return call(indices, scratch.workspace.get(), scratch.workspace_size, pool);
     });
   }
@@ -339,7 +339,7 @@ void sparse_proximal_step(argument table_object, argument state_object, argument
   run_sparse_composite(
       a, params, regularization, dup, where, /*dual_averaging=*/false, isa,
       [&](const std::int64_t* indices, void* workspace, std::size_t workspace_size,
-          pthreadpool* pool) {
+          adagrad_pool* pool) {
         return on_isa(isa, adagrad_sparse_proximal_step_isa, adagrad_sparse_proximal_step,
                       table_data, state_data, a.num_rows, a.dim, indices, a.num_indices, grads_data,
                       &params, &regularization, dup, workspace, workspace_size, pool);
@@ -371,7 +371,7 @@ void sparse_da_step(argument table_object, argument z_object, argument G_object,
   const float* grads_data = static_cast<const float*>(a.grads.data());
   run_sparse_composite(a, params, regularization, dup, where, /*dual_averaging=*/true, isa,
                        [&](const std::int64_t* indices, void* workspace, std::size_t workspace_size,
-                           pthreadpool* pool) {
+                           adagrad_pool* pool) {
                          return on_isa(isa, adagrad_sparse_da_step_isa, adagrad_sparse_da_step,
                                        table_data, z_data, G_data, a.num_rows, a.dim, indices,
                                        a.num_indices, grads_data, &params, &regularization, dup,

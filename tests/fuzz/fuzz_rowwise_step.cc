@@ -181,7 +181,7 @@ Image reference_image(const Case& c, const Layout& l) {
 struct Path {
   bool dispatched;
   int isa;
-  pthreadpool_t pool;
+  adagrad_pool* pool;
 };
 
 adagrad_status call(const Case& c, Copy& copy, const Path& path) {

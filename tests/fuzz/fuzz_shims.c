@@ -23,7 +23,7 @@ adagrad_status fuzz_sparse_call(int entry, int isa, int rowwise, float* table, f
                                 size_t num_rows, size_t dim, const void* indices,
                                 size_t num_indices, const float* grads, const adagrad_params* p,
                                 int dup, void* workspace, size_t workspace_size,
-                                struct pthreadpool* pool) {
+                                adagrad_pool* pool) {
   const adagrad_duplicates d = (adagrad_duplicates)dup;
   const int64_t* i64 = (const int64_t*)indices;
   const int32_t* i32 = (const int32_t*)indices;
@@ -51,6 +51,6 @@ adagrad_status fuzz_sparse_call(int entry, int isa, int rowwise, float* table, f
 
 adagrad_status fuzz_rowwise_step_isa(int isa, float* w, const float* g, float* row_state,
                                      size_t rows, size_t dim, const adagrad_params* p,
-                                     struct pthreadpool* pool) {
+                                     adagrad_pool* pool) {
   return adagrad_rowwise_step_isa((adagrad_isa)isa, w, g, row_state, rows, dim, p, pool);
 }

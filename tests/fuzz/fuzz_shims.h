@@ -24,10 +24,10 @@ adagrad_status fuzz_sparse_call(int entry, int isa, int rowwise, float* table, f
                                 size_t num_rows, size_t dim, const void* indices,
                                 size_t num_indices, const float* grads, const adagrad_params* p,
                                 int dup, void* workspace, size_t workspace_size,
-                                struct pthreadpool* pool);
+                                adagrad_pool* pool);
 adagrad_status fuzz_rowwise_step_isa(int isa, float* w, const float* g, float* row_state,
                                      size_t rows, size_t dim, const adagrad_params* p,
-                                     struct pthreadpool* pool);
+                                     adagrad_pool* pool);
 
 #ifdef __cplusplus
 } /* extern "C" */

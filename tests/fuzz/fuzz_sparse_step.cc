@@ -397,14 +397,14 @@ Image reference_image(const Case& c, const Layout& l) {
   return image;
 }
 
-std::string path_name(int entry, int isa, pthreadpool_t pool) {
+std::string path_name(int entry, int isa, adagrad_pool* pool) {
   std::string name = entry == FUZZ_SPARSE_ISA   ? "_isa(" + isa_label(isa) + ")"
                      : entry == FUZZ_SPARSE_I64 ? "dispatched"
                                                 : "dispatched _i32";
   return name + (pool ? " with a pool of 2" : "");
 }
 
-adagrad_status call(const Case& c, Copy& copy, int entry, int isa, pthreadpool_t pool) {
+adagrad_status call(const Case& c, Copy& copy, int entry, int isa, adagrad_pool* pool) {
   copy.poison();
   const adagrad_status s = fuzz_sparse_call(
       entry, isa, c.rowwise, copy.as<float>(kTable), copy.as<float>(kState), c.call_rows, c.dim,
@@ -492,7 +492,7 @@ void run(Input& in) {
 
   struct Path {
     int entry, isa;
-    pthreadpool_t pool;
+    adagrad_pool* pool;
   };
   std::vector<Path> paths;
   if (c.i32) {

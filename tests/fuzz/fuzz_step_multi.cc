@@ -233,7 +233,7 @@ adagrad_status step_one(T* w, const T* g, T* G, std::size_t n, const adagrad_par
 
 template <class T>
 adagrad_status step_multi(const tensor_of<T>* tensors, std::size_t count, const adagrad_params* p,
-                          pthreadpool_t pool) {
+                          adagrad_pool* pool) {
   if constexpr (sizeof(T) == 4) {
     return adagrad_step_multi(tensors, count, p, pool);
   } else {
@@ -326,7 +326,7 @@ void run(Input& in, std::uint8_t mode) {
   }
 
   adagrad_status first = ADAGRAD_OK;
-  for (pthreadpool_t pool : {static_cast<pthreadpool_t>(nullptr), two_threads()}) {
+  for (adagrad_pool* pool : {static_cast<adagrad_pool*>(nullptr), two_threads()}) {
     Copy copy(l);
     TensorList<T> list(c, copy);
     copy.poison();

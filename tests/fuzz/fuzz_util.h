@@ -18,7 +18,6 @@
 #ifndef ADAGRAD_TESTS_FUZZ_FUZZ_UTIL_H_
 #define ADAGRAD_TESTS_FUZZ_FUZZ_UTIL_H_
 
-#include <pthreadpool.h>
 
 #include <algorithm>
 #include <cmath>
@@ -633,8 +632,8 @@ inline std::size_t arena_offset(Input& in, std::size_t previous_start, std::size
 }
 
 // A pool of two threads, created once.
-inline pthreadpool_t two_threads() {
-  static const pthreadpool_t pool = pthreadpool_create(2);
+inline adagrad_pool* two_threads() {
+  static adagrad_pool* const pool = adagrad_pool_create(2);
   return pool;
 }
 

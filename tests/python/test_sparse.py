@@ -257,7 +257,7 @@ class ThreadsTest(unittest.TestCase):
         cls.pool = adagrad.ThreadPool(2)
 
     def test_pool(self):
-        self.assertIn(self.pool.threads, (1, 2))  # 1: built without pthreadpool
+        self.assertEqual(self.pool.threads, 2)
         self.assertEqual(repr(self.pool), "adagrad.ThreadPool(%d)" % self.pool.threads)
         self.assertEqual(adagrad.ThreadPool(1).threads, 1)
 
