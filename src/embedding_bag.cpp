@@ -565,7 +565,7 @@ struct bag_job {
 };
 
 template <class Index, class Position, class Bag>
-void run_table(const bag_table<Index>& b, void* workspace, struct pthreadpool* pool) {
+void run_table(const bag_table<Index>& b, void* workspace, adagrad_pool* pool) {
   const std::size_t n = b.num_indices;
   auto* bag_of = static_cast<Bag*>(bag_area(workspace, n));
   for (std::size_t bag = 0; bag < b.num_bags; ++bag) {
@@ -590,7 +590,7 @@ template <class Index>
 adagrad_status embedding_bag_step(const isa_kernels* k, bool rowwise,
                                   const adagrad_embedding_table* tables, std::size_t num_tables,
                                   std::size_t num_bags, const adagrad_params* p, void* workspace,
-                                  std::size_t workspace_size, struct pthreadpool* pool) {
+                                  std::size_t workspace_size, adagrad_pool* pool) {
   const adagrad_status status =
       validate_tables<Index>(tables, num_tables, num_bags, p, rowwise, workspace, workspace_size);
   if (status != ADAGRAD_OK) return status;
@@ -640,7 +640,7 @@ adagrad_status embedding_bag(const isa_kernels* k, bool rowwise,
                              const adagrad_embedding_table* tables, std::size_t num_tables,
                              std::size_t num_bags, const adagrad_index_type& index_type,
                              const adagrad_params* p, void* workspace, std::size_t workspace_size,
-                             struct pthreadpool* pool) {
+                             adagrad_pool* pool) {
   if (k == nullptr) return ADAGRAD_ERROR_UNSUPPORTED_ISA;
   kernels::step_constants<float> call_constants;
   const adagrad_status status = make_constants(p, &call_constants);
@@ -670,7 +670,7 @@ size_t adagrad_embedding_bag_workspace_size(size_t max_table_indices, size_t num
 adagrad_status adagrad_embedding_bag_step(const adagrad_embedding_table* tables, size_t num_tables,
                                           size_t num_bags, adagrad_index_type index_type,
                                           const adagrad_params* p, void* workspace,
-                                          size_t workspace_size, struct pthreadpool* pool) {
+                                          size_t workspace_size, adagrad_pool* pool) {
   return adagrad::detail::embedding_bag(&adagrad::detail::family_kernels(ADAGRAD_FAMILY_SPARSE),
                                         false, tables, num_tables, num_bags, index_type, p,
                                         workspace, workspace_size, pool);
@@ -680,7 +680,7 @@ adagrad_status adagrad_rowwise_embedding_bag_step(const adagrad_embedding_table*
                                                   size_t num_tables, size_t num_bags,
                                                   adagrad_index_type index_type,
                                                   const adagrad_params* p, void* workspace,
-                                                  size_t workspace_size, struct pthreadpool* pool) {
+                                                  size_t workspace_size, adagrad_pool* pool) {
   return adagrad::detail::embedding_bag(&adagrad::detail::family_kernels(ADAGRAD_FAMILY_ROWWISE),
                                         true, tables, num_tables, num_bags, index_type, p,
                                         workspace, workspace_size, pool);
@@ -691,7 +691,7 @@ adagrad_status adagrad_embedding_bag_step_isa(adagrad_isa isa,
                                               size_t num_tables, size_t num_bags,
                                               adagrad_index_type index_type,
                                               const adagrad_params* p, void* workspace,
-                                              size_t workspace_size, struct pthreadpool* pool) {
+                                              size_t workspace_size, adagrad_pool* pool) {
   return adagrad::detail::embedding_bag(adagrad::detail::usable_kernels(isa), false, tables,
                                         num_tables, num_bags, index_type, p, workspace,
                                         workspace_size, pool);
@@ -700,7 +700,7 @@ adagrad_status adagrad_embedding_bag_step_isa(adagrad_isa isa,
 adagrad_status adagrad_rowwise_embedding_bag_step_isa(
     adagrad_isa isa, const adagrad_embedding_table* tables, size_t num_tables, size_t num_bags,
     adagrad_index_type index_type, const adagrad_params* p, void* workspace, size_t workspace_size,
-    struct pthreadpool* pool) {
+    adagrad_pool* pool) {
   return adagrad::detail::embedding_bag(adagrad::detail::usable_kernels(isa), true, tables,
                                         num_tables, num_bags, index_type, p, workspace,
                                         workspace_size, pool);

@@ -13,7 +13,7 @@
 //    decay modes, max_norm, gradient clipping) against a transcription of
 //    their documented order around the scalar sparse step of one row, and
 //    against the scalar path.
-//  - Threads: the same results for 1 to 4 threads (with pthreadpool).
+//  - Threads: the same results for 1 to 4 threads (adagrad_pool).
 //  - EmbeddingBagContract: every status, in the documented order, with not
 //    one byte of any buffer changed; the offsets convention; no-ops.
 #include <gtest/gtest.h>
@@ -25,10 +25,6 @@
 #include <random>
 #include <string>
 #include <vector>
-
-#if ADAGRAD_TEST_HAVE_PTHREADPOOL
-#include <pthreadpool.h>
-#endif
 
 #include "adagrad/adagrad.h"
 #include "dense_step_tester.h"
@@ -155,7 +151,7 @@ void reference_step(adagrad_isa isa, bool rowwise, std::vector<TestTable>& table
 
 adagrad_status fused_step(adagrad_isa isa, bool rowwise, std::vector<TestTable>& tables,
                           std::size_t num_bags, adagrad_index_type type, const adagrad_params& p,
-                          struct pthreadpool* pool = nullptr) {
+                          adagrad_pool* pool = nullptr) {
   std::vector<adagrad_embedding_table> d;
   std::size_t most = 0;
   for (TestTable& t : tables) {
@@ -346,7 +342,6 @@ TEST(EmbeddingBag, WorkedExampleMean) {
   expect_same(tables[0].state, G_want, "G");
 }
 
-#if ADAGRAD_TEST_HAVE_PTHREADPOOL
 // Any number of threads: the single-threaded bits (tables large enough to be
 // split into several tasks).
 TEST(EmbeddingBag, ThreadCountsGiveTheSameBits) {
@@ -361,18 +356,17 @@ TEST(EmbeddingBag, ThreadCountsGiveTheSameBits) {
     const adagrad_isa isa = dispatched_isa(ADAGRAD_FAMILY_SPARSE);
     ASSERT_EQ(ADAGRAD_OK, fused_step(isa, rowwise, want, 512, ADAGRAD_INDEX_INT64, p));
     for (std::size_t threads = 2; threads <= 4; ++threads) {
-      pthreadpool_t pool = pthreadpool_create(threads);
+      adagrad_pool* pool = adagrad_pool_create(threads);
       ASSERT_NE(nullptr, pool);
       std::vector<TestTable> got = tables;
       const adagrad_status status =
           fused_step(isa, rowwise, got, 512, ADAGRAD_INDEX_INT64, p, pool);
-      pthreadpool_destroy(pool);
+      adagrad_pool_destroy(pool);
       ASSERT_EQ(ADAGRAD_OK, status);
       expect_same_tables(got, want, std::to_string(threads) + " threads");
     }
   }
 }
-#endif
 
 // ---- The optimizer options -------------------------------------------------
 

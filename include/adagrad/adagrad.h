@@ -702,26 +702,26 @@ ADAGRAD_API size_t adagrad_embedding_bag_workspace_size(size_t max_table_indices
  *   index_type:  the type of every table's indices and offsets
  *   p:           hyperparameters of every table whose params is NULL; not NULL
  *   workspace:   workspace_size bytes of scratch
- *   pool:        pthreadpool to spread each table's rows over, or NULL */
+ *   pool:        adagrad_pool to spread each table's rows over, or NULL */
 ADAGRAD_API ADAGRAD_MUST_CHECK adagrad_status adagrad_embedding_bag_step(
     const adagrad_embedding_table* tables, size_t num_tables, size_t num_bags,
     adagrad_index_type index_type, const adagrad_params* p, void* workspace,
-    size_t workspace_size, struct pthreadpool* pool);
+    size_t workspace_size, adagrad_pool* pool);
 ADAGRAD_API ADAGRAD_MUST_CHECK adagrad_status adagrad_rowwise_embedding_bag_step(
     const adagrad_embedding_table* tables, size_t num_tables, size_t num_bags,
     adagrad_index_type index_type, const adagrad_params* p, void* workspace,
-    size_t workspace_size, struct pthreadpool* pool);
+    size_t workspace_size, adagrad_pool* pool);
 
 /* The same on an explicitly chosen ISA (tests, benchmarks, pinned callers);
  * ADAGRAD_ERROR_UNSUPPORTED_ISA first when isa is not usable. */
 ADAGRAD_API ADAGRAD_MUST_CHECK adagrad_status adagrad_embedding_bag_step_isa(
     adagrad_isa isa, const adagrad_embedding_table* tables, size_t num_tables, size_t num_bags,
     adagrad_index_type index_type, const adagrad_params* p, void* workspace,
-    size_t workspace_size, struct pthreadpool* pool);
+    size_t workspace_size, adagrad_pool* pool);
 ADAGRAD_API ADAGRAD_MUST_CHECK adagrad_status adagrad_rowwise_embedding_bag_step_isa(
     adagrad_isa isa, const adagrad_embedding_table* tables, size_t num_tables, size_t num_bags,
     adagrad_index_type index_type, const adagrad_params* p, void* workspace,
-    size_t workspace_size, struct pthreadpool* pool);
+    size_t workspace_size, adagrad_pool* pool);
 
 /* ---- Memory for tables and states (outside the step path) --------------
  *
