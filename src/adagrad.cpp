@@ -153,6 +153,10 @@ const char* adagrad_status_string(adagrad_status status) {
       return "an index of the sparse batch is negative or not below num_rows";
     case ADAGRAD_ERROR_WORKSPACE_TOO_SMALL:
       return "the workspace is NULL or smaller than adagrad_sparse_workspace_size()";
+    case ADAGRAD_ERROR_INVALID_OFFSETS:
+      return "an embedding-bag step's offsets do not start at 0, decrease, or do not end at "
+             "num_indices";
+    case ADAGRAD_ERROR_UNAVAILABLE: return "the operating system does not say (no /proc/self/smaps)";
   }
   return "unknown status";
 }

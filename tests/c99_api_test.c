@@ -82,6 +82,42 @@ int main(void) {
   }
 
   {
+    /* An embedding bag from C: 3 rows x 2, bags {0, 2, 0} and {2}, SUM. */
+    float weights[6] = {1, 1, 1, 1, 1, 1};
+    float state[6] = {0, 0, 0, 0, 0, 0};
+    const int32_t indices[4] = {0, 2, 0, 2};
+    const int32_t offsets[3] = {0, 3, 4};
+    const float grad_output[4] = {1, 2, 3, 4};
+    unsigned char workspace[1024];
+    adagrad_embedding_table table;
+    memset(&table, 0, sizeof table);
+    table.weights = weights;
+    table.state = state;
+    table.num_rows = 3;
+    table.dim = 2;
+    table.params = NULL;
+    table.pooling = ADAGRAD_POOLING_SUM;
+    table.indices = indices;
+    table.offsets = offsets;
+    table.num_indices = 4;
+    table.per_sample_weights = NULL;
+    table.grad_output = grad_output;
+    table.grad_output_stride = 0;
+    expect(adagrad_embedding_bag_workspace_size(4, 2) <= sizeof workspace, "bag workspace size");
+    expect(adagrad_embedding_bag_step(&table, 1, 2, ADAGRAD_INDEX_INT32, &p, workspace,
+                                      sizeof workspace, NULL) == ADAGRAD_OK,
+           "embedding-bag step");
+    /* Row 0: g = 2 * (1, 2); row 2: g = (1, 2) + (3, 4); row 1 untouched. */
+    expect(state[0] == 4.0f && state[1] == 16.0f && state[2] == 0.0f && state[4] == 16.0f &&
+               state[5] == 36.0f,
+           "bag gradients summed per row");
+    expect(adagrad_rowwise_embedding_bag_step(&table, 1, 1, ADAGRAD_INDEX_INT32, &p, workspace,
+                                              sizeof workspace,
+                                              NULL) == ADAGRAD_ERROR_INVALID_OFFSETS,
+           "offsets must end at num_indices");
+  }
+
+  {
     /* Composite steps and mixed precision from C. */
     float pw[4] = {1, -1, 0.5f, 0}, pg[4] = {0.5f, -0.5f, 0, 1}, pz[4] = {0, 0, 0, 0};
     float pG[4] = {0, 0, 0, 0};

@@ -113,7 +113,14 @@ typedef enum adagrad_status {
   ADAGRAD_ERROR_INDEX_OUT_OF_RANGE = 8,
   /* A sparse step's workspace is smaller than adagrad_sparse_workspace_size()
    * asks for (or NULL while it asks for more than 0 bytes). */
-  ADAGRAD_ERROR_WORKSPACE_TOO_SMALL = 9
+  ADAGRAD_ERROR_WORKSPACE_TOO_SMALL = 9,
+  /* An embedding-bag step's offsets do not describe its bags: offsets[0] is
+   * not 0, an offset is smaller than the one before it, or the last one is
+   * not the table's num_indices. */
+  ADAGRAD_ERROR_INVALID_OFFSETS = 10,
+  /* The operating system does not say what was asked
+   * (adagrad_table_huge_page_bytes: /proc/self/smaps cannot be read). */
+  ADAGRAD_ERROR_UNAVAILABLE = 11
 } adagrad_status;
 
 /* Where eps enters the denominator. */
@@ -497,6 +504,263 @@ ADAGRAD_API ADAGRAD_MUST_CHECK adagrad_status
 adagrad_rowwise_step_isa(adagrad_isa isa, float* w, const float* g, float* row_state, size_t rows,
                          size_t dim, const adagrad_params* p, adagrad_pool* pool);
 
+/* ---- Embedding bags: the backward pass fused with the step -------------
+ *
+ * nn.EmbeddingBag and FBGEMM's table-batched embeddings pool bags of rows. A
+ * batch has num_bags bags per table; bag b of a table holds the occurrences
+ * q in [offsets[b], offsets[b + 1]) and its output is the sum
+ * (ADAGRAD_POOLING_SUM) or the mean (ADAGRAD_POOLING_MEAN) of the rows
+ * indices[q], each multiplied by per_sample_weights[q] when weights are given.
+ * The backward pass of that lookup gives occurrence q of bag b the gradient row
+ *   g_q[j] = s_q * grad_output[b][j]           (j < dim; one float product)
+ * with the scale s_q:
+ *   SUM, no weights:  none: g_q = grad_output[b] as it is (no product)
+ *   SUM, weights:     s_q = per_sample_weights[q]
+ *   MEAN:             s_q = (float)(x_q / L_b), x_q = per_sample_weights[q]
+ *                     (1 without weights), L_b = offsets[b + 1] - offsets[b]:
+ *                     the division in double, rounded once to float, as
+ *                     PyTorch's embedding_bag backward forms its scale.
+ *                     (PyTorch refuses weights with MEAN; this library takes
+ *                     them, with this definition.)
+ * Every row named in a table's batch is then updated exactly once, with the
+ * sum of its occurrences' g_q in batch order (((g_a + g_b) + g_c) ...; a lone
+ * occurrence's g_q as it is): the per-element step of adagrad_sparse_step
+ * (adagrad_embedding_bag_step) or the row-wise step of
+ * adagrad_rowwise_sparse_step (adagrad_rowwise_embedding_bag_step), with the
+ * table's hyperparameters. The results are bitwise identical to writing out
+ * g_q for q = 0 .. num_indices - 1 as a num_indices x dim gradient and calling
+ * that sparse step with ADAGRAD_DUPLICATES_SUM: on every ISA, for any number
+ * of threads. The fused step never writes that gradient: each touched row is
+ * read and written once. Rows not named are not touched.
+ *
+ * Bags (CSR, FBGEMM's layout): offsets holds num_bags + 1 entries, offsets[0]
+ * == 0, nondecreasing, offsets[num_bags] == num_indices. This is PyTorch's
+ * include_last_offset=True; its default offsets are the first num_bags of
+ * these (append num_indices). An empty bag (equal neighbours) contributes
+ * nothing. Indices and offsets of every table are int64_t or int32_t, as
+ * index_type says.
+ *
+ * Tables: tables[0 .. num_tables), each with its own rows, dim, weights,
+ * state, hyperparameters, pooling and batch; every table has num_bags bags.
+ * Tables are updated one after the other, in order, each table's rows spread
+ * over pool as the sparse steps spread theirs.
+ *
+ * Options (FBGEMM's weight decay modes, max_norm, gradient clipping): see
+ * "Optimizer options of the embedding-bag steps" below; the defaults (a
+ * NULL options) give the results just described.
+ *
+ * Buffers: every table's weights and state (and COUNTER's counter and
+ * counter_step) and the workspace are written;
+ * none of them may share a byte with any other buffer of any table, with the
+ * tables array, with p or with a table's params or options (ADAGRAD_ERROR_OVERLAP; the
+ * check compares every pair, so it costs num_tables squared). The read-only
+ * buffers may overlap each other. grad_output may be strided (FBGEMM's
+ * num_bags x sum(dim) layout: point each table at its columns). A buffer may
+ * be NULL exactly when it holds 0 bytes (offsets: when num_bags == 0);
+ * per_sample_weights may be NULL (no weights). Float buffers must be 4-byte
+ * aligned, indices and offsets aligned to their type; the workspace needs no
+ * alignment and its contents are unspecified after the call.
+ *
+ * Checks, the first failure returned: the ISA (for the _isa variants); the
+ * parameters (ADAGRAD_ERROR_INVALID_PARAMS: p as adagrad_params_check, an
+ * unknown index_type; then tables NULL while num_tables > 0, which is
+ * ADAGRAD_ERROR_NULL_POINTER; then each table's params when not NULL and its
+ * pooling); the sizes (ADAGRAD_ERROR_SIZE_OVERFLOW); the pointers; the
+ * alignment; the overlaps; the workspace size; then each table's offsets
+ * (ADAGRAD_ERROR_INVALID_OFFSETS); then each table's indices
+ * (ADAGRAD_ERROR_INDEX_OUT_OF_RANGE). Each check runs over every table before
+ * the next check starts. All of them run before the first write: on any
+ * error not one byte of any table, state or the workspace changes.
+ * num_tables == 0 is a valid no-op once p and index_type are checked; a
+ * table without indices is left alone; dim == 0 is a no-op once everything,
+ * the indices included, is checked. */
+
+/* ---- Optimizer options of the embedding-bag steps ------------------------
+ *
+ * FBGEMM's table-batched embeddings offer these around the AdaGrad step; a
+ * table takes them through its options (NULL: the defaults, which change
+ * nothing). With the defaults the fused step is the sparse step on the
+ * materialised gradient, as said above; any other option changes the row's
+ * update as follows. For one touched row, with g its summed gradient (as
+ * above), w its weights and t = p->step (the iteration), in this order, every
+ * operation one IEEE-754 operation in float, every hyperparameter rounded
+ * once to float (products of two hyperparameters formed in double first):
+ *   1. Gradient clipping (max_gradient > 0), m = max_gradient:
+ *        g_j = (g_j > m) ? m : ((g_j < -m) ? -m : g_j)   (a NaN stays NaN)
+ *   2. Weight decay, by weight_decay_mode, with wd = p->weight_decay:
+ *      ADAGRAD_WEIGHT_DECAY_L2 (the default): as every step of this library,
+ *        g'_j = g_j + wd * w_j inside the step (step 1 of the contract).
+ *      ADAGRAD_WEIGHT_DECAY_DECOUPLE (wd != 0): before the step, once per
+ *        touched row, w_j = w_j - d * w_j, d = lr_t * wd (double, rounded
+ *        once); the step itself then adds no decay term. FBGEMM's
+ *        DECOUPLE and AdamW's decoupled decay.
+ *      ADAGRAD_WEIGHT_DECAY_COUNTER (wd != 0): FBGEMM's counter-based
+ *        decay, scaled by how rarely the row is seen. Per table, counter
+ *        (num_rows floats, start at 0) and counter_step (num_rows int64_t,
+ *        start at 0: never updated) are state. With c = counter[r] and
+ *        s = counter_step[r]:
+ *          k = t - s if 0 < s < t; k = 0 if s >= t; k = 1 if s <= 0
+ *          a = counter_decay^k, in double, by binary powering: a = 1,
+ *              b = counter_decay; for each bit of k from the lowest:
+ *              a = a * b if the bit is set, then b = b * b
+ *          c = 1 + (float)a * c;  counter[r] = c;  counter_step[r] = t
+ *          f = h / c                      (h = counter_halflife)
+ *          w_j = w_j - (f * d) * w_j      (d as DECOUPLE; f * d one product)
+ *        then the step without a decay term. counter_decay is the factor a
+ *        count fades by per iteration: 2^(-1 / counter_halflife) for
+ *        FBGEMM's counter (it computes expf(-log(2) / halflife)); 1 counts
+ *        every update; 0 only the last. The caller supplies it, so that the
+ *        library computes no exponential (none is correctly rounded).
+ *   3. The AdaGrad step of the row (per-element or row-wise), with g.
+ *   4. max_norm (> 0), M = max_norm: the row's sum of squares
+ *        q = sum of w_j * w_j over j < dim, in the row-wise reduction's
+ *        canonical order (sixteen partial sums and the fixed tree, see
+ *        "Embedding tables"), n = sqrt(q); if n > M:
+ *        w_j = w_j * (M / n)     (M / n one division, then one product each)
+ *      as FBGEMM renormalises (PyTorch's nn.Embedding(max_norm) also adds
+ *      1e-7 to n; this does not).
+ * Every ISA gives the scalar path's bits, for any number of threads. Steps
+ * 1, 2 and 4 run in the shared driver (element-wise, or the row-wise
+ * reduction ukernel), so they never depend on the vector width.
+ * Checks (with the table's parameters, ADAGRAD_ERROR_INVALID_PARAMS): an
+ * unknown weight_decay_mode; max_norm and max_gradient NaN, negative or
+ * above FLT_MAX; DECOUPLE or COUNTER with lr_t * wd above FLT_MAX; COUNTER
+ * with counter_halflife not in (0, FLT_MAX], counter_decay not in [0, 1], or
+ * p->step == 0. COUNTER's counter and counter_step are buffers as the state
+ * is: NULL (with num_rows > 0), misaligned and overlapping ones get their
+ * statuses; other modes ignore them. */
+
+/* How an embedding-bag step applies p->weight_decay. */
+typedef enum adagrad_weight_decay_mode {
+  ADAGRAD_WEIGHT_DECAY_L2 = 0,       /* coupled: g += wd * w (every step's) */
+  ADAGRAD_WEIGHT_DECAY_DECOUPLE = 1, /* w -= lr_t * wd * w, once per touched row */
+  ADAGRAD_WEIGHT_DECAY_COUNTER = 2   /* DECOUPLE scaled by halflife / row counter */
+} adagrad_weight_decay_mode;
+
+/* FBGEMM's optimizer options, per table. Start from
+ * adagrad_embedding_options_default(). */
+typedef struct adagrad_embedding_options {
+  adagrad_weight_decay_mode weight_decay_mode; /* default L2 */
+  double counter_halflife; /* COUNTER: h, the numerator of the row's frequency; default 0 */
+  double counter_decay;    /* COUNTER: per-iteration fade of a row's count, in [0, 1];
+                            * default 1 */
+  double max_norm;         /* > 0: renormalise rows longer than it; 0 (default): off */
+  double max_gradient;     /* > 0: clamp each summed gradient element to it; 0: off */
+} adagrad_embedding_options;
+
+/* L2 weight decay, counter_halflife 0, counter_decay 1, max_norm 0,
+ * max_gradient 0: the options that change nothing. */
+ADAGRAD_API adagrad_embedding_options adagrad_embedding_options_default(void);
+
+/* How a bag's output pools its rows. */
+typedef enum adagrad_pooling {
+  ADAGRAD_POOLING_SUM = 0,  /* the (weighted) sum of the rows */
+  ADAGRAD_POOLING_MEAN = 1  /* the (weighted) sum divided by the bag's length */
+} adagrad_pooling;
+
+/* The integer type of an embedding-bag batch's indices and offsets. */
+typedef enum adagrad_index_type {
+  ADAGRAD_INDEX_INT64 = 0, /* int64_t (PyTorch's default) */
+  ADAGRAD_INDEX_INT32 = 1  /* int32_t */
+} adagrad_index_type;
+
+/* One table of an embedding-bag step and its part of the batch. */
+typedef struct adagrad_embedding_table {
+  float* weights;               /* num_rows x dim, row-major; named rows updated in place */
+  float* state;                 /* accumulators: num_rows x dim (per-element) or num_rows
+                                 * (row-wise); named rows updated in place */
+  size_t num_rows;              /* rows of the table */
+  size_t dim;                   /* floats per row */
+  const adagrad_params* params; /* this table's hyperparameters; NULL: the call's p */
+  adagrad_pooling pooling;      /* SUM or MEAN */
+  const void* indices;          /* num_indices row numbers, int64_t or int32_t */
+  const void* offsets;          /* num_bags + 1 bag boundaries, of the same type */
+  size_t num_indices;           /* occurrences in this table's bags */
+  const float* per_sample_weights; /* num_indices weights, or NULL for none */
+  const float* grad_output;     /* bag b's gradient: dim floats at grad_output +
+                                 * b * grad_output_stride, read only */
+  size_t grad_output_stride;    /* floats from one bag's row to the next; 0 means dim */
+  const adagrad_embedding_options* options; /* NULL: the defaults */
+  float* counter;               /* COUNTER: num_rows row counters, updated; else unused */
+  int64_t* counter_step;        /* COUNTER: num_rows last update steps, updated; else unused */
+} adagrad_embedding_table;
+
+/* Bytes of workspace an embedding-bag step needs when no table has more than
+ * max_table_indices indices and there are num_bags bags (either kind of
+ * state, either index type): the tables run one after the other and reuse
+ * it. 0 when max_table_indices == 0; SIZE_MAX when it does not fit in
+ * size_t. The library never allocates: the caller provides this much scratch
+ * memory, of any alignment, and may reuse it for every such step. */
+ADAGRAD_API size_t adagrad_embedding_bag_workspace_size(size_t max_table_indices,
+                                                        size_t num_bags);
+
+/* The embedding-bag backward pass and the AdaGrad step of every table in one
+ * call, as described above, with per-element state (the family of
+ * adagrad_sparse_step) or row-wise state (the family of
+ * adagrad_rowwise_sparse_step).
+ *   tables:      num_tables table descriptors, read only
+ *   num_bags:    bags per table (the batch size)
+ *   index_type:  the type of every table's indices and offsets
+ *   p:           hyperparameters of every table whose params is NULL; not NULL
+ *   workspace:   workspace_size bytes of scratch
+ *   pool:        adagrad_pool to spread each table's rows over, or NULL */
+ADAGRAD_API ADAGRAD_MUST_CHECK adagrad_status adagrad_embedding_bag_step(
+    const adagrad_embedding_table* tables, size_t num_tables, size_t num_bags,
+    adagrad_index_type index_type, const adagrad_params* p, void* workspace,
+    size_t workspace_size, adagrad_pool* pool);
+ADAGRAD_API ADAGRAD_MUST_CHECK adagrad_status adagrad_rowwise_embedding_bag_step(
+    const adagrad_embedding_table* tables, size_t num_tables, size_t num_bags,
+    adagrad_index_type index_type, const adagrad_params* p, void* workspace,
+    size_t workspace_size, adagrad_pool* pool);
+
+/* The same on an explicitly chosen ISA (tests, benchmarks, pinned callers);
+ * ADAGRAD_ERROR_UNSUPPORTED_ISA first when isa is not usable. */
+ADAGRAD_API ADAGRAD_MUST_CHECK adagrad_status adagrad_embedding_bag_step_isa(
+    adagrad_isa isa, const adagrad_embedding_table* tables, size_t num_tables, size_t num_bags,
+    adagrad_index_type index_type, const adagrad_params* p, void* workspace,
+    size_t workspace_size, adagrad_pool* pool);
+ADAGRAD_API ADAGRAD_MUST_CHECK adagrad_status adagrad_rowwise_embedding_bag_step_isa(
+    adagrad_isa isa, const adagrad_embedding_table* tables, size_t num_tables, size_t num_bags,
+    adagrad_index_type index_type, const adagrad_params* p, void* workspace,
+    size_t workspace_size, adagrad_pool* pool);
+
+/* ---- Memory for tables and states (outside the step path) --------------
+ *
+ * Embedding tables are scattered reads and writes over gigabytes: with 4 KiB
+ * pages nearly every row costs a page walk that misses the caches, which a
+ * busy neighbour (data loading, other ranks) makes expensive. Transparent
+ * huge pages (2 MiB) take that away, but Linux's default THP setting
+ * ("madvise") gives them only to memory that asks before it is first
+ * touched. These helpers allocate such memory; the steps take any memory.
+ *
+ * adagrad_table_alloc(bytes): bytes rounded up to a multiple of 2 MiB, an
+ * anonymous private mapping whose start is 2 MiB aligned, advised
+ * MADV_HUGEPAGE before anything touches it, zero-filled (pages are only
+ * backed when first written). Where the kernel has no THP (madvise fails) or
+ * THP is off, the memory simply comes in 4 KiB pages: the call succeeds all
+ * the same. NULL when bytes == 0 or the mapping fails. Whether huge pages
+ * were obtained is known only once the memory is touched:
+ * adagrad_table_huge_page_bytes says. Thread-safe; not for the step path (it
+ * makes system calls). */
+ADAGRAD_API void* adagrad_table_alloc(size_t bytes);
+
+/* Frees memory from adagrad_table_alloc (the whole mapping); NULL is a no-op.
+ * Any other pointer is undefined behaviour (a pointer without the
+ * allocation's header is ignored where that can be seen). */
+ADAGRAD_API void adagrad_table_free(void* p);
+
+/* Into *huge_bytes: the bytes of transparent huge pages (AnonHugePages in
+ * /proc/self/smaps) of the mappings that overlap [p, p + bytes). Memory from
+ * adagrad_table_alloc is a mapping of its own, so for it this is exactly its
+ * huge-page memory; any other range counts the whole mappings it touches.
+ * ADAGRAD_ERROR_NULL_POINTER when p or huge_bytes is NULL,
+ * ADAGRAD_ERROR_UNAVAILABLE when /proc/self/smaps cannot be read (not
+ * Linux, /proc hidden); *huge_bytes is written only on ADAGRAD_OK. Reads a
+ * file: not for the step path. */
+ADAGRAD_API ADAGRAD_MUST_CHECK adagrad_status adagrad_table_huge_page_bytes(const void* p,
+                                                                            size_t bytes,
+                                                                            size_t* huge_bytes);
+
 /* ---- Composite objectives: proximal AdaGrad and AdaGrad dual averaging --
  *
  * Loss plus an L1/L2 regularizer, as the AdaGrad paper (Duchi, Hazan and
@@ -753,9 +1017,11 @@ typedef enum adagrad_family {
   /* adagrad_proximal_step, adagrad_da_step and their _f64 forms */
   ADAGRAD_FAMILY_COMPOSITE = 3,
   /* the per-element embedding-table steps: adagrad_sparse_step (and _i32),
-   * adagrad_sparse_proximal_step, adagrad_sparse_da_step */
+   * adagrad_sparse_proximal_step, adagrad_sparse_da_step,
+   * adagrad_embedding_bag_step */
   ADAGRAD_FAMILY_SPARSE = 4,
-  /* row-wise state: adagrad_rowwise_sparse_step (and _i32), adagrad_rowwise_step */
+  /* row-wise state: adagrad_rowwise_sparse_step (and _i32), adagrad_rowwise_step,
+   * adagrad_rowwise_embedding_bag_step */
   ADAGRAD_FAMILY_ROWWISE = 5,
   /* 16-bit weights and gradients: adagrad_step_mixed, adagrad_step_master,
    * adagrad_unscale_check, adagrad_convert_to_half, adagrad_convert_from_half */

@@ -23,6 +23,10 @@ Embedding tables, float32, int64 or int32 indices; duplicates "sum" or
     rowwise_sparse_step  the same with one accumulator per row
     rowwise_step         row-wise AdaGrad for a dense gradient
     sparse_proximal_step, sparse_da_step   the composite steps, lazily
+    embedding_bag_step   the backward pass of pooled lookups (nn.EmbeddingBag)
+                         fused with the step, many tables in one call
+    table_array          a zeroed array on transparent huge pages
+    huge_page_bytes      how much of an array huge pages hold
     ThreadPool           a pool of threads kept across calls
 
 Mixed precision, float32 arithmetic and state, 16-bit values as uint16 bit
@@ -44,14 +48,15 @@ A torch.optim optimizer built on step() is in ``adagrad.torch`` (imported
 on demand, so that NumPy users do not pay for importing PyTorch).
 """
 from adagrad._adagrad import (ThreadPool, __version__, active_isa, active_wide_isa, da_step,
-                              dispatch, from_half, isas, proximal_step, rowwise_sparse_step,
+                              dispatch, embedding_bag_step, from_half, huge_page_bytes, isas,
+                              proximal_step, rowwise_sparse_step,
                               rowwise_step, sparse_da_step, sparse_proximal_step, sparse_step,
                               state_init, step,
-                              step_master, step_mixed, step_multi, supported_isas, to_half,
-                              unscale_check)
+                              step_master, step_mixed, step_multi, supported_isas, table_array,
+                              to_half, unscale_check)
 
 __all__ = ["ThreadPool", "__version__", "active_isa", "active_wide_isa", "da_step", "dispatch",
-           "from_half", "isas", "proximal_step", "rowwise_sparse_step", "rowwise_step",
+           "embedding_bag_step", "from_half", "huge_page_bytes", "isas", "proximal_step", "rowwise_sparse_step", "rowwise_step",
            "sparse_da_step", "sparse_proximal_step", "sparse_step", "state_init", "step",
-           "step_master", "step_mixed", "step_multi", "supported_isas", "to_half",
+           "step_master", "step_mixed", "step_multi", "supported_isas", "table_array", "to_half",
            "unscale_check"]

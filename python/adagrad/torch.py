@@ -821,3 +821,7 @@ def _check_tensor(tensor, param, name, role):
     if tensor.shape != param.shape:
         raise ValueError("{} has shape {} but the parameter has {}".format(
             what, tuple(tensor.shape), tuple(param.shape)))
+
+
+# The embedding bags whose backward pass steps them (torch_embedding.py).
+from adagrad.torch_embedding import EmbeddingBag, EmbeddingBagCollection  # noqa: E402,F401

@@ -82,6 +82,7 @@ process that created it.)doc");
 
   register_sparse(m);
   register_mixed(m);
+  register_embedding(m);
 
   def_function(
       m, "active_isa", [] { return std::string(adagrad_isa_name(adagrad_active_isa())); },

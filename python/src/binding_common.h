@@ -525,6 +525,7 @@ adagrad_status run_threaded(const threading& where, const Call& call) {
 void register_dense(py::module_& m);
 void register_sparse(py::module_& m);
 void register_mixed(py::module_& m);
+void register_embedding(py::module_& m);
 
 }  // namespace adagrad_python
 

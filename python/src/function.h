@@ -191,7 +191,7 @@ inline void set_python_error() {
 }
 
 // More than any function of the module has (def_function checks).
-constexpr std::size_t kMaxParameters = 24;
+constexpr std::size_t kMaxParameters = 28;
 
 // What the builtin's self points to: the method definition CPython keeps a
 // pointer to, the signature and the implementation.

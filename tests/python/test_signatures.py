@@ -30,6 +30,13 @@ def table(rowwise=False, states=1):
     return arrays + [np.array([4, 0, 4, 2], np.int64), rng.standard_normal((4, 5)).astype(F32)]
 
 
+def bags():
+    """One table's weights, state, indices, offsets (3 bags) and grad_output."""
+    w, G, indices, _ = table()
+    return [[w], [G], [indices], [np.array([0, 1, 1, 4], np.int64)],
+            [np.random.default_rng(2).standard_normal((3, 5)).astype(F32)]]
+
+
 def bf16(n=5):
     return adagrad.to_half(np.linspace(-1, 1, n, dtype=F32), dtype="bf16")
 
@@ -59,6 +66,9 @@ REQUIRED = {
     "unscale_check": lambda: ([dense()[1], np.zeros(1, F32)], {"dtype": "f32", "inv_scale": 0.5}),
     "to_half": lambda: ([dense()[0]], {"dtype": "bf16"}),
     "from_half": lambda: ([bf16()], {"dtype": "fp16"}),
+    "embedding_bag_step": lambda: (bags(), {}),
+    "table_array": lambda: ([(3, 4)], {}),
+    "huge_page_bytes": lambda: ([dense()[0]], {}),
 }
 
 POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)

@@ -1,0 +1,147 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// What the sparse steps (src/sparse.cpp) and the fused embedding-bag step
+// (src/embedding_bag.cpp) share: the workspace of the row sort, the stable
+// sort of a batch's positions by row, and the prefetch of a span of a row.
+// Nothing here writes outside the caller's workspace.
+#ifndef ADAGRAD_SRC_SPARSE_SORT_H_
+#define ADAGRAD_SRC_SPARSE_SORT_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+#include "ukernels.h"
+#include "validate.h"
+
+namespace adagrad {
+namespace detail {
+
+// Columns of a duplicated row summed at a time, on the stack (1 KiB); a
+// multiple of the row-wise reduction's 16 lanes, so that chunks after the
+// first start at lane 0 again.
+constexpr std::size_t kChunkColumns = 256;
+static_assert(kChunkColumns % kernels::kRowwiseLanes == 0, "chunks keep the lane order");
+// The radix sort's digit: 2048 buckets, two passes for a table of 4M rows.
+constexpr unsigned kRadixBits = 11;
+constexpr std::size_t kRadixBuckets = std::size_t{1} << kRadixBits;
+// Up to this many indices an insertion sort is faster and needs no counts.
+constexpr std::size_t kSmallBatch = 64;
+// The workspace may come at any address; it is used from the next cache line.
+constexpr std::size_t kWorkspaceAlignment = 64;
+
+// Positions in the batch are 32-bit while the batch allows it (half the
+// workspace and the sort's traffic).
+template <class Position>
+inline std::size_t workspace_bytes_for(std::size_t num_indices) {
+  if (num_indices == 0) return 0;
+  const std::size_t counts = num_indices > kSmallBatch ? kRadixBuckets : 0;
+  // Two arrays of positions (the sort ping-pongs between them) and the counts.
+  const std::size_t limit = (SIZE_MAX - kWorkspaceAlignment) / sizeof(Position) - counts;
+  if (num_indices > limit / 2) return SIZE_MAX;
+  return kWorkspaceAlignment + (2 * num_indices + counts) * sizeof(Position);
+}
+
+inline std::size_t workspace_bytes(std::size_t num_indices) {
+  return num_indices <= UINT32_MAX ? workspace_bytes_for<std::uint32_t>(num_indices)
+                                   : workspace_bytes_for<std::uint64_t>(num_indices);
+}
+
+// Both byte ranges non-empty and sharing a byte.
+inline bool buffers_overlap(const void* a, std::size_t a_bytes, const void* b,
+                            std::size_t b_bytes) {
+  return a_bytes != 0 && b_bytes != 0 && overlap(a, a_bytes, b, b_bytes);
+}
+
+// A row number as an unsigned key; negative indices become huge and fail the
+// range check.
+template <class Index>
+inline std::uint64_t row_key(Index index) {
+  return static_cast<std::uint64_t>(static_cast<std::int64_t>(index));
+}
+
+// The batch's positions 0 .. n - 1 ordered by row, and within a row by
+// position: a stable sort, so each row's occurrences stay in batch order.
+template <class Position, class Index>
+const Position* sort_by_row(const Index* indices, std::size_t n, std::uint64_t max_row,
+                            void* workspace) {
+  // From the next cache line on (the size asked for includes the slack).
+  const std::size_t past_line = reinterpret_cast<std::uintptr_t>(workspace) % kWorkspaceAlignment;
+  const std::size_t skip = (kWorkspaceAlignment - past_line) % kWorkspaceAlignment;
+  auto* from = reinterpret_cast<Position*>(static_cast<unsigned char*>(workspace) + skip);
+  Position* to = from + n;
+  for (std::size_t i = 0; i < n; ++i) from[i] = static_cast<Position>(i);
+  if (n <= kSmallBatch) {
+    for (std::size_t i = 1; i < n; ++i) {
+      const Position moving = from[i];
+      const std::uint64_t key = row_key(indices[moving]);
+      std::size_t j = i;
+      for (; j > 0 && row_key(indices[from[j - 1]]) > key; --j) from[j] = from[j - 1];
+      from[j] = moving;
+    }
+    return from;
+  }
+  Position* counts = to + n;
+  for (unsigned shift = 0; shift < 64 && (max_row >> shift) != 0; shift += kRadixBits) {
+    std::memset(counts, 0, kRadixBuckets * sizeof(Position));
+    // Counting needs no order: read the indices in batch order.
+    for (std::size_t i = 0; i < n; ++i) {
+      ++counts[(row_key(indices[i]) >> shift) & (kRadixBuckets - 1)];
+    }
+    if (counts[(row_key(indices[0]) >> shift) & (kRadixBuckets - 1)] == n) continue;
+    Position offset = 0;
+    for (std::size_t d = 0; d < kRadixBuckets; ++d) {
+      const Position c = counts[d];
+      counts[d] = offset;
+      offset = static_cast<Position>(offset + c);
+    }
+    for (std::size_t i = 0; i < n; ++i) {
+      const Position p = from[i];
+      to[counts[(row_key(indices[p]) >> shift) & (kRadixBuckets - 1)]++] = p;
+    }
+    Position* swap = from;
+    from = to;
+    to = swap;
+  }
+  return from;
+}
+
+// Software prefetch of the rows of the occurrences ahead, in two stages (in
+// occurrences of the sorted order): the first kPrefetchFarBytes of each row
+// kPrefetchFarOccurrences ahead, the rest of the row kPrefetchNearOccurrences
+// ahead. Why two stages: a request for a line holds one of the core's few
+// line-fill buffers until memory answers, so asking for whole rows stalls the
+// loop on the buffers; the first lines alone, far ahead, start the L2
+// streamer on the rest of each row, and the near stage then finds those
+// lines in L2 or on their way. The sparse_step rows of
+// bench/sparse_step_bench.cc show it (dims 128 and 256 gained most against
+// whole rows 1 KiB ahead); the A/B at 908037d and the distances tried are in
+// docs/benchmarking.md.
+constexpr std::size_t kPrefetchFarOccurrences = 8;
+constexpr std::size_t kPrefetchNearOccurrences = 2;
+constexpr std::size_t kPrefetchFarBytes = 128;
+
+// Asks for the lines of [p + from, p + to), to > from: one request per 64
+// bytes from p + from, and one for the last byte, whose line is one more when
+// p + from is not line-aligned. Every address stays inside the range.
+// always_inline, here and in the drivers' prefetch_occurrence, keeps the prefetches: one
+// has no effect the compiler can see, so GCC 12's IPA pure-const pass may mark
+// an out-of-line function that only reads and prefetches as pure, and then
+// deletes each call of it whose result nobody uses. A first version of
+// prefetch_occurrence (no store, not always_inline) built without a single
+// prefetch in src/sparse.cpp; the same function always_inline kept them all. The
+// test sparse_prefetch_codegen (tests/check_prefetch_codegen.cmake) reads the
+// object code for them.
+template <bool ForWrite>
+__attribute__((always_inline)) inline void prefetch_span(const float* p, std::size_t from,
+                                                         std::size_t to) {
+  const auto* first = reinterpret_cast<const char*>(p);
+  for (std::size_t offset = from; offset < to; offset += 64) {
+    __builtin_prefetch(first + offset, ForWrite ? 1 : 0);
+  }
+  __builtin_prefetch(first + to - 1, ForWrite ? 1 : 0);
+}
+
+}  // namespace detail
+}  // namespace adagrad
+
+#endif  // ADAGRAD_SRC_SPARSE_SORT_H_
