@@ -87,6 +87,61 @@ def probe_fma():
     return False
 
 
+# The sparse probe's run: few rows, many indices (each row about 27 times,
+# so that the order of the sums shows, and more than 16 so that the sort
+# partitions), a dim that is no multiple of a vector width.
+_SPARSE_PROBE_SHAPE = (37, 19, 1000)
+_SPARSE_PROBE_HYPERPARAMETERS = dict(lr=0.1, lr_decay=0.01, eps=1e-10)
+
+
+def _sparse_probe_matches(fma):
+    """Whether adagrad.sparse_step(duplicates="torch", fma=fma) reproduces
+    torch.optim.Adagrad's step of a sparse float32 gradient bit for bit,
+    parameters and sums, on the probe's fixed random run."""
+    rows, dim, count = _SPARSE_PROBE_SHAPE
+    generator = torch.Generator().manual_seed(_PROBE_SEED)
+    initial = torch.randn(rows, dim, generator=generator)
+    batches = [(torch.randint(0, rows, (count,), generator=generator),
+                torch.randn(count, dim, generator=generator)) for _ in range(_PROBE_STEPS)]
+
+    param = initial.clone()
+    reference = torch.optim.Adagrad([param], foreach=False, **_SPARSE_PROBE_HYPERPARAMETERS)
+    for indices, values in batches:
+        param.grad = torch.sparse_coo_tensor(indices[None], values, (rows, dim))
+        reference.step()
+
+    w = initial.numpy().copy()
+    G = np.zeros_like(w)
+    lr, lr_decay, eps = (_SPARSE_PROBE_HYPERPARAMETERS[k] for k in ("lr", "lr_decay", "eps"))
+    for step, (indices, values) in enumerate(batches, start=1):
+        adagrad.sparse_step(w, G, indices.numpy(), values.numpy(),
+                            lr=lr / (1 + (step - 1) * lr_decay), eps=eps, fma=fma,
+                            duplicates="torch")
+    return (w.tobytes() == param.numpy().tobytes()
+            and G.tobytes() == reference.state[param]["sum"].numpy().tobytes())
+
+
+@functools.lru_cache(maxsize=None)
+def probe_sparse():
+    """The fma mode of adagrad.sparse_step(duplicates="torch") that
+    reproduces the installed PyTorch's step of a sparse float32 gradient, or
+    None when neither does.
+
+    duplicates="torch" sums a row's occurrences in the order PyTorch 1.13's
+    coalesce() does (libstdc++'s std::sort order, transcribed) and updates
+    in its order; whether torch's param.add_(..., alpha=-clr) fuses its
+    multiply-add depends on its build and CPU, so both modes are tried on a
+    fixed run with many duplicates, as probe_fma() does for dense steps.
+    None (another PyTorch, another sort) makes Adagrad step sparse
+    gradients by torch's own operations: the same bits, at torch's speed.
+    Cached for the process; its own generator, the global one untouched."""
+    with torch.no_grad():
+        for fma in (True, False):
+            if _sparse_probe_matches(fma):
+                return fma
+    return None
+
+
 # adagrad.ThreadPool's limit.
 _MAX_THREADS = 1024
 
@@ -184,13 +239,18 @@ class Adagrad(torch.optim.Optimizer):
     to 0, and 0 / 0 gives NaN). load_state_dict widens a 16-bit sum from
     torch to float32; torch steps on from a float32 sum.
 
-    Sparse gradients (nn.Embedding and nn.EmbeddingBag with sparse=True,
-    float32 and float64) step by torch's own sparse operations, in
-    _single_tensor_adagrad's order, so with torch's bits and at torch's
-    speed: the library's sparse step orders the arithmetic otherwise
-    ((clr * g) / std against torch's clr * (g / std), duplicates summed in
-    its own order), and gives other bits. Weight decay with a sparse
-    gradient raises RuntimeError, as torch's does.
+    Sparse gradients (nn.Embedding and nn.EmbeddingBag with sparse=True)
+    step with torch's bits. A float32 table (2-D, contiguous) steps through
+    the library's sparse step with duplicates="torch" on the uncoalesced
+    gradient, on the thread pool: duplicates summed in the order torch's
+    coalesce() sums them and each row updated in the order of torch's sparse
+    path (clr * (g / std), adagrad.h says how), in the fma mode
+    probe_sparse() found. Other sparse parameters (float64, other layouts),
+    a rate the library refuses (a negative step count), or a PyTorch that
+    probe_sparse() finds no mode for step by torch's own sparse operations,
+    in _single_tensor_adagrad's order: the same bits at torch's speed.
+    Weight decay with a sparse gradient raises RuntimeError, as torch's
+    does; an index out of range IndexError, with nothing changed.
 
     Many tensors, threads: a step makes one library call per param group,
     dtype and rate (adagrad.step_multi, adagrad_step_multi), which balances
@@ -352,7 +412,13 @@ class Adagrad(torch.optim.Optimizer):
         for destination, source in plan.writebacks:
             np.copyto(destination, source)
         for entry, lr, eps, maximize in plan.sparse:
-            _sparse_step(entry.param, entry.grad, entry.sum, lr, eps, maximize)
+            if entry.library is None:
+                _sparse_step(entry.param, entry.grad, entry.sum, lr, eps, maximize)
+                continue
+            table, state_sum, indices, values = entry.library
+            adagrad.sparse_step(table, state_sum, indices, values, lr=lr, eps=eps,
+                                maximize=maximize, fma=probe_sparse(), duplicates="torch",
+                                pool=pool)
         # Each updated parameter's version counter is bumped once, as torch's
         # in-place update bumps it, so that autograd refuses a graph that
         # saved the old values: zero_() on an empty view of the parameter
@@ -441,7 +507,9 @@ class Adagrad(torch.optim.Optimizer):
                     _check_hyperparameters(_group_hyperparameters(group, group["lr"], lr_decay),
                                            "param group {}".format(group_index), dtype, self.fma)
                     checked.add(dtype)
-                if entry.empty_view is None:  # a sparse gradient
+                if isinstance(entry, _SparseEntry):
+                    if entry.library is not None and lr_decay != 0:
+                        entry.check_rate(lr, group["eps"])
                     plan.sparse.append((entry, lr, group["eps"], bool(group["maximize"])))
                     self._count(plan, entry)
                     continue
@@ -496,8 +564,8 @@ class _Plan:
     """What one step() does, after _plan checked it: the library calls, one
     per parameter group, dtype and rate ({key: (hyperparameters, w list, g
     list, G list)}) and one per 16-bit parameter ((entry, hyperparameters));
-    the parameters with sparse gradients, stepped by torch's operations
-    ((entry, rate, eps, maximize));
+    the parameters with sparse gradients, stepped by the library's sparse
+    step or torch's operations ((entry, rate, eps, maximize));
     the step counts to increment (indices into the
     optimizer's _step_buffer, and other tensors); empty views of the
     parameters whose versions to bump; the states and entries to keep; the
@@ -546,13 +614,13 @@ def _checked_step(state, name, step_buffer):
 
 class _SparseEntry:
     """A parameter with a sparse gradient (nn.Embedding(sparse=True),
-    nn.EmbeddingBag(sparse=True)), checked. It is stepped by torch's own
-    sparse operations in _single_tensor_adagrad's order (_sparse_step), so
-    with torch's bits: the library's sparse step orders the arithmetic
-    otherwise ((clr * g) / std against torch's clr * (g / std), duplicates
-    summed in its own order) and gives other bits."""
+    nn.EmbeddingBag(sparse=True)), checked. library holds the arrays of
+    adagrad.sparse_step(duplicates="torch") (table, state, indices, values)
+    when the library steps it with torch's bits; None when torch's own
+    sparse operations do (_sparse_step)."""
 
-    __slots__ = ("param", "grad", "sum", "step", "step_index", "dtype", "spans", "empty_view")
+    __slots__ = ("param", "grad", "sum", "step", "step_index", "dtype", "spans", "empty_view",
+                 "library")
     half = None
     folded = False
 
@@ -581,6 +649,48 @@ class _SparseEntry:
         # torch's param.add_ bumps the version itself.
         self.empty_view = None
         self.spans = [_span(param, True), _span(state_sum, True)]
+        self.library = None
+        if param.dtype == torch.float32 and probe_sparse() is not None:
+            self.library = _library_sparse_arrays(param, grad, state_sum, name)
+        if self.library is not None:
+            self.empty_view = param.detach().as_strided((0,), (1,))
+            self.spans += [_span(torch.from_numpy(array), False) for array in self.library[2:]]
+
+    def check_rate(self, clr, eps):
+        """Falls back to torch's operations when the library refuses this
+        step's rate (a negative one, from a negative step count), which
+        torch's sparse step takes."""
+        try:
+            _check_hyperparameters(dict(lr=clr, eps=eps), "", np.float32, False)
+        except (TypeError, ValueError):
+            self.library = None
+            self.empty_view = None
+
+
+def _library_sparse_arrays(param, grad, state_sum, name):
+    """The arrays adagrad.sparse_step takes for a sparse gradient of a
+    2-D table (sparse in its rows, as nn.Embedding's and nn.EmbeddingBag's
+    are): the table and its sum (views), the row indices and the gradient
+    rows of the uncoalesced gradient (views, or aligned copies); None when
+    the tensors have another layout. Raises IndexError for an index outside
+    the table, before anything changes."""
+    if param.dim() != 2 or grad.sparse_dim() != 1 or grad.dense_dim() != 1:
+        return None
+    if not (param.is_contiguous() and state_sum.is_contiguous()):
+        return None
+    table, G = param.detach().numpy(), state_sum.numpy()
+    if not (table.flags.aligned and G.flags.aligned):
+        return None
+    indices = np.ascontiguousarray(grad._indices()[0].numpy())
+    values = np.ascontiguousarray(grad._values().numpy())
+    if not values.flags.aligned:
+        values = values.copy()
+    if not indices.flags.aligned:
+        indices = indices.copy()
+    if indices.size and (indices.min() < 0 or indices.max() >= table.shape[0]):
+        raise IndexError("the sparse gradient of {} names row {} of a table of {} rows".format(
+            name, indices.min() if indices.min() < 0 else indices.max(), table.shape[0]))
+    return table, G, indices, values
 
 
 def _sparse_step(param, grad, state_sum, clr, eps, maximize):
