@@ -262,9 +262,11 @@ class Adagrad(torch.optim.Optimizer):
     parameter's NumPy views are kept from step to step while its parameter,
     gradient and sum tensors stay where and as they were, and the float32
     step counts the optimizer makes are views of one tensor, incremented
-    with one operation. A parameter listed twice in a group raises
-    ValueError (torch warns and steps it twice), as do parameters whose
-    memory overlaps.
+    with one operation. A parameter listed twice in a group is stepped
+    twice, as torch's foreach=False steps it (torch warns when the group is
+    made; a parameter in two groups is refused by add_param_group with
+    ValueError, as torch's); parameters whose memory overlaps raise
+    ValueError.
 
     Autograd: each updated parameter's version counter is bumped once per
     step, as torch's in-place update bumps it, so backward through a graph
@@ -395,7 +397,7 @@ class Adagrad(torch.optim.Optimizer):
             self.state[param] = state
         self.__dict__.setdefault("_entries", {}).update(plan.new_entries)
         if plan.packed:
-            if len(plan.packed) == self._step_buffer.numel():
+            if len(plan.packed) == self._step_buffer.numel() and not plan.repeats:
                 self._step_buffer.add_(1)
             else:
                 ones = torch.ones(len(plan.packed), dtype=self._step_buffer.dtype)
@@ -409,16 +411,23 @@ class Adagrad(torch.optim.Optimizer):
             adagrad.step_mixed(entry.w, entry.g, entry.G, w_dtype=entry.half, g_dtype=entry.half,
                                fma=self.fma, rounding=self.rounding, seed=self.seed, pool=pool,
                                **hyperparameters)
+        # A parameter listed again in its group steps again (dense ones
+        # before their copies are written back), in the order of the lists.
+        for entry, hyperparameters in plan.repeats:
+            if entry.half:
+                adagrad.step_mixed(entry.w, entry.g, entry.G, w_dtype=entry.half,
+                                   g_dtype=entry.half, fma=self.fma, rounding=self.rounding,
+                                   seed=self.seed, pool=pool, **hyperparameters)
+            elif not isinstance(entry, _SparseEntry):
+                adagrad.step_multi([entry.w], [entry.g], [entry.G], fma=self.fma, pool=pool,
+                                   **hyperparameters)
         for destination, source in plan.writebacks:
             np.copyto(destination, source)
         for entry, lr, eps, maximize in plan.sparse:
-            if entry.library is None:
-                _sparse_step(entry.param, entry.grad, entry.sum, lr, eps, maximize)
-                continue
-            table, state_sum, indices, values = entry.library
-            adagrad.sparse_step(table, state_sum, indices, values, lr=lr, eps=eps,
-                                maximize=maximize, fma=probe_sparse(), duplicates="torch",
-                                pool=pool)
+            _step_sparse(entry, lr, eps, maximize, pool)
+        for entry, hyperparameters in plan.repeats:
+            if isinstance(entry, _SparseEntry):
+                _step_sparse(entry, pool=pool, **hyperparameters)
         # Each updated parameter's version counter is bumped once, as torch's
         # in-place update bumps it, so that autograd refuses a graph that
         # saved the old values: zero_() on an empty view of the parameter
@@ -458,7 +467,8 @@ class Adagrad(torch.optim.Optimizer):
         step of a small tensor."""
         entries = self.__dict__.setdefault("_entries", {})
         plan = _Plan()
-        seen = set()
+        # id(param) -> [entry, group index, occurrences so far]
+        seen = {}
         changed = False
         for group_index, group in enumerate(self.param_groups):
             lr_decay = group["lr_decay"]
@@ -469,12 +479,8 @@ class Adagrad(torch.optim.Optimizer):
                     continue
                 identity = id(param)
                 if identity in seen:
-                    # torch warns of it when the group is made, then steps it
-                    # twice; one library call cannot.
-                    raise ValueError("parameter {} of param group {} appears twice in the group; "
-                                     "adagrad.torch.Adagrad steps each parameter once".format(
-                                         param_index, group_index))
-                seen.add(identity)
+                    self._plan_repeat(plan, seen[identity], group, group_index, param_index)
+                    continue
                 state = self.state.get(param)
                 entry = entries.get(identity)
                 if (entry is None or state is None or entry.param is not param
@@ -492,6 +498,7 @@ class Adagrad(torch.optim.Optimizer):
                         if not entry.writebacks and not entry.folded:
                             plan.new_entries.append((identity, entry))
                         plan.writebacks.extend(entry.writebacks)
+                seen[identity] = [entry, group_index, 1]
                 step_count = entry.step
                 lr = group["lr"]
                 if lr_decay != 0 or (entry.half and self.rounding == "stochastic"):
@@ -553,6 +560,63 @@ class Adagrad(torch.optim.Optimizer):
             _check_overlaps(plan.entries)
         return plan
 
+    def _plan_repeat(self, plan, seen, group, group_index, param_index):
+        """A parameter listed again in its group: torch.optim.Adagrad
+        (foreach=False) warns when the group is made and steps it once per
+        listing, each time incrementing its step count and taking the rate
+        of the new count; so does this, by one more library call per extra
+        listing, after the group's calls (plan.repeats), checked here."""
+        entry, first_group, occurrences = seen
+        name = "parameter {} of param group {}".format(param_index, group_index)
+        if first_group != group_index:
+            # add_param_group refuses this; only a hand-made list gets here.
+            raise ValueError("{} is also in param group {}: torch.optim.Optimizer refuses "
+                             "parameters in more than one group".format(name, first_group))
+        if entry.folded:
+            raise ValueError("{}: a complex parameter with weight decay listed twice in a group "
+                             "is not supported".format(name))
+        seen[2] = occurrences + 1
+        # torch's count after this listing's step_t += 1, in its dtype.
+        count = entry.step.detach().clone()
+        for _ in range(occurrences + 1):
+            count += 1
+        step = count.item()
+        lr_decay = group["lr_decay"]
+        lr = group["lr"] / (1 + (step - 1) * lr_decay)
+        if isinstance(entry, _SparseEntry):
+            if entry.library is not None:
+                entry.check_rate(lr, group["eps"])
+            plan.repeats.append((entry, dict(lr=lr, eps=group["eps"],
+                                             maximize=bool(group["maximize"]))))
+        else:
+            hyperparameters = _group_hyperparameters(group, lr, 0)
+            if entry.half and self.rounding == "stochastic":
+                if not (step >= 0 and step == int(step)):
+                    raise ValueError("{}: stochastic rounding takes an integer step count >= 0, "
+                                     "not {}".format(name, step))
+                hyperparameters["step"] = int(step)
+            _check_hyperparameters(hyperparameters, "{} at step {}: its rate".format(name, step),
+                                   entry.dtype, self.fma)
+            plan.repeats.append((entry, hyperparameters))
+        # Its count and version, once more; not its spans (the same memory).
+        if entry.step_index is None:
+            plan.steps.append(entry.step)
+        else:
+            plan.packed.append(entry.step_index)
+        if entry.empty_view is not None:
+            plan.empty_views.append(entry.empty_view)
+
+
+def _step_sparse(entry, lr, eps, maximize, pool):
+    """One step of a parameter with a sparse gradient: the library's sparse
+    step with torch's bits, or torch's own operations."""
+    if entry.library is None:
+        _sparse_step(entry.param, entry.grad, entry.sum, lr, eps, maximize)
+        return
+    table, state_sum, indices, values = entry.library
+    adagrad.sparse_step(table, state_sum, indices, values, lr=lr, eps=eps, maximize=maximize,
+                        fma=probe_sparse(), duplicates="torch", pool=pool)
+
 
 def _group_hyperparameters(group, lr, lr_decay):
     """adagrad.step's keywords for group at the rate lr."""
@@ -565,19 +629,22 @@ class _Plan:
     per parameter group, dtype and rate ({key: (hyperparameters, w list, g
     list, G list)}) and one per 16-bit parameter ((entry, hyperparameters));
     the parameters with sparse gradients, stepped by the library's sparse
-    step or torch's operations ((entry, rate, eps, maximize));
+    step or torch's operations ((entry, rate, eps, maximize)); the extra
+    steps of parameters listed again in their group ((entry,
+    hyperparameters));
     the step counts to increment (indices into the
     optimizer's _step_buffer, and other tensors); empty views of the
     parameters whose versions to bump; the states and entries to keep; the
     copies to write back after the calls."""
 
-    __slots__ = ("batches", "mixed", "sparse", "packed", "steps", "empty_views", "entries", "new_states",
-                 "new_entries", "writebacks")
+    __slots__ = ("batches", "mixed", "sparse", "repeats", "packed", "steps", "empty_views",
+                 "entries", "new_states", "new_entries", "writebacks")
 
     def __init__(self):
         self.batches = {}
         self.mixed = []
         self.sparse = []
+        self.repeats = []
         self.packed = []
         self.steps = []
         self.empty_views = []

@@ -646,14 +646,70 @@ class ManyTensorsTest(unittest.TestCase):
             optimizer.step()
         self.assertEqual(snapshot(optimizer), before)
 
-    def test_a_parameter_twice_in_a_group_is_refused(self):
+    def test_a_parameter_listed_again_in_a_group_steps_again_as_torchs(self):
+        # torch warns when the group is made and steps the parameter once per
+        # listing (foreach=False): the same bits, counts and versions here.
+        message = "duplicate parameters"
+        for dtype in DTYPES:
+            for options in (dict(lr=0.1), dict(lr=0.1, lr_decay=0.3, maximize=True)):
+                with self.subTest(dtype=dtype, **options):
+                    generator = torch.Generator().manual_seed(12)
+                    initial = [torch.randn(33, generator=generator, dtype=dtype),
+                               torch.randn(5, 7, generator=generator, dtype=dtype)]
+                    runs = []
+                    for cls in (Adagrad, lambda params, **kw: torch.optim.Adagrad(
+                            params, foreach=False, **kw)):
+                        a, b = (t.clone().requires_grad_() for t in initial)
+                        with self.assertWarnsRegex(UserWarning, message):
+                            optimizer = cls([a, b, a, a], **options)
+                        for step in range(4):
+                            grads = torch.Generator().manual_seed(step)
+                            a.grad = torch.randn(33, generator=grads, dtype=dtype)
+                            b.grad = torch.randn(5, 7, generator=grads, dtype=dtype)
+                            optimizer.step()
+                        runs.append((optimizer, [a, b]))
+                    (ours, ours_params), (theirs, theirs_params) = runs
+                    self.assertIsNone(state_difference(ours, ours_params, theirs, theirs_params))
+                    self.assertEqual(ours.state[ours_params[0]]["step"].item(), 12)
+                    self.assertEqual([p._version for p in ours_params],
+                                     [p._version for p in theirs_params])
+
+    def test_a_sparse_parameter_listed_again_steps_again(self):
+        runs = []
+        for cls in (Adagrad, lambda params, **kw: torch.optim.Adagrad(params, foreach=False,
+                                                                     **kw)):
+            torch.manual_seed(3)
+            embedding = torch.nn.Embedding(40, 6, sparse=True)
+            with self.assertWarnsRegex(UserWarning, "duplicate parameters"):
+                optimizer = cls([embedding.weight, embedding.weight], lr=0.1, lr_decay=0.1)
+            for step in range(3):
+                optimizer.zero_grad()
+                ids = torch.randint(0, 40, (50,), generator=torch.Generator().manual_seed(step))
+                embedding(ids).pow(2).sum().backward()
+                optimizer.step()
+            runs.append((optimizer, [embedding.weight]))
+        self.assertIsNone(state_difference(runs[0][0], runs[0][1], runs[1][0], runs[1][1]))
+
+    def test_a_parameter_in_two_groups_is_refused_as_torch_refuses_it(self):
         param = torch.ones(3, requires_grad=True)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # torch's warning of the duplicate
-            optimizer = Adagrad([param, param])
-        param.grad = torch.ones(3)
+        for cls in (Adagrad, torch.optim.Adagrad):
+            with self.assertRaisesRegex(ValueError, "more than one parameter group"):
+                cls([{"params": [param]}, {"params": [param]}])
+            optimizer = cls([param])
+            param.grad = torch.ones(3)
+            before = snapshot(optimizer)
+            with self.assertRaisesRegex(ValueError, "more than one parameter group"):
+                optimizer.add_param_group({"params": [param]})
+            self.assertEqual(snapshot(optimizer), before)
+        # A list changed by hand past add_param_group's check: refused, nothing
+        # changed.
+        other = torch.ones(2, requires_grad=True)
+        other.grad = torch.ones(2)
+        optimizer = Adagrad([{"params": [other, param]}, {"params": [torch.ones(1)]}])
+        optimizer.param_groups[1]["params"].append(param)
         before = snapshot(optimizer)
-        with self.assertRaisesRegex(ValueError, "appears twice"):
+        with self.assertRaisesRegex(ValueError, "parameter 1 of param group 1 is also in param "
+                                    "group 0"):
             optimizer.step()
         self.assertEqual(snapshot(optimizer), before)
 
