@@ -68,6 +68,7 @@ import os
 import re
 
 from report_dispatch import dispatch_section
+from report_torch import torch_tables
 
 
 def isa_order():
@@ -813,6 +814,7 @@ def main():
     parser.add_argument("--json")
     parser.add_argument("--plot")
     parser.add_argument("--compare")
+    parser.add_argument("--torch", help="bench/torch_bench.py's JSON")
     parser.add_argument("--sparse")
     parser.add_argument("--variants")
     parser.add_argument("--dispatch")
@@ -898,6 +900,13 @@ def main():
         table = sparse_compare_table(compare, sparse_derived)
         if table:
             sections.append(table)
+    torch_bench = None
+    if args.torch:
+        with open(args.torch) as f:
+            torch_bench = json.load(f)
+        table = torch_tables(torch_bench)
+        if table:
+            sections.append(table)
     # After every table: the limit checks are made as the tables are built.
     sections.insert(1, check.section())
     text = "\n\n".join(sections) + "\n"
@@ -913,7 +922,7 @@ def main():
                        "variant_derived": variants.derived if variants is not None else [],
                        "dispatch_derived": dispatch_derived,
                        "suspects": check.suspects,
-                       "compare": compare}, out, indent=1)
+                       "compare": compare, "torch_bench": torch_bench}, out, indent=1)
     if args.plot and report.family("dense_step"):
         report.plot(args.plot)
 

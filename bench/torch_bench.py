@@ -1,48 +1,68 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: BSD-3-Clause
-"""Times optimizer.step() of adagrad.torch.Adagrad against torch.optim.Adagrad.
+"""Times adagrad.torch.Adagrad against torch.optim.Adagrad: whole training steps and the optimizer's share.
 
-What it measures: the time of one optimizer step (only optimizer.step(),
-with the gradients already in .grad) over a whole list of float32
-parameters, for
+What it measures, for every case below, on 1 and 2 threads
+(torch.set_num_threads(N) for PyTorch's forward, backward and optimizer,
+threads=N for the library):
+
+  train   one whole training step: model.zero_grad(), forward, backward and
+          optimizer.step() (the step-only case bert_base: the step alone,
+          with the gradients already in .grad);
+  step    optimizer.step() within that training step;
+
+for three optimizers stepping the same parameters, each with its own state:
 
   torch_foreach_false   torch.optim.Adagrad(foreach=False), the optimizer
                         adagrad.torch.Adagrad reproduces bit for bit;
   torch_foreach_true    torch.optim.Adagrad(foreach=True);
-  adagrad               adagrad.torch.Adagrad(threads=N);
+  adagrad               adagrad.torch.Adagrad(threads=N).
 
-on 1 and 2 threads (torch.set_num_threads(N) for PyTorch, threads=N for the
-library), on two parameter lists:
+The cases:
 
-  200x1000              200 tensors of 1,000 elements: the cost per tensor;
-  bert_base             the 199 parameter tensors of BERT-base (bert-base-
-                        uncased: embeddings, 12 encoder layers, pooler;
-                        109,482,240 elements), written out in BERT_BASE below.
+  mlp            4 Linear layers of 1024 x 1024 with ReLU, batch 32, MSE
+                 loss (4.2M parameters in 8 tensors);
+  bert_base      the 199 parameter tensors of BERT-base (bert-base-uncased:
+                 embeddings, 12 encoder layers, pooler; 109,482,240
+                 elements), written out in BERT_BASE below: the step alone;
+  dlrm_uniform   a DLRM-style model: 8 nn.EmbeddingBag(1M, 64, mode="sum",
+  dlrm_zipf      sparse=True) tables, a bottom MLP 13-64-64 on dense
+                 features, a top MLP 576-64-1 on the concatenated
+                 features, BCE loss; batch 2048, 20 indices per bag, drawn
+                 uniformly or Zipf(1.05) over the rows (three batches in
+                 turn; 2 GiB of tables shared by the optimizers, 2 GiB of
+                 state each);
+  200x1000       200 tensors of 1,000 elements (the cost per tensor), the
+                 loss a sum of their dot products with fixed inputs.
 
 Why this way: the ratios are only meaningful when both sides ran under the
-same conditions, so every optimizer runs in this one process, on the same
-parameters and gradients (each optimizer with its own state), and the
-implementations alternate: each round times every (implementation, threads)
-once, in an order rotated from round to round, so that the load of a shared
-machine falls on all of them alike. The figure kept is the median over the
-rounds of each round's time per step (the mean of STEPS_PER_ROUND steps
-after one untimed warm-up step); the ratios are of medians of the same run.
+same conditions, so everything runs in this one process, on the same
+parameters and batches, and the implementations alternate: each round times
+every (implementation, threads) once, in an order rotated from round to
+round, so that the load of a shared machine falls on all of them alike. The
+figures kept are the medians over the rounds of each round's mean time per
+step (STEPS_PER_ROUND steps after one untimed warm-up step); the ratios are
+of medians of the same run. bench/report_torch.py makes the tables (here and
+in bench/run --compare's report).
 
 Usage:
   PYTHONPATH=<build>/python /usr/bin/python3 bench/torch_bench.py
-      [--rounds 9] [--threads 1,2] [--cases 200x1000,bert_base] [--json out.json]
+      [--rounds 5] [--threads 1,2] [--cases mlp,bert_base,...] [--json out.json]
 """
 import argparse
+import gc
 import json
 import os
 import platform
 import statistics
 import time
 
+import numpy as np
 import torch
 
 import adagrad
 import adagrad.torch
+from report_torch import IMPLEMENTATIONS, torch_tables
 
 HIDDEN = 768
 INTERMEDIATE = 3072
@@ -64,17 +84,110 @@ BERT_BASE = ([(VOCABULARY, HIDDEN), (POSITIONS, HIDDEN), (2, HIDDEN), (HIDDEN,),
              ]
              + [(HIDDEN, HIDDEN), (HIDDEN,)])              # pooler.dense
 
-CASES = {"200x1000": [(1000,)] * 200, "bert_base": BERT_BASE}
-# Steps timed per round: about 50 ms of work or more per round.
-STEPS_PER_ROUND = {"200x1000": 50, "bert_base": 2}
-IMPLEMENTATIONS = ("torch_foreach_false", "torch_foreach_true", "adagrad")
+
+class Case:
+    """A model's parameters and its training step: loss(batch_index)
+    returns the loss to backpropagate, or None for a step-only case (the
+    gradients set once)."""
+
+    def __init__(self, params, loss=None, modules=()):
+        self.params = params
+        self.loss = loss
+        self.modules = modules
+
+    def zero_grad(self):
+        for module in self.modules:
+            module.zero_grad()
 
 
-def make_optimizers(shapes):
+def step_only_case(shapes):
     generator = torch.Generator().manual_seed(18)
     params = [torch.randn(shape, generator=generator).requires_grad_() for shape in shapes]
     for param in params:
         param.grad = torch.randn(param.shape, generator=generator)
+    return Case(params)
+
+
+def mlp_case():
+    torch.manual_seed(18)
+    layers = []
+    for _ in range(4):
+        layers += [torch.nn.Linear(1024, 1024), torch.nn.ReLU()]
+    model = torch.nn.Sequential(*layers[:-1])
+    generator = torch.Generator().manual_seed(19)
+    batches = [(torch.randn(32, 1024, generator=generator),
+                torch.randn(32, 1024, generator=generator)) for _ in range(3)]
+
+    def loss(index):
+        inputs, targets = batches[index % len(batches)]
+        return torch.nn.functional.mse_loss(model(inputs), targets)
+
+    return Case(list(model.parameters()), loss, [model])
+
+
+DLRM_TABLES, DLRM_ROWS, DLRM_DIM = 8, 1_000_000, 64
+DLRM_BATCH, DLRM_BAG = 2048, 20
+DLRM_DENSE_FEATURES = 13
+
+
+def dlrm_case(distribution):
+    torch.manual_seed(18)
+    tables = torch.nn.ModuleList(
+        torch.nn.EmbeddingBag(DLRM_ROWS, DLRM_DIM, mode="sum", sparse=True)
+        for _ in range(DLRM_TABLES))
+    # Small MLPs: with DLRM's Criteo sizes (13-512-256-64, 512-256-1) their
+    # forward and backward take about 2 s a step on this benchmark's shared
+    # 2-core machine, and the optimizers' difference drowns in their noise.
+    bottom = torch.nn.Sequential(torch.nn.Linear(DLRM_DENSE_FEATURES, 64), torch.nn.ReLU(),
+                                 torch.nn.Linear(64, DLRM_DIM), torch.nn.ReLU())
+    top = torch.nn.Sequential(torch.nn.Linear((DLRM_TABLES + 1) * DLRM_DIM, 64), torch.nn.ReLU(),
+                              torch.nn.Linear(64, 1))
+    rng = np.random.default_rng(20)
+    batches = []
+    for _ in range(3):
+        shape = (DLRM_TABLES, DLRM_BATCH, DLRM_BAG)
+        if distribution == "zipf":
+            indices = (rng.zipf(1.05, size=shape) - 1) % DLRM_ROWS
+        else:
+            indices = rng.integers(0, DLRM_ROWS, size=shape)
+        batches.append((torch.from_numpy(indices),
+                        torch.from_numpy(rng.standard_normal(
+                            (DLRM_BATCH, DLRM_DENSE_FEATURES), dtype=np.float32)),
+                        torch.from_numpy(rng.integers(0, 2, DLRM_BATCH).astype(np.float32))))
+
+    def loss(index):
+        indices, dense, labels = batches[index % len(batches)]
+        features = [bottom(dense)] + [table(indices[t]) for t, table in enumerate(tables)]
+        logits = top(torch.cat(features, dim=1)).squeeze(1)
+        return torch.nn.functional.binary_cross_entropy_with_logits(logits, labels)
+
+    modules = [tables, bottom, top]
+    return Case([p for m in modules for p in m.parameters()], loss, modules)
+
+
+def many_small_case():
+    generator = torch.Generator().manual_seed(18)
+    params = [torch.randn(1000, generator=generator).requires_grad_() for _ in range(200)]
+    inputs = [torch.randn(1000, generator=generator) for _ in range(200)]
+
+    def loss(index):
+        return torch.stack([torch.dot(p, x) for p, x in zip(params, inputs)]).sum()
+
+    return Case(params, loss)
+
+
+CASES = {
+    "mlp": mlp_case,
+    "bert_base": lambda: step_only_case(BERT_BASE),
+    "dlrm_uniform": lambda: dlrm_case("uniform"),
+    "dlrm_zipf": lambda: dlrm_case("zipf"),
+    "200x1000": many_small_case,
+}
+# Steps timed per round: about 50 ms of work or more per round.
+STEPS_PER_ROUND = {"mlp": 5, "bert_base": 2, "dlrm_uniform": 2, "dlrm_zipf": 2, "200x1000": 20}
+
+
+def make_optimizers(params):
     return {
         "torch_foreach_false": torch.optim.Adagrad(params, foreach=False),
         "torch_foreach_true": torch.optim.Adagrad(params, foreach=True),
@@ -82,66 +195,73 @@ def make_optimizers(shapes):
     }
 
 
-def time_round(optimizer, steps):
-    optimizer.step()
+def training_step(case, optimizer, index):
+    """One step; returns (whole step, optimizer.step()) in seconds."""
     start = time.perf_counter()
-    for _ in range(steps):
-        optimizer.step()
-    return (time.perf_counter() - start) / steps
+    if case.loss is not None:
+        case.zero_grad()
+        case.loss(index).backward()
+    step_start = time.perf_counter()
+    optimizer.step()
+    end = time.perf_counter()
+    return end - start, end - step_start
 
 
-def run_case(case, thread_counts, rounds):
-    optimizers = make_optimizers(CASES[case])
-    runs = [(name, threads) for threads in thread_counts for name in IMPLEMENTATIONS]
+def time_round(case, optimizer, steps):
+    training_step(case, optimizer, 0)
+    train = step = 0.0
+    for index in range(steps):
+        whole, part = training_step(case, optimizer, index)
+        train += whole
+        step += part
+    return train / steps, step / steps
+
+
+def run_case(name, thread_counts, rounds):
+    case = CASES[name]()
+    optimizers = make_optimizers(case.params)
+    runs = [(implementation, threads) for threads in thread_counts
+            for implementation in IMPLEMENTATIONS]
     times = {run: [] for run in runs}
     for round_index in range(rounds):
         shift = round_index % len(runs)
-        for name, threads in runs[shift:] + runs[:shift]:
+        for implementation, threads in runs[shift:] + runs[:shift]:
             torch.set_num_threads(threads)
-            optimizer = optimizers[name]
-            if name == "adagrad":
+            optimizer = optimizers[implementation]
+            if implementation == "adagrad":
                 optimizer.threads = threads
-            times[(name, threads)].append(time_round(optimizer, STEPS_PER_ROUND[case]))
-    return {run: statistics.median(values) for run, values in times.items()}
+            times[(implementation, threads)].append(
+                time_round(case, optimizer, STEPS_PER_ROUND[name]))
+    results = []
+    for (implementation, threads), values in times.items():
+        results.append(dict(case=name, threads=threads, implementation=implementation,
+                            train_seconds=statistics.median(v[0] for v in values),
+                            step_seconds=statistics.median(v[1] for v in values)))
+    return results
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--rounds", type=int, default=9)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--threads", default="1,2")
     parser.add_argument("--cases", default=",".join(CASES))
     parser.add_argument("--json")
     args = parser.parse_args()
     thread_counts = [int(t) for t in args.threads.split(",")]
-
-    print("# {} ({}), PyTorch {}, adagrad {}, {} rounds, load average {:.2f}".format(
-        platform.processor() or platform.machine(), os.cpu_count(), torch.__version__,
-        adagrad.__version__, args.rounds, os.getloadavg()[0]))
-    print("| case | tensors | elements | threads | implementation | ms/step | "
-          "vs foreach=False | vs foreach=True |")
-    print("|---|---:|---:|---:|---|---:|---:|---:|")
+    context = dict(cpu=platform.processor() or platform.machine(), cpus=os.cpu_count(),
+                   torch_version=torch.__version__, adagrad_version=adagrad.__version__,
+                   rounds=args.rounds, load_before="%.2f" % os.getloadavg()[0])
     results = []
-    for case in args.cases.split(","):
-        medians = run_case(case, thread_counts, args.rounds)
-        elements = sum(torch.Size(shape).numel() for shape in CASES[case])
-        for threads in thread_counts:
-            for name in IMPLEMENTATIONS:
-                seconds = medians[(name, threads)]
-                versus_false = medians[("torch_foreach_false", threads)] / seconds
-                versus_true = medians[("torch_foreach_true", threads)] / seconds
-                print("| {} | {} | {} | {} | {} | {:.3f} | {:.2f}x | {:.2f}x |".format(
-                    case, len(CASES[case]), elements, threads, name, seconds * 1e3,
-                    versus_false, versus_true))
-                results.append(dict(case=case, threads=threads, implementation=name,
-                                    seconds_per_step=seconds))
-        if len(thread_counts) > 1:
-            one, most = thread_counts[0], thread_counts[-1]
-            print("| {} | | | {} vs {} | adagrad | | {:.2f}x faster | |".format(
-                case, most, one, medians[("adagrad", one)] / medians[("adagrad", most)]))
-    print("# load average after: {:.2f}".format(os.getloadavg()[0]))
+    for name in args.cases.split(","):
+        print("# {} ...".format(name), flush=True)
+        results += run_case(name, thread_counts, args.rounds)
+        gc.collect()
+    context["load_after"] = "%.2f" % os.getloadavg()[0]
+    data = dict(context=context, results=results)
+    print(torch_tables(data))
     if args.json:
         with open(args.json, "w") as out:
-            json.dump(results, out, indent=1)
+            json.dump(data, out, indent=1)
 
 
 if __name__ == "__main__":

@@ -33,6 +33,18 @@ inline T modified_gradient(T grad, T w, const step_constants<T>& c) {
 template <class T>
 inline void dense_element(T& w, T g, T& G, const step_constants<T>& c) {
   const T grad = modified_gradient(g, w, c);
+  if (c.torch_order) {
+    // torch.optim.Adagrad's sparse path (ADAGRAD_DUPLICATES_TORCH): pow and
+    // add_ apart (two roundings, also in fma mode), then add_(g / d,
+    // alpha=-lr), one fused operation where torch's kernels fuse it.
+    const T sum_sq = G + grad * grad;
+    const T denom = c.eps_inside ? std::sqrt(sum_sq + c.eps) : std::sqrt(sum_sq) + c.eps;
+    const T quotient = grad / denom;
+    const T neg_lr = -c.lr;
+    w = c.fma ? std::fma(neg_lr, quotient, w) : w + neg_lr * quotient;
+    G = sum_sq;
+    return;
+  }
   const T sum_sq = c.fma ? std::fma(grad, grad, G) : G + grad * grad;
   const T denom = c.eps_inside ? std::sqrt(sum_sq + c.eps) : std::sqrt(sum_sq) + c.eps;
   w = w - (c.lr * grad) / denom;

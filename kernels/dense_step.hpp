@@ -42,17 +42,19 @@ inline void reference_tail(Arch, std::size_t n, double* w, const double* g, doub
   adagrad_f64_ukernel__scalar(n, w, g, G, c);
 }
 
-// The loop, specialised on the four switches (with_switches,
+// The loop, specialised on the five switches (with_switches,
 // with_fma_mode) so the body carries no branches. Unaligned loads and
 // stores: callers need only element alignment (xsimd 8.1's plain load/store
 // demand vector alignment and would fault).
-template <class Arch, class T, bool Maximize, bool WeightDecay, bool EpsInside, bool Fma>
+template <class Arch, class T, bool Maximize, bool WeightDecay, bool EpsInside, bool Torch,
+          bool Fma>
 void dense_step_loop(std::size_t n, T* w, const T* g, T* G, const step_constants<T>& c) {
   using batch = xsimd::batch<T, Arch>;
   constexpr std::size_t width = batch::size;
   const batch lr(c.lr);
   const batch eps(c.eps);
   const batch weight_decay(c.weight_decay);
+  const batch neg_lr(-c.lr);
   const std::size_t vector_end = n - n % width;
   auto body = [&](std::size_t i, auto prefetch) {
     if constexpr (decltype(prefetch)::value) {
@@ -65,9 +67,20 @@ void dense_step_loop(std::size_t n, T* w, const T* g, T* G, const step_constants
     batch sum_sq = batch::load_unaligned(G + i);
     grad = modified_gradient<Fma>(grad, weight, weight_decay, std::bool_constant<Maximize>{},
                                   std::bool_constant<WeightDecay>{});
-    sum_sq = accumulated<Fma>(sum_sq, grad);
+    // torch's sparse order squares and adds apart, also in fma mode.
+    sum_sq = accumulated < Fma && !Torch > (sum_sq, grad);
     const batch denom = EpsInside ? exact_sqrt(sum_sq + eps) : exact_sqrt(sum_sq) + eps;
-    weight = weight - exact_div(lr * grad, denom);
+    if constexpr (Torch) {
+      // add_(g / d, alpha=-lr): w + (-lr) * q, fused in fma mode.
+      const batch quotient = exact_div(grad, denom);
+      if constexpr (Fma) {
+        weight = exact_fma(neg_lr, quotient, weight);
+      } else {
+        weight = weight + neg_lr * quotient;
+      }
+    } else {
+      weight = weight - exact_div(lr * grad, denom);
+    }
     sum_sq.store_unaligned(G + i);
     weight.store_unaligned(w + i);
   };
@@ -87,12 +100,12 @@ void dense_step::operator()(Arch, std::size_t n, T* w, const T* g, T* G,
       c.fma,
       [&](auto fma) {
         detail::with_switches(
-            [&](auto maximize, auto weight_decay, auto eps_inside) {
+            [&](auto maximize, auto weight_decay, auto eps_inside, auto torch) {
               detail::dense_step_loop<Arch, T, decltype(maximize)::value,
                                       decltype(weight_decay)::value, decltype(eps_inside)::value,
-                                      decltype(fma)::value>(n, w, g, G, c);
+                                      decltype(torch)::value, decltype(fma)::value>(n, w, g, G, c);
             },
-            c.maximize, c.apply_weight_decay, c.eps_inside);
+            c.maximize, c.apply_weight_decay, c.eps_inside, c.torch_order);
       },
       [&] { detail::reference_tail(Arch{}, n, w, g, G, c); });
 }

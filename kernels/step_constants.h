@@ -20,6 +20,10 @@ struct step_constants {
   bool maximize;    // negate the gradient first
   bool eps_inside;  // sqrt(G + eps) instead of sqrt(G) + eps
   bool fma;         // fused multiply-adds for the decay term and G + g * g
+  // torch.optim.Adagrad's sparse order (ADAGRAD_DUPLICATES_TORCH): G + g * g
+  // never fused, w = w + (-lr) * (g / d), the update fused in fma mode.
+  // Set only by the per-element sparse step.
+  bool torch_order;
 };
 
 // The constants of the composite steps (proximal and dual averaging): the

@@ -113,7 +113,8 @@ adagrad_field adagrad_sparse_params_check(const adagrad_params* p, adagrad_dupli
   const adagrad_field field = adagrad::detail::params_field<float>(p);
   if (field != ADAGRAD_FIELD_NONE) return field;
   const int mode = adagrad::detail::enum_int(dup);
-  if (mode != ADAGRAD_DUPLICATES_SUM && mode != ADAGRAD_DUPLICATES_SEQUENTIAL) {
+  if (mode != ADAGRAD_DUPLICATES_SUM && mode != ADAGRAD_DUPLICATES_SEQUENTIAL &&
+      mode != ADAGRAD_DUPLICATES_TORCH) {
     return ADAGRAD_FIELD_DUPLICATES;
   }
   return ADAGRAD_FIELD_NONE;

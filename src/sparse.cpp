@@ -10,11 +10,16 @@
 // Runs never straddle two tasks of the pool, so every row is updated by one
 // thread in batch order, and the results do not depend on the thread count.
 // The sorted order also walks the table in address order, and the driver
-// prefetches the rows of the occurrences ahead (prefetch_span below).
+// prefetches the rows of the occurrences ahead (prefetch_span, in
+// src/sparse_sort.h).
+// ADAGRAD_DUPLICATES_TORCH sorts with a transcription of libstdc++'s
+// std::sort instead (torch_sort, src/sparse_sort.h), whose order of equal rows is the
+// order PyTorch's coalesce() sums them in.
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <type_traits>
+#include <utility>
 
 #include "adagrad/adagrad.h"
 #include "dispatch.h"
@@ -49,6 +54,7 @@ struct sparse_batch {
   row_update kind;
   bool rowwise;
   bool sum_duplicates;
+  bool torch_sort;  // ADAGRAD_DUPLICATES_TORCH: runs in torch_sort's order
   kernels::step_constants<float> constants;
   kernels::composite_constants<float> composite;  // proximal and dual averaging
   const isa_kernels* kernels;
@@ -70,10 +76,15 @@ adagrad_status validate_sparse(sparse_batch<Index>* b, const adagrad_params* p,
   if (status != ADAGRAD_OK) return status;
   // dup may hold any int a C caller stored: read as the integer (enum_int).
   const int mode = enum_int(dup);
-  if (mode != ADAGRAD_DUPLICATES_SUM && mode != ADAGRAD_DUPLICATES_SEQUENTIAL) {
+  if (mode != ADAGRAD_DUPLICATES_SUM && mode != ADAGRAD_DUPLICATES_SEQUENTIAL &&
+      mode != ADAGRAD_DUPLICATES_TORCH) {
     return ADAGRAD_ERROR_INVALID_PARAMS;
   }
-  b->sum_duplicates = mode == ADAGRAD_DUPLICATES_SUM;
+  b->sum_duplicates = mode != ADAGRAD_DUPLICATES_SEQUENTIAL;
+  b->torch_sort = mode == ADAGRAD_DUPLICATES_TORCH;
+  // Per-element rows also update in torch's sparse order; the row-wise and
+  // composite updates have no torch counterpart and keep theirs.
+  b->constants.torch_order = b->torch_sort && b->kind == row_update::dense;
 
   // Sizes: no object is larger than PTRDIFF_MAX bytes.
   const std::size_t max_floats = static_cast<std::size_t>(PTRDIFF_MAX) / sizeof(float);
@@ -312,7 +323,7 @@ template <class Position, class Index>
 void run_sparse(const sparse_batch<Index>& b, void* workspace, adagrad_pool* pool) {
   sparse_job<Index, Position> job;
   job.batch = &b;
-  job.order = sort_by_row<Position>(b.indices, b.num_indices, b.max_row, workspace);
+  job.order = sort_by_row<Position>(b.indices, b.num_indices, b.max_row, b.torch_sort, workspace);
   const std::size_t tasks = task_count(pool, b.num_indices * b.dim);
   job.occurrences_per_task = (b.num_indices + tasks - 1) / tasks;
   run_tasks(pool, tasks, job);

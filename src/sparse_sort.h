@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: BSD-3-Clause
 // What the sparse steps (src/sparse.cpp) and the fused embedding-bag step
 // (src/embedding_bag.cpp) share: the workspace of the row sort, the stable
-// sort of a batch's positions by row, and the prefetch of a span of a row.
+// sort of a batch's positions by row (or, for ADAGRAD_DUPLICATES_TORCH,
+// libstdc++'s std::sort transcribed: torch_sort), and the prefetch of a span
+// of a row.
 // Nothing here writes outside the caller's workspace.
 #ifndef ADAGRAD_SRC_SPARSE_SORT_H_
 #define ADAGRAD_SRC_SPARSE_SORT_H_
@@ -9,6 +11,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <utility>
 
 #include "ukernels.h"
 #include "validate.h"
@@ -59,15 +62,194 @@ inline std::uint64_t row_key(Index index) {
   return static_cast<std::uint64_t>(static_cast<std::int64_t>(index));
 }
 
+// ---- torch_sort: libstdc++'s std::sort, transcribed ---------------------
+//
+// PyTorch's CPU coalesce() sorts the flattened indices with
+// torch.sort(stable=False), which runs std::sort on (index, position) pairs
+// comparing indices only, then sums each index's values in the order the
+// sort left them. std::sort is not stable, so that order is the algorithm's:
+// libstdc++'s introsort (bits/stl_algo.h, bits/stl_heap.h; unchanged since
+// GCC 4.x). It is transcribed here step for step, rather than calling
+// std::sort, so that the library's order does not depend on the C++
+// library it is built with. tests/embedding_test.cc checks it against
+// std::sort where that is libstdc++'s, and Python's adagrad.torch checks it
+// against the installed PyTorch's coalesce() before using it.
+constexpr std::ptrdiff_t kIntrosortThreshold = 16;
+
+template <class E, class Less>
+void torch_adjust_heap(E* first, std::ptrdiff_t hole, std::ptrdiff_t len, E value, Less less) {
+  const std::ptrdiff_t top = hole;
+  std::ptrdiff_t second = hole;
+  while (second < (len - 1) / 2) {
+    second = 2 * (second + 1);
+    if (less(first[second], first[second - 1])) --second;
+    first[hole] = first[second];
+    hole = second;
+  }
+  if ((len & 1) == 0 && second == (len - 2) / 2) {
+    second = 2 * (second + 1);
+    first[hole] = first[second - 1];
+    hole = second - 1;
+  }
+  // __push_heap
+  std::ptrdiff_t parent = (hole - 1) / 2;
+  while (hole > top && less(first[parent], value)) {
+    first[hole] = first[parent];
+    hole = parent;
+    parent = (hole - 1) / 2;
+  }
+  first[hole] = value;
+}
+
+// __partial_sort(first, last, last): make_heap, then sort_heap.
+template <class E, class Less>
+void torch_heap_sort(E* first, E* last, Less less) {
+  const std::ptrdiff_t len = last - first;
+  if (len >= 2) {
+    for (std::ptrdiff_t parent = (len - 2) / 2;; --parent) {
+      torch_adjust_heap(first, parent, len, first[parent], less);
+      if (parent == 0) break;
+    }
+  }
+  while (last - first > 1) {
+    --last;
+    const E value = *last;
+    *last = *first;
+    torch_adjust_heap(first, std::ptrdiff_t{0}, last - first, value, less);
+  }
+}
+
+template <class E, class Less>
+void torch_move_median_to_first(E* result, E* a, E* b, E* c, Less less) {
+  E* median;
+  if (less(*a, *b)) {
+    if (less(*b, *c)) {
+      median = b;
+    } else if (less(*a, *c)) {
+      median = c;
+    } else {
+      median = a;
+    }
+  } else if (less(*a, *c)) {
+    median = a;
+  } else if (less(*b, *c)) {
+    median = c;
+  } else {
+    median = b;
+  }
+  std::swap(*result, *median);
+}
+
+template <class E, class Less>
+E* torch_unguarded_partition(E* first, E* last, const E* pivot, Less less) {
+  while (true) {
+    while (less(*first, *pivot)) ++first;
+    --last;
+    while (less(*pivot, *last)) --last;
+    if (!(first < last)) return first;
+    std::swap(*first, *last);
+    ++first;
+  }
+}
+
+template <class E, class Less>
+void torch_introsort_loop(E* first, E* last, std::size_t depth_limit, Less less) {
+  while (last - first > kIntrosortThreshold) {
+    if (depth_limit == 0) {
+      torch_heap_sort(first, last, less);
+      return;
+    }
+    --depth_limit;
+    torch_move_median_to_first(first, first + 1, first + (last - first) / 2, last - 1, less);
+    E* cut = torch_unguarded_partition(first + 1, last, first, less);
+    torch_introsort_loop(cut, last, depth_limit, less);
+    last = cut;
+  }
+}
+
+template <class E, class Less>
+void torch_unguarded_linear_insert(E* last, Less less) {
+  const E value = *last;
+  E* next = last - 1;
+  while (less(value, *next)) {
+    *last = *next;
+    last = next;
+    --next;
+  }
+  *last = value;
+}
+
+template <class E, class Less>
+void torch_insertion_sort(E* first, E* last, Less less) {
+  if (first == last) return;
+  for (E* i = first + 1; i != last; ++i) {
+    if (less(*i, *first)) {
+      const E value = *i;
+      std::memmove(first + 1, first, static_cast<std::size_t>(i - first) * sizeof(E));
+      *first = value;
+    } else {
+      torch_unguarded_linear_insert(i, less);
+    }
+  }
+}
+
+template <class E, class Less>
+void torch_sort(E* first, E* last, Less less) {
+  if (first == last) return;
+  std::size_t lg = 0;  // std::__lg
+  for (auto len = static_cast<std::size_t>(last - first); len > 1; len >>= 1) ++lg;
+  torch_introsort_loop(first, last, 2 * lg, less);
+  if (last - first > kIntrosortThreshold) {
+    torch_insertion_sort(first, first + kIntrosortThreshold, less);
+    for (E* i = first + kIntrosortThreshold; i != last; ++i) torch_unguarded_linear_insert(i, less);
+  } else {
+    torch_insertion_sort(first, last, less);
+  }
+}
+
+// The batch's positions in torch_sort's order, in from[0 .. n). Rows that
+// fit 32 bits with 32-bit positions are sorted as packed (row << 32 |
+// position) words, which need no look-up per comparison: the same
+// comparisons of the same rows, so the same order. The packed words take the
+// two position arrays' bytes (8n).
+template <class Position, class Index>
+Position* torch_sort_by_row(const Index* indices, std::size_t n, std::uint64_t max_row,
+                            unsigned char* bytes) {
+  auto* from = reinterpret_cast<Position*>(bytes);
+  if (sizeof(Position) == 4 && max_row <= UINT32_MAX) {
+    auto* packed = reinterpret_cast<std::uint64_t*>(bytes);
+    for (std::size_t i = 0; i < n; ++i) packed[i] = row_key(indices[i]) << 32 | i;
+    torch_sort(packed, packed + n,
+               [](std::uint64_t a, std::uint64_t b) { return (a >> 32) < (b >> 32); });
+    // In place, forwards: position i's bytes lie within packed word i's, and
+    // words before i have been read (memcpy: the bytes change type).
+    for (std::size_t i = 0; i < n; ++i) {
+      std::uint64_t word;
+      std::memcpy(&word, bytes + i * sizeof word, sizeof word);
+      const auto position = static_cast<Position>(word);
+      std::memcpy(bytes + i * sizeof position, &position, sizeof position);
+    }
+    return from;
+  }
+  for (std::size_t i = 0; i < n; ++i) from[i] = static_cast<Position>(i);
+  torch_sort(from, from + n, [indices](Position a, Position b) {
+    return row_key(indices[a]) < row_key(indices[b]);
+  });
+  return from;
+}
+
 // The batch's positions 0 .. n - 1 ordered by row, and within a row by
-// position: a stable sort, so each row's occurrences stay in batch order.
+// position: a stable sort, so each row's occurrences stay in batch order
+// (torch_sort's order for ADAGRAD_DUPLICATES_TORCH).
 template <class Position, class Index>
 const Position* sort_by_row(const Index* indices, std::size_t n, std::uint64_t max_row,
-                            void* workspace) {
+                            bool torch_order, void* workspace) {
   // From the next cache line on (the size asked for includes the slack).
   const std::size_t past_line = reinterpret_cast<std::uintptr_t>(workspace) % kWorkspaceAlignment;
   const std::size_t skip = (kWorkspaceAlignment - past_line) % kWorkspaceAlignment;
-  auto* from = reinterpret_cast<Position*>(static_cast<unsigned char*>(workspace) + skip);
+  unsigned char* bytes = static_cast<unsigned char*>(workspace) + skip;
+  if (torch_order) return torch_sort_by_row<Position>(indices, n, max_row, bytes);
+  auto* from = reinterpret_cast<Position*>(bytes);
   Position* to = from + n;
   for (std::size_t i = 0; i < n; ++i) from[i] = static_cast<Position>(i);
   if (n <= kSmallBatch) {

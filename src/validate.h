@@ -82,6 +82,7 @@ adagrad_status make_constants(const adagrad_params* p, kernels::step_constants<T
   c->maximize = p->maximize != 0;
   c->eps_inside = eps_mode == ADAGRAD_EPS_INSIDE_SQRT;
   c->fma = p->fma != 0;
+  c->torch_order = false;
   return ADAGRAD_OK;
 }
 

@@ -399,6 +399,127 @@ TEST_P(EmbeddingTest, DuplicateModesDifferOnlyOnDuplicates) {
   }
 }
 
+// ---- ADAGRAD_DUPLICATES_TORCH ---------------------------------------------
+
+// torch.optim.Adagrad's sparse update of one element, as the header
+// documents it, written out independently of the library.
+void torch_element(float& w, float g, float& G, const adagrad_params& p) {
+  const float lr = lr_t(p);
+  const auto eps = static_cast<float>(p.eps);
+  const auto wd = static_cast<float>(p.weight_decay);
+  if (p.maximize) g = -g;
+  if (p.weight_decay != 0.0) g = p.fma ? std::fma(wd, w, g) : g + wd * w;
+  G = G + g * g;
+  const float d = p.eps_mode == ADAGRAD_EPS_INSIDE_SQRT ? std::sqrt(G + eps) : std::sqrt(G) + eps;
+  const float q = g / d;
+  w = p.fma ? std::fma(-lr, q, w) : w + -lr * q;
+}
+
+// The batch's positions in the order PyTorch's coalesce() sums them: std::sort
+// on (index, position) comparing indices (torch.sort(stable=False)). Only
+// libstdc++'s std::sort is the documented order.
+std::vector<std::size_t> coalesce_order(const std::vector<std::int64_t>& indices) {
+  std::vector<std::pair<std::int64_t, std::size_t>> pairs;
+  for (std::size_t k = 0; k < indices.size(); ++k) pairs.emplace_back(indices[k], k);
+  std::sort(pairs.begin(), pairs.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::vector<std::size_t> order;
+  for (const auto& pair : pairs) order.push_back(pair.second);
+  return order;
+}
+
+// The documented TORCH semantics: each row's occurrences summed in
+// coalesce_order, then one update (torch_element, or the row-wise order).
+void expected_torch(Batch& b, bool rowwise, const adagrad_params& p) {
+  const std::size_t dim = b.dim;
+  const std::vector<std::size_t> order = coalesce_order(b.indices);
+  for (std::size_t i = 0; i < order.size();) {
+    const auto row = static_cast<std::size_t>(b.indices[order[i]]);
+    std::vector<float> sum(&b.grads[order[i] * dim], &b.grads[order[i] * dim] + dim);
+    std::size_t j = i + 1;
+    for (; j < order.size() && static_cast<std::size_t>(b.indices[order[j]]) == row; ++j) {
+      for (std::size_t c = 0; c < dim; ++c) sum[c] = sum[c] + b.grads[order[j] * dim + c];
+    }
+    if (rowwise) {
+      rowwise_transcription(&b.table[row * dim], sum.data(), &b.state[row], dim, p);
+    } else {
+      for (std::size_t c = 0; c < dim; ++c) {
+        torch_element(b.table[row * dim + c], sum[c], b.state[row * dim + c], p);
+      }
+    }
+    i = j;
+  }
+}
+
+// Every ISA against the documented TORCH semantics (with libstdc++, whose
+// std::sort is the order) and against the scalar path: small batches (the
+// insertion sort alone), large ones with hot rows repeated hundreds of
+// times; dims across vector widths and the 256-column chunk.
+TEST_P(EmbeddingTest, TorchModeMatchesTorchsSparseStep) {
+  const adagrad_isa isa = GetParam();
+  struct Shape {
+    std::size_t rows, dim, indices, hot;
+  };
+  const Shape shapes[] = {{10, 1, 1, 1},      {10, 5, 7, 2},      {50, 16, 17, 3},
+                          {50, 33, 65, 4},    {5000, 8, 3000, 7}, {5000, 31, 4000, 2},
+                          {300, 257, 200, 3}, {40, 513, 90, 2},   {100000, 64, 20000, 50}};
+  for (const adagrad_params& p : switch_settings()) {
+    for (const Shape& s : shapes) {
+      for (bool rowwise : {false, true}) {
+        Batch got = make_batch(s.rows, s.dim, s.indices, rowwise, s.hot, s.rows * 7 + s.dim);
+        Batch scalar = got, want = got;
+        ASSERT_EQ(ADAGRAD_OK, run_sparse(ADAGRAD_ISA_SCALAR, rowwise, false, scalar,
+                                         ADAGRAD_DUPLICATES_TORCH, p));
+        ASSERT_EQ(ADAGRAD_OK, run_sparse(isa, rowwise, false, got, ADAGRAD_DUPLICATES_TORCH, p));
+        const std::string where =
+            std::string(adagrad_isa_name(isa)) + (rowwise ? " row-wise" : "") + " TORCH, rows " +
+            std::to_string(s.rows) + ", dim " + std::to_string(s.dim) + ", indices " +
+            std::to_string(s.indices) + ", fma " + std::to_string(p.fma) + ", maximize " +
+            std::to_string(p.maximize);
+        expect_bits(got.state.data(), scalar.state.data(), got.state.size(), "state, " + where);
+        expect_bits(got.table.data(), scalar.table.data(), got.table.size(), "table, " + where);
+#if defined(__GLIBCXX__)
+        expected_torch(want, rowwise, p);
+        expect_bits(got.state.data(), want.state.data(), got.state.size(), "state, " + where);
+        expect_bits(got.table.data(), want.table.data(), got.table.size(), "table, " + where);
+#endif
+        if (HasFatalFailure()) return;
+      }
+    }
+  }
+}
+
+// int32 and int64 indices give the same TORCH order and bits (on the ISA
+// the _i32 entry point dispatches to).
+TEST_P(EmbeddingTest, TorchModeIndexWidthsAgree) {
+  adagrad_params p = adagrad_params_default();
+  p.lr = 0.1;
+  Batch a = make_batch(3000, 12, 2500, false, 5, 23);
+  Batch b = a;
+  ASSERT_EQ(ADAGRAD_OK, run_sparse(GetParam(), false, false, a, ADAGRAD_DUPLICATES_TORCH, p));
+  if (GetParam() == dispatched_isa(ADAGRAD_FAMILY_SPARSE)) {
+    ASSERT_EQ(ADAGRAD_OK, run_sparse(GetParam(), false, true, b, ADAGRAD_DUPLICATES_TORCH, p));
+    expect_bits(a.table.data(), b.table.data(), a.table.size(), "table, int32 against int64");
+    expect_bits(a.state.data(), b.state.data(), a.state.size(), "state, int32 against int64");
+  }
+}
+
+// TORCH differs from SUM only where a row occurs three times or more (two
+// values add the same in either order) or in the update's order.
+TEST_P(EmbeddingTest, TorchModeSumsPairsAsSumDoes) {
+  adagrad_params p = adagrad_params_default();
+  p.lr = 0.1;
+  Batch unique = make_batch(1000, 20, 300, true, 1, 3);
+  for (std::size_t k = 0; k < unique.indices.size(); ++k) {
+    unique.indices[k] = static_cast<std::int64_t>((k % 150) * 6);  // every row twice
+  }
+  Batch sum = unique, torch = unique;
+  ASSERT_EQ(ADAGRAD_OK, run_sparse(GetParam(), true, false, sum, ADAGRAD_DUPLICATES_SUM, p));
+  ASSERT_EQ(ADAGRAD_OK, run_sparse(GetParam(), true, false, torch, ADAGRAD_DUPLICATES_TORCH, p));
+  expect_bits(torch.table.data(), sum.table.data(), sum.table.size(), "row-wise table");
+  expect_bits(torch.state.data(), sum.state.data(), sum.state.size(), "row-wise state");
+}
+
 // The scalar path too: its sparse driver is the one every ISA shares.
 std::vector<adagrad_isa> scalar_and_simd_isas() {
   std::vector<adagrad_isa> isas{ADAGRAD_ISA_SCALAR};

@@ -308,11 +308,12 @@ const check_case kCases[] = {
      },
      only(kComposite, ADAGRAD_FIELD_L1)},
     // Sparse steps.
-    {"dup 2", [](inputs& in) { in.dup = 2; }, only({kSparse}, ADAGRAD_FIELD_DUPLICATES)},
+    {"dup 3", [](inputs& in) { in.dup = 3; }, only({kSparse}, ADAGRAD_FIELD_DUPLICATES)},
     {"dup -1", [](inputs& in) { in.dup = -1; },
      only({kSparse}, ADAGRAD_FIELD_DUPLICATES)},
     {"dup sequential", [](inputs& in) { in.dup = ADAGRAD_DUPLICATES_SEQUENTIAL; },
      every(ADAGRAD_FIELD_NONE)},
+    {"dup torch", [](inputs& in) { in.dup = ADAGRAD_DUPLICATES_TORCH; }, every(ADAGRAD_FIELD_NONE)},
     // Mixed precision.
     {"options NULL", [](inputs& in) { in.null_options = true; }, every(ADAGRAD_FIELD_NONE)},
     {"rounding 2", [](inputs& in) { store_int(&in.options.rounding, 2); },

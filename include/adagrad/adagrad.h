@@ -402,8 +402,38 @@ adagrad_step_multi_f64(const adagrad_tensor_f64* tensors, size_t count, const ad
  * (((g_a + g_b) + g_c) ...) and updates the row once with the sum, as
  * PyTorch's coalesce and TorchRec's exact modes do; with one occurrence the
  * "sum" is the gradient row itself. ADAGRAD_DUPLICATES_SEQUENTIAL applies the
- * step once per occurrence, in batch order, as FBGEMM and TensorFlow do. Rows
- * not named in the batch are not touched (no weight decay, no accumulation).
+ * step once per occurrence, in batch order, as FBGEMM and TensorFlow do.
+ * ADAGRAD_DUPLICATES_TORCH is torch.optim.Adagrad's step of a sparse gradient
+ * (PyTorch 1.13 on the CPU), below. Rows not named in the batch are not
+ * touched (no weight decay, no accumulation).
+ *
+ * ADAGRAD_DUPLICATES_TORCH, in two parts:
+ *  - The sum of a row's occurrences is taken in the order PyTorch's CPU
+ *    coalesce() adds them: the order in which std::sort, as libstdc++
+ *    implements it (introsort: median of three, unguarded partition, a heap
+ *    sort below depth 2 * floor(log2(num_indices)), insertion sort of runs of
+ *    16), leaves the pairs (index, position in the batch) when it compares
+ *    indices only; the first occurrence in that order starts the sum and
+ *    each next one is added to it. That is torch.sort(stable=False), which
+ *    coalesce() calls. The library carries its own transcription of that
+ *    algorithm, so the order does not depend on the C++ library it is built
+ *    with. With at most two occurrences of a row the order does not matter
+ *    (a + b == b + a); with three or more it changes the last bits.
+ *  - Per-element state (adagrad_sparse_step): each named row is then updated
+ *    in the order of torch's sparse path, not in step 4 of the dense order:
+ *      1. g = -g                          if maximize
+ *         g = g + (weight_decay * w)      if weight_decay != 0 (torch refuses
+ *                                         weight decay with a sparse gradient;
+ *                                         fma mode: fused, as the dense step)
+ *      2. G = G + g * g                   never fused: torch squares (pow) and
+ *                                         adds in two operations
+ *      3. d = sqrt(G) + eps               (eps inside: sqrt(G + eps))
+ *      4. q = g / d
+ *         w = w + (-lr_t) * q             (fma mode: w = fma(-lr_t, q, w), as
+ *                                         torch's add_(..., alpha=-lr_t) is on
+ *                                         CPUs where its kernels use FMA)
+ *    The row-wise and composite sparse steps take only the summation order
+ *    from it; their update stays as documented for them.
  *
  * Threads: the rows of a batch are spread over pool (NULL: the calling
  * thread); each row is updated by one thread, in batch order, so the results
@@ -429,7 +459,11 @@ typedef enum adagrad_duplicates {
   /* Sum the occurrences' gradients in batch order, then update once. */
   ADAGRAD_DUPLICATES_SUM = 0,
   /* Update once per occurrence, in batch order. */
-  ADAGRAD_DUPLICATES_SEQUENTIAL = 1
+  ADAGRAD_DUPLICATES_SEQUENTIAL = 1,
+  /* As torch.optim.Adagrad steps a sparse gradient (see above): summed in
+   * the order PyTorch's coalesce() sums, and per-element rows updated in
+   * the order of torch's sparse path. */
+  ADAGRAD_DUPLICATES_TORCH = 2
 } adagrad_duplicates;
 
 /* The parameters of adagrad_sparse_step and adagrad_rowwise_sparse_step (and

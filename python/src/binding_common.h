@@ -426,8 +426,10 @@ inline void check_matrix(const py::array& array, const char* name, const char* r
 
 inline adagrad_duplicates duplicates_argument(const py::handle& value) {
   static constexpr choice<adagrad_duplicates> kModes[] = {
-      {"sum", ADAGRAD_DUPLICATES_SUM}, {"sequential", ADAGRAD_DUPLICATES_SEQUENTIAL}};
-  return choice_argument(value, "duplicates", kModes, "\"sum\" or \"sequential\"");
+      {"sum", ADAGRAD_DUPLICATES_SUM},
+      {"sequential", ADAGRAD_DUPLICATES_SEQUENTIAL},
+      {"torch", ADAGRAD_DUPLICATES_TORCH}};
+  return choice_argument(value, "duplicates", kModes, "\"sum\", \"sequential\" or \"torch\"");
 }
 
 // The library's limit: more threads than this is a mistake, not a request.

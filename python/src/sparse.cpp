@@ -407,6 +407,13 @@ weight decay, no accumulation). An index that occurs more than once:
                               updated once (PyTorch's coalesce, TorchRec)
     duplicates="sequential"   the row is updated once per occurrence, in
                               batch order (FBGEMM, TensorFlow)
+    duplicates="torch"        as torch.optim.Adagrad (PyTorch 1.13, CPU)
+                              steps a sparse gradient: summed in the order
+                              its coalesce() sums (libstdc++'s std::sort
+                              order, transcribed), and, for sparse_step,
+                              each row updated in its order: G + g * g
+                              never fused, w + (-lr) * (g / d), fused in
+                              fma mode (adagrad.h has the details)
 
 threads > 1 spreads the rows over that many threads, started for this call;
 pool=ThreadPool(n) runs on a pool kept across calls instead (pass one of the

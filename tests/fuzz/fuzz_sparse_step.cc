@@ -96,7 +96,9 @@ void decode(Input& in, Case* c, Layout* l) {
   c->dup = d & 1;
   if ((d & 3) == 3) {
     const int raw = in.take<std::int8_t>();  // read either way: the layout of the input stays
-    if (!in_range_enums_only()) c->dup = raw;
+    // ADAGRAD_DUPLICATES_TORCH has no reference here yet (its order and
+    // update are checked by tests/embedding_test.cc): taken as invalid 3.
+    if (!in_range_enums_only()) c->dup = raw == ADAGRAD_DUPLICATES_TORCH ? 3 : raw;
   }
   c->index_size = c->i32 ? 4 : 8;
 

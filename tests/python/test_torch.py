@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 import adagrad
-from adagrad.torch import Adagrad, probe_fma
+from adagrad.torch import Adagrad, probe_fma, probe_sparse
 from bitwise import difference_report
 
 DTYPES = (torch.float32, torch.float64)
@@ -646,14 +646,70 @@ class ManyTensorsTest(unittest.TestCase):
             optimizer.step()
         self.assertEqual(snapshot(optimizer), before)
 
-    def test_a_parameter_twice_in_a_group_is_refused(self):
+    def test_a_parameter_listed_again_in_a_group_steps_again_as_torchs(self):
+        # torch warns when the group is made and steps the parameter once per
+        # listing (foreach=False): the same bits, counts and versions here.
+        message = "duplicate parameters"
+        for dtype in DTYPES:
+            for options in (dict(lr=0.1), dict(lr=0.1, lr_decay=0.3, maximize=True)):
+                with self.subTest(dtype=dtype, **options):
+                    generator = torch.Generator().manual_seed(12)
+                    initial = [torch.randn(33, generator=generator, dtype=dtype),
+                               torch.randn(5, 7, generator=generator, dtype=dtype)]
+                    runs = []
+                    for cls in (Adagrad, lambda params, **kw: torch.optim.Adagrad(
+                            params, foreach=False, **kw)):
+                        a, b = (t.clone().requires_grad_() for t in initial)
+                        with self.assertWarnsRegex(UserWarning, message):
+                            optimizer = cls([a, b, a, a], **options)
+                        for step in range(4):
+                            grads = torch.Generator().manual_seed(step)
+                            a.grad = torch.randn(33, generator=grads, dtype=dtype)
+                            b.grad = torch.randn(5, 7, generator=grads, dtype=dtype)
+                            optimizer.step()
+                        runs.append((optimizer, [a, b]))
+                    (ours, ours_params), (theirs, theirs_params) = runs
+                    self.assertIsNone(state_difference(ours, ours_params, theirs, theirs_params))
+                    self.assertEqual(ours.state[ours_params[0]]["step"].item(), 12)
+                    self.assertEqual([p._version for p in ours_params],
+                                     [p._version for p in theirs_params])
+
+    def test_a_sparse_parameter_listed_again_steps_again(self):
+        runs = []
+        for cls in (Adagrad, lambda params, **kw: torch.optim.Adagrad(params, foreach=False,
+                                                                     **kw)):
+            torch.manual_seed(3)
+            embedding = torch.nn.Embedding(40, 6, sparse=True)
+            with self.assertWarnsRegex(UserWarning, "duplicate parameters"):
+                optimizer = cls([embedding.weight, embedding.weight], lr=0.1, lr_decay=0.1)
+            for step in range(3):
+                optimizer.zero_grad()
+                ids = torch.randint(0, 40, (50,), generator=torch.Generator().manual_seed(step))
+                embedding(ids).pow(2).sum().backward()
+                optimizer.step()
+            runs.append((optimizer, [embedding.weight]))
+        self.assertIsNone(state_difference(runs[0][0], runs[0][1], runs[1][0], runs[1][1]))
+
+    def test_a_parameter_in_two_groups_is_refused_as_torch_refuses_it(self):
         param = torch.ones(3, requires_grad=True)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # torch's warning of the duplicate
-            optimizer = Adagrad([param, param])
-        param.grad = torch.ones(3)
+        for cls in (Adagrad, torch.optim.Adagrad):
+            with self.assertRaisesRegex(ValueError, "more than one parameter group"):
+                cls([{"params": [param]}, {"params": [param]}])
+            optimizer = cls([param])
+            param.grad = torch.ones(3)
+            before = snapshot(optimizer)
+            with self.assertRaisesRegex(ValueError, "more than one parameter group"):
+                optimizer.add_param_group({"params": [param]})
+            self.assertEqual(snapshot(optimizer), before)
+        # A list changed by hand past add_param_group's check: refused, nothing
+        # changed.
+        other = torch.ones(2, requires_grad=True)
+        other.grad = torch.ones(2)
+        optimizer = Adagrad([{"params": [other, param]}, {"params": [torch.ones(1)]}])
+        optimizer.param_groups[1]["params"].append(param)
         before = snapshot(optimizer)
-        with self.assertRaisesRegex(ValueError, "appears twice"):
+        with self.assertRaisesRegex(ValueError, "parameter 1 of param group 1 is also in param "
+                                    "group 0"):
             optimizer.step()
         self.assertEqual(snapshot(optimizer), before)
 
@@ -844,9 +900,9 @@ class HalfPrecisionTest(unittest.TestCase):
 
 class SparseGradientTest(unittest.TestCase):
     """Sparse gradients (nn.Embedding and nn.EmbeddingBag with sparse=True)
-    step as torch's foreach=False steps them, bit for bit: by torch's own
-    sparse operations (the library's sparse step orders the arithmetic
-    otherwise), beside dense parameters stepped by the library."""
+    step as torch's foreach=False steps them, bit for bit, beside dense
+    parameters: float32 tables through the library's sparse step
+    (duplicates="torch"), the others by torch's own sparse operations."""
 
     @staticmethod
     def make_model(seed):
@@ -897,6 +953,145 @@ class SparseGradientTest(unittest.TestCase):
             if cls is Adagrad:
                 self.assertEqual(snapshot(optimizer), before)
             optimizer.zero_grad()
+
+
+class CountingSparseStep:
+    """adagrad.sparse_step, counting its calls (patched into the module
+    adagrad.torch reaches it through)."""
+
+    def __init__(self, test):
+        self.calls = 0
+        self.original = adagrad.sparse_step
+        test.addCleanup(setattr, adagrad, "sparse_step", self.original)
+        adagrad.sparse_step = self
+
+    def __call__(self, *args, **kwargs):
+        self.calls += 1
+        return self.original(*args, **kwargs)
+
+
+class LibrarySparseTest(unittest.TestCase):
+    """Sparse gradients of float32 tables through the library
+    (adagrad.sparse_step(duplicates="torch")), bit for bit against torch:
+    rows repeated far more than twice in batches far longer than 16 (so
+    that the order of the sums, torch's coalesce() order, shows), Embedding
+    and EmbeddingBag (sum, mean, per-sample weights), 1 and 2 threads,
+    torch's foreach=False and foreach=True, lr_decay, maximize."""
+
+    ROWS, DIM = 300, 24
+
+    def setUp(self):
+        if probe_sparse() is None:
+            self.skipTest("this PyTorch's sparse step is not reproduced by duplicates=\"torch\"")
+
+    @classmethod
+    def make_model(cls, dtype=torch.float32):
+        torch.manual_seed(41)
+        return torch.nn.ModuleDict({
+            "embedding": torch.nn.Embedding(cls.ROWS, cls.DIM, sparse=True),
+            "sum": torch.nn.EmbeddingBag(cls.ROWS, cls.DIM, mode="sum", sparse=True),
+            "mean": torch.nn.EmbeddingBag(cls.ROWS, cls.DIM, mode="mean", sparse=True),
+            "weighted": torch.nn.EmbeddingBag(cls.ROWS, cls.DIM, mode="sum", sparse=True),
+            "dense": torch.nn.Linear(4 * cls.DIM, 1),
+        }).to(dtype)
+
+    @classmethod
+    def loss(cls, model, step):
+        generator = torch.Generator().manual_seed(step)
+        # Zipf-like: a few hot rows take most of the indices.
+        hot = torch.randint(0, 12, (64, 20), generator=generator)
+        cold = torch.randint(0, cls.ROWS, (64, 20), generator=generator)
+        ids = torch.where(torch.rand(64, 20, generator=generator) < 0.7, hot, cold)
+        dtype = model["dense"].weight.dtype
+        weights = torch.rand(64, 20, generator=generator, dtype=dtype)
+        features = torch.cat([model["embedding"](ids).sum(1), model["sum"](ids),
+                              model["mean"](ids.flip(1)),
+                              model["weighted"](ids, per_sample_weights=weights)], dim=1)
+        return model["dense"](features).pow(2).mean()
+
+    def run_both(self, options, threads=1, theirs_foreach=False, dtype=torch.float32, steps=6):
+        ours_model, theirs_model = self.make_model(dtype), self.make_model(dtype)
+        ours = Adagrad(ours_model.parameters(), threads=threads, **options)
+        theirs = torch.optim.Adagrad(theirs_model.parameters(), foreach=theirs_foreach, **options)
+        for step in range(steps):
+            for model, optimizer in ((ours_model, ours), (theirs_model, theirs)):
+                optimizer.zero_grad()
+                self.loss(model, step).backward()
+                optimizer.step()
+            difference = state_difference(ours, list(ours_model.parameters()),
+                                          theirs, list(theirs_model.parameters()))
+            self.assertIsNone(difference, "after step {}".format(step + 1))
+        return ours_model
+
+    def test_bitwise_with_torch_through_the_library(self):
+        counter = CountingSparseStep(self)
+        for options in (dict(lr=0.1), dict(lr=0.05, lr_decay=0.01, initial_accumulator_value=0.1),
+                        dict(lr=0.1, maximize=True)):
+            for threads in (1, 2):
+                for theirs_foreach in (False, True):
+                    if theirs_foreach and options.get("maximize"):
+                        continue  # torch 1.13's foreach path has no _foreach_neg for sparse
+                    with self.subTest(threads=threads, foreach=theirs_foreach, **options):
+                        before = counter.calls
+                        model = self.run_both(options, threads, theirs_foreach)
+                        self.assertTrue(model["embedding"].weight.grad.is_sparse)
+                        # Four tables, six steps: every one through the library.
+                        self.assertEqual(counter.calls - before, 4 * 6)
+
+    def test_the_batches_repeat_rows_often(self):
+        # The point of the test above: rows many times in one batch.
+        model = self.make_model()
+        self.loss(model, 0).backward()
+        grad = model["embedding"].weight.grad
+        counts = torch.bincount(grad._indices()[0])
+        self.assertGreater(grad._nnz(), 16)
+        self.assertGreaterEqual(counts.max().item(), 50)
+
+    def test_float64_steps_by_torch_operations(self):
+        counter = CountingSparseStep(self)
+        self.run_both(dict(lr=0.1, lr_decay=0.01), dtype=torch.float64, steps=3)
+        self.assertEqual(counter.calls, 0)
+
+    def test_a_negative_rate_steps_by_torch_operations(self):
+        # A step count of -3 loaded into the state: torch steps with
+        # clr = lr / (1 + (-2 - 1) * 0.5) < 0, which the library refuses
+        # (a dense parameter with it raises ValueError: the tables alone).
+        counter = CountingSparseStep(self)
+        ours_model, theirs_model = self.make_model(), self.make_model()
+        tables = [[model[name].weight for name in ("embedding", "sum", "mean", "weighted")]
+                  for model in (ours_model, theirs_model)]
+        options = dict(lr=0.1, lr_decay=0.5)
+        ours = Adagrad(tables[0], **options)
+        theirs = torch.optim.Adagrad(tables[1], foreach=False, **options)
+        for model, params, optimizer in ((ours_model, tables[0], ours),
+                                         (theirs_model, tables[1], theirs)):
+            for param in params:
+                optimizer.state[param]["step"] = torch.tensor(-3.0)
+            self.loss(model, 0).backward()
+            optimizer.step()
+        self.assertIsNone(state_difference(ours, tables[0], theirs, tables[1]))
+        self.assertEqual(counter.calls, 0)
+
+    def test_an_index_out_of_range_changes_nothing(self):
+        table = torch.nn.Parameter(torch.randn(10, 4))
+        dense = torch.nn.Parameter(torch.randn(5))
+        optimizer = Adagrad([dense, table])
+        dense.grad = torch.randn(5)
+        # torch.sparse_coo_tensor would check the index; this does not.
+        table.grad = torch._sparse_coo_tensor_unsafe(torch.tensor([[1, 10]]), torch.randn(2, 4),
+                                                     (10, 4))
+        before = snapshot(optimizer)
+        with self.assertRaisesRegex(IndexError, "parameter 1 of param group 0.*row 10"):
+            optimizer.step()
+        self.assertEqual(snapshot(optimizer), before)
+
+    def test_the_version_counter_is_bumped(self):
+        table = torch.nn.Parameter(torch.randn(10, 4))
+        optimizer = Adagrad([table])
+        table.grad = torch.sparse_coo_tensor(torch.tensor([[1, 3, 1]]), torch.randn(3, 4), (10, 4))
+        version = table._version
+        optimizer.step()
+        self.assertEqual(table._version, version + 1)
 
 
 class AutogradVersionTest(unittest.TestCase):

@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: BSD-3-Clause
 """adagrad.torch.EmbeddingBag and EmbeddingBagCollection: the backward pass
-that steps the tables (python/adagrad/torch_embedding.py).
+that steps the tables (python/adagrad/torch/_embedding.py).
 
 Bitwise: every step equals materializing nn.EmbeddingBag(sparse=True)'s
 gradient rows and calling adagrad.sparse_step / rowwise_sparse_step with

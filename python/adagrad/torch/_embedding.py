@@ -1,8 +1,7 @@
 # SPDX-License-Identifier: BSD-3-Clause
 """Embedding bags that train themselves: the backward pass updates the table.
 
-``EmbeddingBag`` and ``EmbeddingBagCollection`` (imported as
-``adagrad.torch.EmbeddingBag`` and ``adagrad.torch.EmbeddingBagCollection``)
+``adagrad.torch.EmbeddingBag`` and ``adagrad.torch.EmbeddingBagCollection``
 look up and pool rows as ``torch.nn.EmbeddingBag`` does. Their backward pass
 does not produce a gradient for the table: it hands the bags' output
 gradients to the library's fused step (``adagrad.embedding_bag_step``), which
@@ -30,6 +29,8 @@ import torch
 import torch.nn.functional as F
 
 import adagrad
+
+from ._pools import _pool
 
 __all__ = ["EmbeddingBag", "EmbeddingBagCollection"]
 
@@ -260,7 +261,6 @@ class EmbeddingBagCollection(torch.nn.Module):
                                          for t in range(count)],
                           counter_halflife=self.counter_halflife, counter_decay=self.counter_decay)
         threads = self.threads if self.threads is not None else torch.get_num_threads()
-        from adagrad.torch import _pool  # the module's pools, shared with the optimizer
         adagrad.embedding_bag_step(
             [numpy(self._weight(t)) for t in range(count)],
             [numpy(self._state(t)) for t in range(count)],
