@@ -22,6 +22,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <limits>
 #include <random>
 #include <string>
 #include <vector>
@@ -284,6 +285,44 @@ TEST_P(EmbeddingBagTest, ManyRowsMatchMaterialisedSparseStep) {
       reference_step(isa, rowwise, want, p);
       ASSERT_EQ(ADAGRAD_OK, fused_step(isa, rowwise, tables, 64, ADAGRAD_INDEX_INT64, p));
       expect_same_tables(tables, want, std::string(adagrad_isa_name(isa)) + ", many rows");
+    }
+  }
+}
+
+// Special values in every input (signed zeros, subnormals, infinities, NaN,
+// values whose products overflow): the same bits as the materialised
+// gradient through the sparse step, any NaN equal to any NaN.
+TEST_P(EmbeddingBagTest, SpecialValuesMatchMaterialisedSparseStep) {
+  const adagrad_isa isa = GetParam();
+  const float specials[] = {0.0f,
+                            -0.0f,
+                            std::numeric_limits<float>::infinity(),
+                            -std::numeric_limits<float>::infinity(),
+                            std::numeric_limits<float>::quiet_NaN(),
+                            std::numeric_limits<float>::denorm_min(),
+                            -std::numeric_limits<float>::min(),
+                            std::numeric_limits<float>::max(),
+                            3e38f,
+                            1e-30f};
+  std::mt19937_64 rng(31);
+  for (const adagrad_params& p : settings()) {
+    for (bool rowwise : {false, true}) {
+      for (auto pooling : {ADAGRAD_POOLING_SUM, ADAGRAD_POOLING_MEAN}) {
+        std::vector<TestTable> tables;
+        tables.push_back(make_table(rng, 6, 37, 10, 5, pooling, true, rowwise, 0));
+        tables.push_back(make_table(rng, 6, 300, 10, 5, pooling, false, rowwise, 0));
+        for (TestTable& t : tables) {
+          for (std::vector<float>* v : {&t.grad_output, &t.per_sample_weights, &t.weights}) {
+            for (std::size_t i = 0; i < v->size(); i += 1 + rng() % 7) {
+              (*v)[i] = specials[rng() % (sizeof specials / sizeof specials[0])];
+            }
+          }
+        }
+        std::vector<TestTable> want = tables;
+        reference_step(isa, rowwise, want, p);
+        ASSERT_EQ(ADAGRAD_OK, fused_step(isa, rowwise, tables, 10, ADAGRAD_INDEX_INT64, p));
+        expect_same_tables(tables, want, std::string(adagrad_isa_name(isa)) + ", special values");
+      }
     }
   }
 }

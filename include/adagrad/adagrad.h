@@ -538,8 +538,8 @@ adagrad_rowwise_step_isa(adagrad_isa isa, float* w, const float* g, float* row_s
  * Checks, the first failure returned: the ISA (for the _isa variants); the
  * parameters (ADAGRAD_ERROR_INVALID_PARAMS: p as adagrad_params_check, an
  * unknown index_type; then tables NULL while num_tables > 0, which is
- * ADAGRAD_ERROR_NULL_POINTER; then each table's params when not NULL and its
- * pooling); the sizes (ADAGRAD_ERROR_SIZE_OVERFLOW); the pointers; the
+ * ADAGRAD_ERROR_NULL_POINTER; then each table's params when not NULL, its
+ * pooling and its options); the sizes (ADAGRAD_ERROR_SIZE_OVERFLOW); the pointers; the
  * alignment; the overlaps; the workspace size; then each table's offsets
  * (ADAGRAD_ERROR_INVALID_OFFSETS); then each table's indices
  * (ADAGRAD_ERROR_INDEX_OUT_OF_RANGE). Each check runs over every table before
