@@ -396,6 +396,22 @@ TEST(EmbeddingBag, ThreadCountsGiveTheSameBits) {
     std::vector<TestTable> tables;
     tables.push_back(make_table(rng, 3000, 64, 512, 20, ADAGRAD_POOLING_SUM, true, rowwise, 0));
     tables.push_back(make_table(rng, 200, 300, 512, 3, ADAGRAD_POOLING_MEAN, false, rowwise, 0));
+    // And every option: COUNTER's per-row state, max_norm, clipping.
+    tables.push_back(make_table(rng, 2000, 96, 512, 12, ADAGRAD_POOLING_SUM, true, rowwise, 0));
+    TestTable& options = tables.back();
+    options.has_options = true;
+    options.options = adagrad_embedding_options_default();
+    options.options.weight_decay_mode = ADAGRAD_WEIGHT_DECAY_COUNTER;
+    options.options.counter_halflife = 4.0;
+    options.options.counter_decay = 0.9;
+    options.options.max_norm = 3.0;
+    options.options.max_gradient = 0.5;
+    options.has_params = true;
+    options.params = p;
+    options.params.weight_decay = 0.01;
+    options.params.step = 5;
+    options.counter.assign(options.rows, 1.5f);
+    options.counter_step.assign(options.rows, 3);
     std::vector<TestTable> want = tables;
     const adagrad_isa isa = dispatched_isa(ADAGRAD_FAMILY_SPARSE);
     ASSERT_EQ(ADAGRAD_OK, fused_step(isa, rowwise, want, 512, ADAGRAD_INDEX_INT64, p));
@@ -408,6 +424,8 @@ TEST(EmbeddingBag, ThreadCountsGiveTheSameBits) {
       pthreadpool_destroy(pool);
       ASSERT_EQ(ADAGRAD_OK, status);
       expect_same_tables(got, want, std::to_string(threads) + " threads");
+      expect_same(got.back().counter, want.back().counter, "counter");
+      ASSERT_EQ(got.back().counter_step, want.back().counter_step);
     }
   }
 }
