@@ -32,6 +32,7 @@
 #endif
 
 #include "adagrad/adagrad.h"
+#include "adagrad/adagrad.hpp"
 #include "dense_step_tester.h"
 #include "guarded_buffer.h"
 #include "simd_isas.h"
@@ -657,6 +658,33 @@ TEST(EmbeddingBagOptions, WorkedExamples) {
     const float scale = 1.0f / std::sqrt(2.5f);
     EXPECT_EQ(0.5f * scale, w[0]);
     EXPECT_EQ(1.5f * scale, w[1]);
+  }
+}
+
+// The C++ wrappers: the C API's bits.
+TEST(EmbeddingBag, CxxWrappersMatchTheCApi) {
+  std::mt19937_64 rng(16);
+  for (bool rowwise : {false, true}) {
+    std::vector<TestTable> c_api;
+    c_api.push_back(make_table(rng, 40, 20, 16, 6, ADAGRAD_POOLING_MEAN, true, rowwise, 0));
+    std::vector<TestTable> cxx = c_api;
+    adagrad_params p = adagrad_params_default();
+    p.weight_decay = 0.25;
+    ASSERT_EQ(ADAGRAD_OK,
+              fused_step(dispatched_isa(rowwise ? ADAGRAD_FAMILY_ROWWISE : ADAGRAD_FAMILY_SPARSE),
+                         rowwise, c_api, 16, ADAGRAD_INDEX_INT32, p));
+    adagrad::params q;
+    q.weight_decay = 0.25;
+    const adagrad::embedding_table t = descriptor(cxx[0], ADAGRAD_INDEX_INT32);
+    std::vector<unsigned char> workspace(
+        adagrad::embedding_bag_workspace_size(cxx[0].indices.size(), 16));
+    const adagrad_status status =
+        rowwise ? adagrad::rowwise_embedding_bag_step(&t, 1, 16, ADAGRAD_INDEX_INT32,
+                                                      workspace.data(), workspace.size(), q)
+                : adagrad::embedding_bag_step(&t, 1, 16, ADAGRAD_INDEX_INT32, workspace.data(),
+                                              workspace.size(), q);
+    ASSERT_EQ(ADAGRAD_OK, status);
+    expect_same_tables(cxx, c_api, rowwise ? "row-wise" : "per-element");
   }
 }
 
