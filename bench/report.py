@@ -53,8 +53,16 @@ that measured something other than the kernel:
               against the gather limit of their own rows (their sequential
               stream is not a limit scattered rows can reach).
 
+The embedding-bag section (--embedding-bag, from embedding_bag_bench's
+JSON; see bench/embedding_bag_bench.cc):
+
+  fused gain  = (time of materialising the gradient + the sparse step) /
+                (time of the fused step), same case, same run.
+  huge pages  = the table's and state's bytes on transparent huge pages, as
+                /proc/self/smaps reported them (what the row got).
+
 Usage: report.py RESULTS.json [--dispatch DISPATCH.json] [--sparse SPARSE.json]
-                 [--variants VARIANTS.json]
+                 [--variants VARIANTS.json] [--embedding-bag EMBEDDING_BAG.json]
                  [--retime RETIMED.json ...] [--markdown OUT.md] [--json OUT.json]
                  [--plot OUT.png] [--compare COMPARE.json]
        report.py --retime-names SUITE.json   the rows to time again, one
@@ -775,6 +783,39 @@ def compare_table(compare):
     return "\n".join(lines)
 
 
+def embedding_bag_table(rows, derived):
+    """Fused against unfused, from embedding_bag_bench's rows
+    embedding_bag/<path>/<state>/<pages>/<dist>/pool:<p>/<dim>."""
+    cases = {}
+    for name, row in rows.items():
+        parts = [part for part in name.split("/") if part != "real_time"]
+        if len(parts) != 7 or parts[0] != "embedding_bag":
+            continue
+        key = (parts[2], parts[3], parts[4], int(parts[5].split(":")[1]), int(parts[6]))
+        cases.setdefault(key, {})[parts[1]] = row
+    if not cases:
+        return ""
+    lines = ["| state | pages | dist | pooling | dim | fused | unfused | fused gain "
+             "| huge pages obtained |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for key in sorted(cases):
+        fused, unfused = cases[key].get("fused"), cases[key].get("unfused")
+        t_fused = real_ns(fused) if fused else None
+        t_unfused = real_ns(unfused) if unfused else None
+        gain = t_unfused / t_fused if t_fused and t_unfused else None
+        huge = fused.get("huge_bytes") if fused else None
+        state, pages, dist, pooling, dim = key
+        derived.append({"state": state, "pages": pages, "dist": dist, "pooling": pooling,
+                        "dim": dim, "fused_ns": t_fused, "unfused_ns": t_unfused,
+                        "fused_gain": gain, "huge_bytes": huge})
+        lines.append("| %s | %s | %s | %d | %d | %s | %s | %s | %s |" % (
+            state, pages, dist, pooling, dim,
+            fmt_time(t_fused) if t_fused else "-", fmt_time(t_unfused) if t_unfused else "-",
+            "%.2fx" % gain if gain else "-",
+            "%.0f MiB" % (huge / 2**20) if huge is not None else "-"))
+    return "\n".join(lines)
+
+
 def load_results(path):
     """Google Benchmark's JSON, or an empty run when the file is missing or
     empty (what a --benchmark_filter matching nothing leaves)."""
@@ -818,6 +859,7 @@ def main():
     parser.add_argument("--sparse")
     parser.add_argument("--variants")
     parser.add_argument("--dispatch")
+    parser.add_argument("--embedding-bag")
     parser.add_argument("--retime", nargs="*", default=[],
                         help="results of the rows timed again alone (one file or many)")
     parser.add_argument("--retime-names", metavar="SUITE_JSON",
@@ -887,6 +929,17 @@ def main():
             sections.append("The bf16 step (bf16 weights and gradients, nearest even) and the "
                             "float-to-bf16 conversion alone on each ISA (variant_step_bench); "
                             "efficiency as above:\n\n" + table)
+    embedding_bag_derived = []
+    if args.embedding_bag:
+        table = embedding_bag_table(medians(load_results(args.embedding_bag)),
+                                    embedding_bag_derived)
+        if table:
+            sections.append("The fused embedding-bag step (embedding_bag_bench): 2^20 rows, 2048 "
+                            "bags of SUM pooling, one thread, the dispatched ISA; fused = "
+                            "adagrad_embedding_bag_step, unfused = the gradient materialised, "
+                            "then the sparse step (the same bits); fused gain = unfused time / "
+                            "fused time; 4k = MADV_NOHUGEPAGE, huge = adagrad_table_alloc, with "
+                            "the huge-page bytes the kernel gave:\n\n" + table)
     compare = None
     sparse_derived = sparse.derived if sparse is not None else []
     if args.compare:
@@ -921,6 +974,7 @@ def main():
                        "sparse_derived": sparse_derived,
                        "variant_derived": variants.derived if variants is not None else [],
                        "dispatch_derived": dispatch_derived,
+                       "embedding_bag_derived": embedding_bag_derived,
                        "suspects": check.suspects,
                        "compare": compare, "torch_bench": torch_bench}, out, indent=1)
     if args.plot and report.family("dense_step"):

@@ -22,11 +22,13 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <limits>
 #include <random>
 #include <string>
 #include <vector>
 
 #include "adagrad/adagrad.h"
+#include "adagrad/adagrad.hpp"
 #include "dense_step_tester.h"
 #include "guarded_buffer.h"
 #include "simd_isas.h"
@@ -284,6 +286,44 @@ TEST_P(EmbeddingBagTest, ManyRowsMatchMaterialisedSparseStep) {
   }
 }
 
+// Special values in every input (signed zeros, subnormals, infinities, NaN,
+// values whose products overflow): the same bits as the materialised
+// gradient through the sparse step, any NaN equal to any NaN.
+TEST_P(EmbeddingBagTest, SpecialValuesMatchMaterialisedSparseStep) {
+  const adagrad_isa isa = GetParam();
+  const float specials[] = {0.0f,
+                            -0.0f,
+                            std::numeric_limits<float>::infinity(),
+                            -std::numeric_limits<float>::infinity(),
+                            std::numeric_limits<float>::quiet_NaN(),
+                            std::numeric_limits<float>::denorm_min(),
+                            -std::numeric_limits<float>::min(),
+                            std::numeric_limits<float>::max(),
+                            3e38f,
+                            1e-30f};
+  std::mt19937_64 rng(31);
+  for (const adagrad_params& p : settings()) {
+    for (bool rowwise : {false, true}) {
+      for (auto pooling : {ADAGRAD_POOLING_SUM, ADAGRAD_POOLING_MEAN}) {
+        std::vector<TestTable> tables;
+        tables.push_back(make_table(rng, 6, 37, 10, 5, pooling, true, rowwise, 0));
+        tables.push_back(make_table(rng, 6, 300, 10, 5, pooling, false, rowwise, 0));
+        for (TestTable& t : tables) {
+          for (std::vector<float>* v : {&t.grad_output, &t.per_sample_weights, &t.weights}) {
+            for (std::size_t i = 0; i < v->size(); i += 1 + rng() % 7) {
+              (*v)[i] = specials[rng() % (sizeof specials / sizeof specials[0])];
+            }
+          }
+        }
+        std::vector<TestTable> want = tables;
+        reference_step(isa, rowwise, want, p);
+        ASSERT_EQ(ADAGRAD_OK, fused_step(isa, rowwise, tables, 10, ADAGRAD_INDEX_INT64, p));
+        expect_same_tables(tables, want, std::string(adagrad_isa_name(isa)) + ", special values");
+      }
+    }
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(EveryIsa, EmbeddingBagTest, ::testing::ValuesIn([] {
                            std::vector<adagrad_isa> isas{ADAGRAD_ISA_SCALAR};
                            for (adagrad_isa isa : kSimdIsas) isas.push_back(isa);
@@ -352,6 +392,22 @@ TEST(EmbeddingBag, ThreadCountsGiveTheSameBits) {
     std::vector<TestTable> tables;
     tables.push_back(make_table(rng, 3000, 64, 512, 20, ADAGRAD_POOLING_SUM, true, rowwise, 0));
     tables.push_back(make_table(rng, 200, 300, 512, 3, ADAGRAD_POOLING_MEAN, false, rowwise, 0));
+    // And every option: COUNTER's per-row state, max_norm, clipping.
+    tables.push_back(make_table(rng, 2000, 96, 512, 12, ADAGRAD_POOLING_SUM, true, rowwise, 0));
+    TestTable& options = tables.back();
+    options.has_options = true;
+    options.options = adagrad_embedding_options_default();
+    options.options.weight_decay_mode = ADAGRAD_WEIGHT_DECAY_COUNTER;
+    options.options.counter_halflife = 4.0;
+    options.options.counter_decay = 0.9;
+    options.options.max_norm = 3.0;
+    options.options.max_gradient = 0.5;
+    options.has_params = true;
+    options.params = p;
+    options.params.weight_decay = 0.01;
+    options.params.step = 5;
+    options.counter.assign(options.rows, 1.5f);
+    options.counter_step.assign(options.rows, 3);
     std::vector<TestTable> want = tables;
     const adagrad_isa isa = dispatched_isa(ADAGRAD_FAMILY_SPARSE);
     ASSERT_EQ(ADAGRAD_OK, fused_step(isa, rowwise, want, 512, ADAGRAD_INDEX_INT64, p));
@@ -364,6 +420,8 @@ TEST(EmbeddingBag, ThreadCountsGiveTheSameBits) {
       adagrad_pool_destroy(pool);
       ASSERT_EQ(ADAGRAD_OK, status);
       expect_same_tables(got, want, std::to_string(threads) + " threads");
+      expect_same(got.back().counter, want.back().counter, "counter");
+      ASSERT_EQ(got.back().counter_step, want.back().counter_step);
     }
   }
 }
@@ -594,6 +652,33 @@ TEST(EmbeddingBagOptions, WorkedExamples) {
     const float scale = 1.0f / std::sqrt(2.5f);
     EXPECT_EQ(0.5f * scale, w[0]);
     EXPECT_EQ(1.5f * scale, w[1]);
+  }
+}
+
+// The C++ wrappers: the C API's bits.
+TEST(EmbeddingBag, CxxWrappersMatchTheCApi) {
+  std::mt19937_64 rng(16);
+  for (bool rowwise : {false, true}) {
+    std::vector<TestTable> c_api;
+    c_api.push_back(make_table(rng, 40, 20, 16, 6, ADAGRAD_POOLING_MEAN, true, rowwise, 0));
+    std::vector<TestTable> cxx = c_api;
+    adagrad_params p = adagrad_params_default();
+    p.weight_decay = 0.25;
+    ASSERT_EQ(ADAGRAD_OK,
+              fused_step(dispatched_isa(rowwise ? ADAGRAD_FAMILY_ROWWISE : ADAGRAD_FAMILY_SPARSE),
+                         rowwise, c_api, 16, ADAGRAD_INDEX_INT32, p));
+    adagrad::params q;
+    q.weight_decay = 0.25;
+    const adagrad::embedding_table t = descriptor(cxx[0], ADAGRAD_INDEX_INT32);
+    std::vector<unsigned char> workspace(
+        adagrad::embedding_bag_workspace_size(cxx[0].indices.size(), 16));
+    const adagrad_status status =
+        rowwise ? adagrad::rowwise_embedding_bag_step(&t, 1, 16, ADAGRAD_INDEX_INT32,
+                                                      workspace.data(), workspace.size(), q)
+                : adagrad::embedding_bag_step(&t, 1, 16, ADAGRAD_INDEX_INT32, workspace.data(),
+                                              workspace.size(), q);
+    ASSERT_EQ(ADAGRAD_OK, status);
+    expect_same_tables(cxx, c_api, rowwise ? "row-wise" : "per-element");
   }
 }
 

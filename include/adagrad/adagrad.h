@@ -598,11 +598,11 @@ adagrad_rowwise_step_isa(adagrad_isa isa, float* w, const float* g, float* row_s
  * Checks, the first failure returned: the ISA (for the _isa variants); the
  * parameters (ADAGRAD_ERROR_INVALID_PARAMS: p as adagrad_params_check, an
  * unknown index_type; then tables NULL while num_tables > 0, which is
- * ADAGRAD_ERROR_NULL_POINTER; then each table's params when not NULL and its
- * pooling); the sizes (ADAGRAD_ERROR_SIZE_OVERFLOW); the pointers; the
- * alignment; the overlaps; the workspace size; then each table's offsets
- * (ADAGRAD_ERROR_INVALID_OFFSETS); then each table's indices
- * (ADAGRAD_ERROR_INDEX_OUT_OF_RANGE). Each check runs over every table before
+ * ADAGRAD_ERROR_NULL_POINTER; then each table's params when not NULL, its
+ * pooling and its options); the sizes (ADAGRAD_ERROR_SIZE_OVERFLOW); the
+ * pointers; the alignment; the overlaps; the workspace size; then each
+ * table's offsets (ADAGRAD_ERROR_INVALID_OFFSETS); then each table's
+ * indices (ADAGRAD_ERROR_INDEX_OUT_OF_RANGE). Each check runs over every table before
  * the next check starts. All of them run before the first write: on any
  * error not one byte of any table, state or the workspace changes.
  * num_tables == 0 is a valid no-op once p and index_type are checked; a
@@ -660,9 +660,10 @@ adagrad_rowwise_step_isa(adagrad_isa isa, float* w, const float* g, float* row_s
  * unknown weight_decay_mode; max_norm and max_gradient NaN, negative or
  * above FLT_MAX; DECOUPLE or COUNTER with lr_t * wd above FLT_MAX; COUNTER
  * with counter_halflife not in (0, FLT_MAX], counter_decay not in [0, 1], or
- * p->step == 0. COUNTER's counter and counter_step are buffers as the state
- * is: NULL (with num_rows > 0), misaligned and overlapping ones get their
- * statuses; other modes ignore them. */
+ * p->step 0 or above INT64_MAX (counter_step holds it). COUNTER's counter
+ * and counter_step are buffers as the state is: NULL (with num_rows > 0),
+ * misaligned and overlapping ones get their statuses; other modes ignore
+ * them. */
 
 /* How an embedding-bag step applies p->weight_decay. */
 typedef enum adagrad_weight_decay_mode {

@@ -328,6 +328,34 @@ using field = adagrad_field;
 }
 inline const char* field_name(field f) noexcept { return adagrad_field_name(f); }
 
+// The fused embedding-bag steps (see adagrad.h, "Embedding bags"): tables as
+// adagrad_embedding_table descriptors (each may carry its own adagrad_params
+// and adagrad_embedding_options), p for the tables without their own.
+using embedding_table = adagrad_embedding_table;
+using embedding_options = adagrad_embedding_options;
+inline std::size_t embedding_bag_workspace_size(std::size_t max_table_indices,
+                                                std::size_t num_bags) noexcept {
+  return adagrad_embedding_bag_workspace_size(max_table_indices, num_bags);
+}
+[[nodiscard]] inline status embedding_bag_step(const embedding_table* tables,
+                                               std::size_t num_tables, std::size_t num_bags,
+                                               adagrad_index_type index_type, void* workspace,
+                                               std::size_t workspace_size,
+                                               const params& p = params{},
+                                               adagrad_pool* pool = nullptr) noexcept {
+  const adagrad_params c = p.to_c();
+  return adagrad_embedding_bag_step(tables, num_tables, num_bags, index_type, &c, workspace,
+                                    workspace_size, pool);
+}
+[[nodiscard]] inline status rowwise_embedding_bag_step(
+    const embedding_table* tables, std::size_t num_tables, std::size_t num_bags,
+    adagrad_index_type index_type, void* workspace, std::size_t workspace_size,
+    const params& p = params{}, adagrad_pool* pool = nullptr) noexcept {
+  const adagrad_params c = p.to_c();
+  return adagrad_rowwise_embedding_bag_step(tables, num_tables, num_bags, index_type, &c, workspace,
+                                            workspace_size, pool);
+}
+
 }  // namespace adagrad
 
 #endif  // ADAGRAD_ADAGRAD_HPP_
