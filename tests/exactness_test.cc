@@ -25,8 +25,9 @@ class ExactnessTest : public testing::TestWithParam<adagrad_isa> {
   }
 };
 
-// Widest vector is 64 bytes: 16 floats, 8 doubles. Every length up to 300
-// covers 0, 1..W-1, W, W+1..2W-1 and many multiples for every ISA.
+// Widest vector is 256 bytes (SVE at 2048 bits): 64 floats, 32 doubles.
+// Every length up to 300 covers 0, 1..W-1, W, W+1..2W-1 and multiples for
+// every ISA and every SVE vector length.
 constexpr std::size_t kMaxDenseLength = 300;
 
 std::vector<std::size_t> large_lengths() {

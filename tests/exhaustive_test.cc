@@ -47,10 +47,34 @@ std::uint32_t pattern_stride() {
   return static_cast<std::uint32_t>(stride);
 }
 
-// The number of patterns a sweep with this stride visits: k * stride for
-// every k with k * stride < 2^32.
-std::uint64_t pattern_count(std::uint32_t stride) {
-  return ((std::uint64_t{1} << 32) + stride - 1) / stride;
+// ADAGRAD_EXHAUSTIVE_OFFSET=o (less than the stride) moves a strided sweep
+// to the patterns k * s + o: the SVE entries under qemu (tests/CMakeLists.txt)
+// sweep one share each, stride 5 * 31 and offsets 31 * r, so that the five
+// vector lengths together sweep the patterns k * 31 once.
+std::uint32_t pattern_offset(std::uint32_t stride) {
+  const char* text = std::getenv("ADAGRAD_EXHAUSTIVE_OFFSET");
+  if (text == nullptr || *text == '\0') return 0;
+  const unsigned long offset = std::strtoul(text, nullptr, 10);
+  if (offset >= stride) {
+    ADD_FAILURE() << "ADAGRAD_EXHAUSTIVE_OFFSET must be less than the stride: " << text;
+    return 0;
+  }
+  return static_cast<std::uint32_t>(offset);
+}
+
+// The number of patterns a sweep with this stride and offset visits:
+// k * stride + offset for every k with k * stride + offset < 2^32.
+std::uint64_t pattern_count(std::uint32_t stride, std::uint32_t offset = 0) {
+  return ((std::uint64_t{1} << 32) - offset + stride - 1) / stride;
+}
+
+// Whether the sweeps compare isa: every usable ISA, or only the one
+// ADAGRAD_EXHAUSTIVE_ISA names (the SVE entries at each vector length under
+// qemu, where the other ISAs' sweeps would repeat the plain entries').
+bool compared_isa(adagrad_isa isa) {
+  if (!adagrad_isa_supported(isa)) return false;
+  const char* only = std::getenv("ADAGRAD_EXHAUSTIVE_ISA");
+  return only == nullptr || *only == '\0' || std::strcmp(only, adagrad_isa_name(isa)) == 0;
 }
 
 template <class T>
@@ -73,7 +97,7 @@ void compare_chunk(const std::vector<T>& w0, const std::vector<T>& g, const std:
   ASSERT_EQ(ADAGRAD_OK, step_on(ADAGRAD_ISA_SCALAR, w_ref.data(), g.data(), G_ref.data(), n, p));
   std::vector<T> w(n), G(n);
   for (adagrad_isa isa : kSimdIsas) {
-    if (!adagrad_isa_supported(isa)) continue;
+    if (!compared_isa(isa)) continue;
     w = w0;
     G = G0;
     ASSERT_EQ(ADAGRAD_OK, step_on(isa, w.data(), g.data(), G.data(), n, p));
@@ -104,22 +128,24 @@ void sweep_all_floats(Swept swept, bool fma) {
   std::size_t compared = 0;
   const std::uint32_t stride = pattern_stride();
   if (stride == 0) return;
-  const std::uint64_t count = pattern_count(stride);
+  const std::uint32_t offset = pattern_offset(stride);
+  if (testing::Test::HasFailure()) return;
+  const std::uint64_t count = pattern_count(stride, offset);
   for (std::uint64_t base = 0; base < count; base += kChunk) {
     const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(kChunk, count - base));
     patterns.resize(n);
     w.resize(n);
     (swept == Swept::kGradient ? G : g).resize(n);
     for (std::size_t i = 0; i < n; ++i) {
-      patterns[i] = from_bits<float>(static_cast<std::uint32_t>((base + i) * stride));
+      patterns[i] = from_bits<float>(static_cast<std::uint32_t>((base + i) * stride + offset));
     }
     compare_chunk(w, g, G, p, &compared);
     if (testing::Test::HasFatalFailure()) return;
   }
   testing::Test::RecordProperty("patterns_compared_over_all_isas", std::to_string(compared));
-  std::printf("%s sweep, fma=%d, stride %u: %zu bit patterns compared over all ISAs\n",
+  std::printf("%s sweep, fma=%d, stride %u, offset %u: %zu bit patterns compared over all ISAs\n",
               swept == Swept::kGradient ? "gradient" : "accumulator", fma ? 1 : 0,
-              static_cast<unsigned>(stride), compared);
+              static_cast<unsigned>(stride), static_cast<unsigned>(offset), compared);
 }
 
 TEST(Exhaustive, EveryFloatAsGradient) { sweep_all_floats(Swept::kGradient, false); }
@@ -137,7 +163,9 @@ TEST(Exhaustive, EveryFloatToHalf) {
   std::size_t compared = 0;
   const std::uint32_t stride = pattern_stride();
   if (stride == 0) return;
-  const std::uint64_t count = pattern_count(stride);
+  const std::uint32_t offset = pattern_offset(stride);
+  if (HasFailure()) return;
+  const std::uint64_t count = pattern_count(stride, offset);
   for (adagrad_dtype type : {ADAGRAD_DTYPE_BF16, ADAGRAD_DTYPE_F16}) {
     // Per ISA, so that the output shows which ones ran the whole sweep.
     std::size_t compared_on[sizeof kSimdIsas / sizeof kSimdIsas[0]] = {};
@@ -145,12 +173,12 @@ TEST(Exhaustive, EveryFloatToHalf) {
       const std::size_t n =
           static_cast<std::size_t>(std::min<std::uint64_t>(kChunk, count - start));
       for (std::size_t i = 0; i < n; ++i) {
-        in[i] = half::float_of(static_cast<std::uint32_t>((start + i) * stride));
+        in[i] = half::float_of(static_cast<std::uint32_t>((start + i) * stride + offset));
         want[i] = type == ADAGRAD_DTYPE_BF16 ? half::f32_to_bf16(in[i]) : half::f32_to_f16(in[i]);
       }
       for (std::size_t k = 0; k < sizeof kSimdIsas / sizeof kSimdIsas[0]; ++k) {
         const adagrad_isa isa = kSimdIsas[k];
-        if (!adagrad_isa_supported(isa)) continue;
+        if (!compared_isa(isa)) continue;
         ASSERT_EQ(ADAGRAD_OK, adagrad_convert_to_half_isa(isa, in.data(), got.data(), n, type));
         if (std::memcmp(got.data(), want.data(), n * 2) != 0) {
           for (std::size_t i = 0; i < n; ++i) {
@@ -167,18 +195,23 @@ TEST(Exhaustive, EveryFloatToHalf) {
                   type == ADAGRAD_DTYPE_BF16 ? "bf16" : "f16", compared_on[k]);
     }
   }
-  std::printf("float-to-half conversions compared: %zu (%llu per ISA and type, stride %u)\n",
-              compared, static_cast<unsigned long long>(count), static_cast<unsigned>(stride));
+  std::printf(
+      "float-to-half conversions compared: %zu (%llu per ISA and type, stride %u, offset %u)\n",
+      compared, static_cast<unsigned long long>(count), static_cast<unsigned>(stride),
+      static_cast<unsigned>(offset));
 }
 
 // 2^26 random double bit patterns in each of w, g and G at once.
 TEST(Exhaustive, RandomDoubles) {
-  std::mt19937_64 rng(1);
   std::vector<double> w(kChunk), g(kChunk), G(kChunk);
   std::size_t compared = 0;
-  // 2^26 patterns; a strided run (under qemu) takes 1 / stride of them.
+  // 2^26 patterns; a strided run (under qemu) takes 1 / stride of them, and
+  // each share (an offset) its own.
   const std::uint32_t stride = pattern_stride();
   if (stride == 0) return;
+  const std::uint32_t offset = pattern_offset(stride);
+  if (HasFailure()) return;
+  std::mt19937_64 rng(1 + offset);
   const int chunks =
       std::max(1, static_cast<int>((std::size_t{1} << 26) / kChunk) / static_cast<int>(stride));
   for (int chunk = 0; chunk < chunks; ++chunk) {

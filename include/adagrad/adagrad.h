@@ -1089,7 +1089,9 @@ typedef enum adagrad_dispatch_source {
  *     ISA, forces every family to it; an unknown or unusable name is ignored.
  *  2. Else the CPU is looked up in the library's table (vendor, family and
  *     model from CPUID; src/dispatch_rules.cpp gives each row's sources) and
- *     a family that the table decides takes the table's ISA.
+ *     a family that the table decides takes the table's ISA. On AArch64 the
+ *     table is one rule for a CPU with SVE: sve where its vectors are wider
+ *     than 128 bits, neon64 where they are 128 bits.
  *  3. Else (a CPU not in the table, or a family the table leaves open) the
  *     usable ISAs' kernels of the family are timed on a small in-cache buffer
  *     and the fastest is kept (well under a millisecond for all families;
@@ -1106,7 +1108,8 @@ adagrad_dispatch_query(adagrad_family family, adagrad_isa* isa, adagrad_dispatch
 ADAGRAD_API uint64_t adagrad_dispatch_calibration_ns(void);
 
 /* The row of the CPU table this CPU matched ("amd-zen4", "intel-icelake-server",
- * ...), or "unknown". The string is static; resolves first if needed. */
+ * ..., "arm-sve-wide", "arm-sve-128"), or "unknown". The string is static;
+ * resolves first if needed. */
 ADAGRAD_API const char* adagrad_dispatch_cpu(void);
 
 /* "dense_f32", "dense_f64", "fma", "composite", "sparse", "rowwise", "mixed";
