@@ -20,11 +20,12 @@
 ADAGRAD_KERNEL_NAMESPACE_BEGIN
 namespace detail {
 
-template <class T, bool Maximize, bool WeightDecay, bool EpsInside, bool Fma>
+template <class T, bool Maximize, bool WeightDecay, bool EpsInside, bool Torch, bool Fma>
 void sve_dense_loop(std::size_t n, T* w, const T* g, T* G, const step_constants<T>& c) {
   using ops = sve<T>;
   using vec = typename ops::vec;
   const vec lr = ops::dup(c.lr);
+  const vec neg_lr = ops::dup(-c.lr);
   const vec eps = ops::dup(c.eps);
   const vec weight_decay = ops::dup(c.weight_decay);
   for_each_vector<T, T>(n, [&](std::size_t i, svbool_t pg, bool prefetch) {
@@ -38,9 +39,18 @@ void sve_dense_loop(std::size_t n, T* w, const T* g, T* G, const step_constants<
     vec sum_sq = svld1(pg, G + i);
     grad = modified_gradient<Fma>(pg, grad, weight, weight_decay, std::bool_constant<Maximize>{},
                                   std::bool_constant<WeightDecay>{});
-    sum_sq = accumulated<Fma>(pg, sum_sq, grad);
+    // torch's sparse order (step_constants::torch_order) squares and adds
+    // apart, also in fma mode.
+    sum_sq = accumulated<Fma && !Torch>(pg, sum_sq, grad);
     const vec denom = denominator(pg, sum_sq, eps, std::bool_constant<EpsInside>{});
-    weight = svsub_x(pg, weight, svdiv_x(pg, svmul_x(pg, lr, grad), denom));
+    if constexpr (Torch) {
+      // add_(g / d, alpha=-lr): w + (-lr) * q, fused (FMLA) in fma mode.
+      const vec quotient = svdiv_x(pg, grad, denom);
+      weight = Fma ? svmla_x(pg, weight, neg_lr, quotient)
+                   : svadd_x(pg, weight, svmul_x(pg, neg_lr, quotient));
+    } else {
+      weight = svsub_x(pg, weight, svdiv_x(pg, svmul_x(pg, lr, grad), denom));
+    }
     svst1(pg, G + i, sum_sq);
     svst1(pg, w + i, weight);
   });
@@ -49,11 +59,12 @@ void sve_dense_loop(std::size_t n, T* w, const T* g, T* G, const step_constants<
 template <class T>
 void sve_dense_step(std::size_t n, T* w, const T* g, T* G, const step_constants<T>& c) {
   with_switches(
-      [&](auto maximize, auto weight_decay, auto eps_inside, auto fma) {
+      [&](auto maximize, auto weight_decay, auto eps_inside, auto torch, auto fma) {
         sve_dense_loop<T, decltype(maximize)::value, decltype(weight_decay)::value,
-                       decltype(eps_inside)::value, decltype(fma)::value>(n, w, g, G, c);
+                       decltype(eps_inside)::value, decltype(torch)::value,
+                       decltype(fma)::value>(n, w, g, G, c);
       },
-      c.maximize, c.apply_weight_decay, c.eps_inside, c.fma);
+      c.maximize, c.apply_weight_decay, c.eps_inside, c.torch_order, c.fma);
 }
 
 }  // namespace detail
