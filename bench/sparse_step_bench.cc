@@ -7,9 +7,10 @@
 //   sparse/<state>/<dup>/<isa>/<dist>/<dim>  one step of a batch of 65,536
 //       int64 indices on a table of 2^20 rows x dim (32, 64, 128, 256) f32;
 //       state elem (per-element, 2^20 x dim) or rowwise (2^20 floats); dup
-//       sum or seq (and torch, ADAGRAD_DUPLICATES_TORCH, per-element); the dispatched entry point (named by the ISA it runs) at
-//       every dim and the scalar path (the _isa entry) at 128; dist uniform
-//       or zipf (s = 1.05 over the rows, ranks scattered by a fixed random
+//       sum or seq (and torch, ADAGRAD_DUPLICATES_TORCH, per-element);
+//       the dispatched entry point (named by the ISA it runs) at every dim
+//       and the scalar path (the _isa entry) at 128; dist uniform or zipf
+//       (s = 1.05 over the rows, ranks scattered by a fixed random
 //       permutation). Each iteration steps the same batch again.
 //   sparse_roofline/<state>/<dist>/<dim>     the same bytes, streamed
 //   sparse_gather/<state>/<dist>/<dim>       the same rows in the step's
