@@ -427,7 +427,7 @@ class SparseReport:
     """The sparse section, from sparse_step_bench's JSON."""
 
     STATES = (("elem", "per-element"), ("rowwise", "row-wise"))
-    DUPS = (("sum", "SUM"), ("seq", "SEQUENTIAL"))
+    DUPS = (("sum", "SUM"), ("seq", "SEQUENTIAL"), ("torch", "TORCH"))
 
     def __init__(self, results, check):
         self.results = results
@@ -471,7 +471,7 @@ class SparseReport:
                             # sqrt + div per element updated: every element of
                             # each unique row (SUM) or of each occurrence
                             # (SEQUENTIAL); one per row update row-wise.
-                            updates = row["unique_rows"] if dup == "sum" else row["indices"]
+                            updates = row["indices"] if dup == "seq" else row["unique_rows"]
                             per_update = 1 if state == "rowwise" else dim
                             sqrt_div_ms = (ns(ceiling) * updates * per_update / 1e6
                                            if ceiling else None)

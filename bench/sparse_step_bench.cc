@@ -7,9 +7,10 @@
 //   sparse/<state>/<dup>/<isa>/<dist>/<dim>  one step of a batch of 65,536
 //       int64 indices on a table of 2^20 rows x dim (32, 64, 128, 256) f32;
 //       state elem (per-element, 2^20 x dim) or rowwise (2^20 floats); dup
-//       sum or seq; the dispatched entry point (named by the ISA it runs) at
-//       every dim and the scalar path (the _isa entry) at 128; dist uniform
-//       or zipf (s = 1.05 over the rows, ranks scattered by a fixed random
+//       sum or seq (and torch, ADAGRAD_DUPLICATES_TORCH, per-element);
+//       the dispatched entry point (named by the ISA it runs) at every dim
+//       and the scalar path (the _isa entry) at 128; dist uniform or zipf
+//       (s = 1.05 over the rows, ranks scattered by a fixed random
 //       permutation). Each iteration steps the same batch again.
 //   sparse_roofline/<state>/<dist>/<dim>     the same bytes, streamed
 //   sparse_gather/<state>/<dist>/<dim>       the same rows in the step's
@@ -212,8 +213,9 @@ struct embedding_tables {
         row_state(page_array<float>(rows)),
         grads(page_array<float>(kBatch * dim)),
         workspace_size(
-            std::max(adagrad_sparse_workspace_size(kBatch, dim, ADAGRAD_DUPLICATES_SUM),
-                     adagrad_sparse_workspace_size(kBatch, dim, ADAGRAD_DUPLICATES_SEQUENTIAL))),
+            std::max({adagrad_sparse_workspace_size(kBatch, dim, ADAGRAD_DUPLICATES_SUM),
+                      adagrad_sparse_workspace_size(kBatch, dim, ADAGRAD_DUPLICATES_SEQUENTIAL),
+                      adagrad_sparse_workspace_size(kBatch, dim, ADAGRAD_DUPLICATES_TORCH)})),
         workspace(page_array<unsigned char>(workspace_size)) {
     fill(table.get(), rows * dim, 1, -1.0, 1.0);
     fill(state.get(), rows * dim, 3, 0.5, 2.0);
@@ -565,12 +567,20 @@ double minimum(const std::vector<double>& values) {
 
 const char* state_name(bool rowwise) { return rowwise ? "rowwise" : "elem"; }
 const char* dup_name(adagrad_duplicates dup) {
-  return dup == ADAGRAD_DUPLICATES_SUM ? "sum" : "seq";
+  switch (dup) {
+    case ADAGRAD_DUPLICATES_SUM: return "sum";
+    case ADAGRAD_DUPLICATES_TORCH: return "torch";
+    default: return "seq";
+  }
 }
 
 void register_benchmarks() {
   const std::string active = adagrad_isa_name(adagrad_active_wide_isa());
-  const adagrad_duplicates dups[] = {ADAGRAD_DUPLICATES_SUM, ADAGRAD_DUPLICATES_SEQUENTIAL};
+  // TORCH (torch.optim.Adagrad's sparse bits: an introsort instead of the
+  // radix sort, torch's update order) per-element only: row-wise it differs
+  // from SUM by the sort alone.
+  const adagrad_duplicates dups[] = {ADAGRAD_DUPLICATES_SUM, ADAGRAD_DUPLICATES_SEQUENTIAL,
+                                     ADAGRAD_DUPLICATES_TORCH};
   const distribution dists[] = {distribution::uniform, distribution::zipf};
   // Grouped by dim: one table shape is built at a time.
   for (std::size_t dim : kDims) {
@@ -579,6 +589,7 @@ void register_benchmarks() {
         const std::string tail =
             std::string("/") + distribution_name(dist) + "/" + std::to_string(dim);
         for (adagrad_duplicates dup : dups) {
+          if (rowwise && dup == ADAGRAD_DUPLICATES_TORCH) continue;
           const std::string head =
               std::string("sparse/") + state_name(rowwise) + "/" + dup_name(dup) + "/";
           benchmark::RegisterBenchmark(
@@ -615,6 +626,7 @@ void register_benchmarks() {
   const index_batch& resident = batch_of(distribution::uniform, kThreadTableRows);
   for (bool rowwise : {false, true}) {
     for (adagrad_duplicates dup : dups) {
+      if (dup == ADAGRAD_DUPLICATES_TORCH) continue;  // the threads table: SUM and SEQUENTIAL
       benchmark::RegisterBenchmark(
           (std::string("sparse_threads/") + state_name(rowwise) + "/" + dup_name(dup)).c_str(),
           [rowwise, dup](benchmark::State& state) {

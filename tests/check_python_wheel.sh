@@ -34,6 +34,10 @@ adagrad.step(w, g, G, lr=0.1)
 adagrad.step(w2, g, G2, lr=0.1, isa="scalar")
 assert w.tobytes() == w2.tobytes() and G.tobytes() == G2.tobytes()
 package = os.path.dirname(adagrad.__file__)
+# The subpackage adagrad.torch (its modules) is in the wheel too.
+import adagrad.torch
+assert os.path.dirname(adagrad.torch.__file__) == os.path.join(package, "torch"), adagrad.torch.__file__
+assert adagrad.torch.Adagrad.__module__ == "adagrad.torch._optimizer", adagrad.torch.Adagrad.__module__
 extension = [f for f in os.listdir(package) if f.startswith("_adagrad")][0]
 libraries = subprocess.run(["ldd", os.path.join(package, extension)], capture_output=True,
                            text=True, check=True).stdout

@@ -400,8 +400,9 @@ adagrad_step_multi_f64(const adagrad_tensor_f64* tensors, size_t count, const ad
  * Duplicates: an index that occurs more than once in a batch is handled as
  * dup says. ADAGRAD_DUPLICATES_SUM sums its gradient rows in batch order
  * (((g_a + g_b) + g_c) ...) and updates the row once with the sum, as
- * PyTorch's coalesce and TorchRec's exact modes do; with one occurrence the
- * "sum" is the gradient row itself. ADAGRAD_DUPLICATES_SEQUENTIAL applies the
+ * TorchRec's exact modes do (PyTorch's coalesce() sums in another order,
+ * ADAGRAD_DUPLICATES_TORCH's); with one occurrence the "sum" is the
+ * gradient row itself. ADAGRAD_DUPLICATES_SEQUENTIAL applies the
  * step once per occurrence, in batch order, as FBGEMM and TensorFlow do.
  * ADAGRAD_DUPLICATES_TORCH is torch.optim.Adagrad's step of a sparse gradient
  * (PyTorch 1.13 on the CPU), below. Rows not named in the batch are not

@@ -404,7 +404,8 @@ weight decay, no accumulation). An index that occurs more than once:
 
     duplicates="sum"          its gradient rows are summed in batch order
                               ((g_a + g_b) + g_c ...), then the row is
-                              updated once (PyTorch's coalesce, TorchRec)
+                              updated once (TorchRec; PyTorch's coalesce
+                              sums in another order, "torch")
     duplicates="sequential"   the row is updated once per occurrence, in
                               batch order (FBGEMM, TensorFlow)
     duplicates="torch"        as torch.optim.Adagrad (PyTorch 1.13, CPU)

@@ -4,7 +4,7 @@
 // _isa and _i32 entry points.
 //
 // The input chooses per-element or row-wise state, int64 or int32 indices,
-// the duplicates mode (SUM, SEQUENTIAL or any int), the hyperparameters
+// the duplicates mode (SUM, SEQUENTIAL, TORCH or any int), the hyperparameters
 // (valid or raw doubles), num_rows, dim and num_indices (0 and odd sizes
 // included; sometimes sizes that overflow), the indices (mostly valid, with
 // many duplicates; sometimes negative or >= num_rows), the workspace (exact,
@@ -30,15 +30,24 @@
 // and ASan aborts on any access outside the buffers.
 // ADAGRAD_FUZZ_NAN_STRICT=1 and ADAGRAD_FUZZ_IN_RANGE_ENUMS=1 in the environment
 // change two checks (fuzz_util.h).
+#include <algorithm>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "adagrad/adagrad.h"
 #include "fuzz_shims.h"
 #include "fuzz_util.h"
+
+#if defined(__GLIBCXX__)
+constexpr bool kLibstdcxx = true;
+#else
+constexpr bool kLibstdcxx = false;
+#endif
 
 namespace fuzz {
 namespace {
@@ -96,9 +105,9 @@ void decode(Input& in, Case* c, Layout* l) {
   c->dup = d & 1;
   if ((d & 3) == 3) {
     const int raw = in.take<std::int8_t>();  // read either way: the layout of the input stays
-    // ADAGRAD_DUPLICATES_TORCH has no reference here yet (its order and
-    // update are checked by tests/embedding_test.cc): taken as invalid 3.
-    if (!in_range_enums_only()) c->dup = raw == ADAGRAD_DUPLICATES_TORCH ? 3 : raw;
+    if (!in_range_enums_only()) c->dup = raw;
+  } else if (d & 4) {
+    c->dup = ADAGRAD_DUPLICATES_TORCH;
   }
   c->index_size = c->i32 ? 4 : 8;
 
@@ -279,7 +288,8 @@ std::vector<std::int64_t> read_indices(const Case& c, const Layout& l) {
 StatusSet expected_statuses(const Case& c, const Layout& l) {
   Checks k;
   check_params<float>(k, c.hyper);
-  if (c.dup != ADAGRAD_DUPLICATES_SUM && c.dup != ADAGRAD_DUPLICATES_SEQUENTIAL) {
+  if (c.dup != ADAGRAD_DUPLICATES_SUM && c.dup != ADAGRAD_DUPLICATES_SEQUENTIAL &&
+      c.dup != ADAGRAD_DUPLICATES_TORCH) {
     k.fail(ADAGRAD_ERROR_INVALID_PARAMS);
   }
   if (k.done()) return k.result();
@@ -359,6 +369,44 @@ StatusSet expected_statuses(const Case& c, const Layout& l) {
 // to 5), once with the rows' gradients summed in batch order (SUM) or once
 // per occurrence in batch order (SEQUENTIAL); nothing else changes (the
 // workspace is compared nowhere).
+// ADAGRAD_DUPLICATES_TORCH as the header states it: each row's occurrences
+// summed in the order std::sort leaves (index, position) pairs compared by
+// index (libstdc++'s, the order PyTorch's coalesce() sums in), then one
+// update: per-element in torch's sparse order, row-wise as SUM.
+void torch_reference(const Case& c, const std::vector<std::int64_t>& indices,
+                     const std::vector<float>& grads, std::vector<float>* table,
+                     std::vector<float>* state, const Constants<float>& k) {
+  static_assert(kLibstdcxx, "the TORCH order is libstdc++'s std::sort");
+  const std::size_t dim = c.dim;
+  std::vector<std::pair<std::int64_t, std::size_t>> order;
+  for (std::size_t q = 0; q < c.n; ++q) order.emplace_back(indices[q], q);
+  std::sort(order.begin(), order.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::vector<float> sum(dim);
+  for (std::size_t i = 0; i < order.size();) {
+    const auto row = static_cast<std::size_t>(order[i].first);
+    for (std::size_t j = 0; j < dim; ++j) sum[j] = grads[order[i].second * dim + j];
+    std::size_t next = i + 1;
+    for (; next < order.size() && order[next].first == order[i].first; ++next) {
+      for (std::size_t j = 0; j < dim; ++j) sum[j] = sum[j] + grads[order[next].second * dim + j];
+    }
+    if (c.rowwise) {
+      rowwise_row(&(*table)[row * dim], sum.data(), &(*state)[row], dim, k);
+    } else {
+      for (std::size_t j = 0; j < dim; ++j) {
+        float& w = (*table)[row * dim + j];
+        float& G = (*state)[row * dim + j];
+        const float g = effective_gradient(sum[j], w, k);
+        G = G + g * g;
+        const float d = k.eps_inside ? std::sqrt(G + k.eps) : std::sqrt(G) + k.eps;
+        const float q = g / d;
+        w = k.fma ? std::fma(-k.lr, q, w) : w + -k.lr * q;
+      }
+    }
+    i = next;
+  }
+}
+
 Image reference_image(const Case& c, const Layout& l) {
   Image image = l.initial;
   if (c.n == 0 || c.dim == 0) return image;
@@ -370,6 +418,12 @@ Image reference_image(const Case& c, const Layout& l) {
   std::memcpy(grads.data(), l.at(image, kGrads), grads.size() * 4);
   const std::vector<std::int64_t> indices = read_indices(c, l);
   const Constants<float> k = constants_of<float>(c.hyper);
+  if (c.dup == ADAGRAD_DUPLICATES_TORCH) {
+    torch_reference(c, indices, grads, &table, &state, k);
+    std::memcpy(l.at(image, kTable), table.data(), table.size() * 4);
+    std::memcpy(l.at(image, kState), state.data(), state.size() * 4);
+    return image;
+  }
   std::vector<bool> summed(c.num_rows, false);
   std::vector<float> sum(dim);
   for (std::size_t q = 0; q < c.n; ++q) {

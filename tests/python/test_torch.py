@@ -655,19 +655,24 @@ class ManyTensorsTest(unittest.TestCase):
                 with self.subTest(dtype=dtype, **options):
                     generator = torch.Generator().manual_seed(12)
                     initial = [torch.randn(33, generator=generator, dtype=dtype),
-                               torch.randn(5, 7, generator=generator, dtype=dtype)]
+                               torch.randn(5, 7, generator=generator, dtype=dtype),
+                               torch.randn(10, 5, 2, generator=generator, dtype=dtype)]
                     runs = []
                     for cls in (Adagrad, lambda params, **kw: torch.optim.Adagrad(
                             params, foreach=False, **kw)):
-                        a, b = (t.clone().requires_grad_() for t in initial)
+                        a, b = (t.clone().requires_grad_() for t in initial[:2])
+                        # A slice: stepped through copies written back after
+                        # the calls, its second listing included.
+                        c = initial[2].clone()[..., 0].requires_grad_()
                         with self.assertWarnsRegex(UserWarning, message):
-                            optimizer = cls([a, b, a, a], **options)
+                            optimizer = cls([a, b, c, a, a, c], **options)
                         for step in range(4):
                             grads = torch.Generator().manual_seed(step)
                             a.grad = torch.randn(33, generator=grads, dtype=dtype)
                             b.grad = torch.randn(5, 7, generator=grads, dtype=dtype)
+                            c.grad = torch.randn(10, 5, generator=grads, dtype=dtype)
                             optimizer.step()
-                        runs.append((optimizer, [a, b]))
+                        runs.append((optimizer, [a, b, c]))
                     (ours, ours_params), (theirs, theirs_params) = runs
                     self.assertIsNone(state_difference(ours, ours_params, theirs, theirs_params))
                     self.assertEqual(ours.state[ours_params[0]]["step"].item(), 12)
