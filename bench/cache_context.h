@@ -6,7 +6,8 @@
 //   cache_sizes_from   where they came from: cpuinfo, sysfs or both
 //   transparent_hugepage  the kernel's THP mode ("always [madvise] never")
 //
-// cpuinfo first; for a level it does not report (it reports none on some
+// cpuinfo first (x86-64 builds that found it, ADAGRAD_BENCH_HAVE_CPUINFO);
+// for a level it does not report (it reports none on some
 // CPUs newer than the library, Zen 5 among them) the kernel's own view,
 // /sys/devices/system/cpu/cpu0/cache/index*/{level,type,size}. A level
 // neither knows is left out, and the report says unknown. Shared by the
@@ -20,7 +21,8 @@
 #include <fstream>
 #include <string>
 
-#if defined(__x86_64__) || defined(_M_X64)
+#if ADAGRAD_BENCH_HAVE_CPUINFO && (defined(__x86_64__) || defined(_M_X64))
+#define ADAGRAD_BENCH_CACHES_FROM_CPUINFO 1
 #include <cpuinfo.h>
 #endif
 
@@ -54,7 +56,7 @@ inline std::uint64_t sysfs_cache_bytes(int level) {
 inline void add_cache_context() {
   const char* names[] = {"l1d_cache_bytes", "l2_cache_bytes", "l3_cache_bytes"};
   std::uint64_t from_cpuinfo[3] = {0, 0, 0};
-#if defined(__x86_64__) || defined(_M_X64)
+#if ADAGRAD_BENCH_CACHES_FROM_CPUINFO
   if (cpuinfo_initialize()) {
     const struct cpuinfo_cache* caches[] = {cpuinfo_get_l1d_cache(0), cpuinfo_get_l2_cache(0),
                                             cpuinfo_get_l3_cache(0)};

@@ -12,7 +12,9 @@
 
 namespace adagrad_bench {
 
-const char* const kNativeLoopFlags = "-O3 -march=native -fno-math-errno";
+// The flags bench/CMakeLists.txt gave this file (ADAGRAD_BENCH_NATIVE_LOOP_ARCH:
+// -march=native, or the compiler's default target in a bundle).
+const char* const kNativeLoopFlags = ADAGRAD_BENCH_NATIVE_LOOP_FLAGS;
 
 void native_seed_loop_f32(float* w, const float* g, float* G, std::size_t n, float lr, float eps) {
   for (std::size_t i = 0; i < n; ++i) {

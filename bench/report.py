@@ -64,7 +64,12 @@ JSON; see bench/embedding_bag_bench.cc):
 Usage: report.py RESULTS.json [--dispatch DISPATCH.json] [--sparse SPARSE.json]
                  [--variants VARIANTS.json] [--embedding-bag EMBEDDING_BAG.json]
                  [--retime RETIMED.json ...] [--markdown OUT.md] [--json OUT.json]
-                 [--plot OUT.png] [--compare COMPARE.json]
+                 [--plot OUT.png] [--compare COMPARE.json] [--emulated WHY]
+         --emulated: the binaries ran under an emulator (the benchmark
+                 bundle's run script detects it, bench/bundle): WHY goes at
+                 the top of the report, which then says its figures mean
+                 nothing. Without matplotlib the plot is skipped and the
+                 report says so; the JSON and the markdown are complete.
        report.py --retime-names SUITE.json   the rows to time again, one
                  anchored filter (^name$) a line
 """
@@ -373,7 +378,7 @@ class Report:
                 lines.append("| %s | %d | %.2f | %.2f | %.2fx |" % (dtype, n, d_ns, b_ns, d_ns / b_ns))
         return "\n".join(lines)
 
-    def plot(self, path):
+    def plot(self, path, emulated=False):
         import matplotlib
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
@@ -419,6 +424,10 @@ class Report:
             handles += [Line2D([], [], color="k", linestyle="--", label="memory roofline (same ISA)"),
                         Line2D([], [], color="k", linestyle=":", label="sqrt + div ceiling (same ISA)")]
             ax.legend(handles=handles, fontsize=8)
+        if emulated:
+            # The plot travels without the report: it says so itself.
+            fig.suptitle("EMULATED: these times are the emulator's and mean nothing",
+                         color="red")
         fig.tight_layout()
         fig.savefig(path, dpi=110)
 
@@ -848,6 +857,16 @@ def load_retimed(paths):
     return retimed
 
 
+def have_matplotlib():
+    """Whether the plot can be drawn: a target machine's python3 may lack
+    matplotlib, and the rest of the report needs only the standard library."""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("results", nargs="?")
@@ -862,6 +881,8 @@ def main():
     parser.add_argument("--embedding-bag")
     parser.add_argument("--retime", nargs="*", default=[],
                         help="results of the rows timed again alone (one file or many)")
+    parser.add_argument("--emulated", metavar="WHY",
+                        help="the binaries ran under an emulator: say so, and why we think so")
     parser.add_argument("--retime-names", metavar="SUITE_JSON",
                         help="print the rows of SUITE_JSON to time again, as anchored filters")
     args = parser.parse_args()
@@ -962,6 +983,18 @@ def main():
             sections.append(table)
     # After every table: the limit checks are made as the tables are built.
     sections.insert(1, check.section())
+    if args.emulated:
+        sections.insert(0, "**Emulated: these figures mean nothing.** The benchmarks ran under "
+                        "an emulator (%s): times measure the emulator's translation, not the "
+                        "CPU, and no ratio between two rows says anything about real hardware. "
+                        "The report checks that the bundle works; run it on the target CPU "
+                        "itself for figures." % args.emulated)
+    plot = args.plot if args.plot and report.family("dense_step") else None
+    if plot and not have_matplotlib():
+        sections.append("Plot skipped: this python3 has no matplotlib (python3-matplotlib on "
+                        "Debian and Ubuntu, pip install matplotlib elsewhere); the tables above "
+                        "and the JSON are complete.")
+        plot = None
     text = "\n\n".join(sections) + "\n"
     print(text)
     if args.markdown:
@@ -976,9 +1009,10 @@ def main():
                        "dispatch_derived": dispatch_derived,
                        "embedding_bag_derived": embedding_bag_derived,
                        "suspects": check.suspects,
-                       "compare": compare, "torch_bench": torch_bench}, out, indent=1)
-    if args.plot and report.family("dense_step"):
-        report.plot(args.plot)
+                       "compare": compare, "torch_bench": torch_bench,
+                       "emulated": args.emulated, "plot": plot}, out, indent=1)
+    if plot:
+        report.plot(plot, emulated=bool(args.emulated))
 
 
 if __name__ == "__main__":

@@ -51,7 +51,6 @@
 // as fast as a sequential stream moves the same bytes. The tables are plain
 // 4 KiB pages (no madvise), as PyTorch's allocator gives them.
 #include <benchmark/benchmark.h>
-#include <pthreadpool.h>
 
 #include <algorithm>
 #include <cmath>
@@ -61,12 +60,10 @@
 #include <string>
 #include <vector>
 
-#if defined(__x86_64__) || defined(_M_X64)
-#include <cpuinfo.h>
-#endif
 
 #include "adagrad/adagrad.h"
 #include "cache_context.h"
+#include "roofline_pool.h"
 #include "harness.h"
 #include "limits.h"
 #include "sparse_limits.h"
@@ -266,14 +263,13 @@ void set_sparse_counters(benchmark::State& state, const traffic& t) {
   state.counters["bytes_per_step"] = static_cast<double>(t.bytes());
 }
 
-// The steps run on the library's pool; the rooflines split their loops with
-// pthreadpool.
+// The steps run on the library's pool; the rooflines split their loops over
+// bench/roofline_pool.h.
 struct PoolDeleter {
   void operator()(adagrad_pool* pool) const { adagrad_pool_destroy(pool); }
-  void operator()(pthreadpool_t pool) const { pthreadpool_destroy(pool); }
 };
 using pool_ptr = std::unique_ptr<adagrad_pool, PoolDeleter>;
-using roofline_pool_ptr = std::unique_ptr<struct pthreadpool, PoolDeleter>;
+using adagrad_bench::roofline_pool;
 
 // ---- the sparse step --------------------------------------------------------
 
@@ -405,26 +401,25 @@ std::size_t tile_floats(std::size_t floats, std::size_t threads) {
 }
 
 template <void (roofline_job::*Part)(std::size_t, std::size_t) const>
-void run_part(pthreadpool_t pool, roofline_job* job, std::size_t floats, std::size_t tile) {
+void run_part(roofline_pool* pool, roofline_job* job, std::size_t floats, std::size_t tile) {
   if (floats == 0) return;
   if (pool == nullptr) {
     (job->*Part)(0, floats);
     return;
   }
-  pthreadpool_parallelize_1d_tile_1d(
-      pool,
+  pool->parallelize(
       [](void* context, std::size_t start, std::size_t count) {
         auto* j = static_cast<roofline_job*>(context);
         (j->*Part)(start, count);
       },
-      job, floats, tile, 0);
+      job, floats, tile);
 }
 
 // threads == 0: on the calling thread, one pass over each array.
 void sparse_roofline(benchmark::State& state, traffic t, std::size_t threads) {
   roofline_buffers b(t);
   const roofline_path& path = best_roofline();
-  roofline_pool_ptr pool(threads > 0 ? pthreadpool_create(threads) : nullptr);
+  std::unique_ptr<roofline_pool> pool(threads > 0 ? new roofline_pool(threads) : nullptr);
   const std::size_t split = std::max<std::size_t>(threads, 1);
   const std::size_t read_tile =
       threads > 0 ? tile_floats(b.extra_floats, split) : std::max<std::size_t>(b.extra_floats, 1);
@@ -677,6 +672,7 @@ void add_context() {
   benchmark::AddCustomContext("sparse_threads_dim", std::to_string(kThreadDim));
   benchmark::AddCustomContext("sparse_learning_rate", std::to_string(kLearningRate));
   adagrad_bench::add_cache_context();
+  benchmark::AddCustomContext("roofline_pool", roofline_pool::kName);
 }
 
 }  // namespace

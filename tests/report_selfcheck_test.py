@@ -3,7 +3,10 @@
 """bench/report.py's self-check on small planted results: a row whose
 complete-run time and lone time disagree, and a row far below its own
 roofline, are listed as suspect and marked in their tables; consistent rows
-are not; --retime-names lists exactly the rows at n >= 2^22.
+are not; --retime-names lists exactly the rows at n >= 2^22. And what the
+benchmark bundle's run script relies on: --emulated puts its warning first,
+and without matplotlib the JSON and markdown are still written, saying the
+plot was skipped.
 
 Usage: report_selfcheck_test.py PATH/TO/bench/report.py
 """
@@ -104,9 +107,9 @@ class SelfCheckTest(unittest.TestCase):
             with open(self.paths[key], "w") as f:
                 json.dump(content, f)
 
-    def report(self, *args):
+    def report(self, *args, env=None):
         out = subprocess.run([sys.executable, REPORT] + list(args), check=True,
-                             capture_output=True, text=True)
+                             capture_output=True, text=True, env=env)
         return out.stdout
 
     def full_report(self):
@@ -191,6 +194,34 @@ class SelfCheckTest(unittest.TestCase):
         png = os.path.join(self.dir.name, "plot.png")
         self.report(self.paths["dense"], "--plot", png)
         self.assertGreater(os.path.getsize(png), 0)
+
+    def test_emulated_runs_say_so_first(self):
+        out = os.path.join(self.dir.name, "report.json")
+        text = self.report(self.paths["dense"], "--emulated", "qemu-aarch64 -cpu max",
+                           "--json", out)
+        self.assertTrue(text.startswith("**Emulated: these figures mean nothing.**"), text)
+        self.assertIn("(qemu-aarch64 -cpu max)", text.splitlines()[0])
+        with open(out) as f:
+            self.assertEqual(json.load(f)["emulated"], "qemu-aarch64 -cpu max")
+        self.assertNotIn("Emulated", self.report(self.paths["dense"]))
+
+    def test_without_matplotlib_the_plot_is_skipped(self):
+        # A matplotlib that fails to import, first on the path.
+        fake = os.path.join(self.dir.name, "no_matplotlib", "matplotlib")
+        os.makedirs(fake)
+        with open(os.path.join(fake, "__init__.py"), "w") as f:
+            f.write("raise ImportError('no matplotlib here')\n")
+        paths = {name: os.path.join(self.dir.name, name)
+                 for name in ("report.md", "report.json", "plot.png")}
+        text = self.report(self.paths["dense"], "--markdown", paths["report.md"],
+                           "--json", paths["report.json"], "--plot", paths["plot.png"],
+                           env=dict(os.environ, PYTHONPATH=os.path.dirname(fake)))
+        self.assertIn("Plot skipped: this python3 has no matplotlib", text)
+        self.assertFalse(os.path.exists(paths["plot.png"]))
+        with open(paths["report.md"]) as f:
+            self.assertIn("Plot skipped", f.read())
+        with open(paths["report.json"]) as f:
+            self.assertIsNone(json.load(f)["plot"])
 
 
 if __name__ == "__main__":
