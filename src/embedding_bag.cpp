@@ -533,9 +533,9 @@ struct bag_job {
     const isa_kernels& k = *b.kernels;
     const kernels::step_constants<float>& c = b.constants;
     float* w = b.weights + row * dim;
-    alignas(64) float sum[kChunkColumns];
     if (!b.rowwise) {
       // Element-wise: a chunk's bits do not depend on the other chunks.
+      alignas(64) float sum[kChunkColumns];
       for (std::size_t column = 0; column < dim; column += kChunkColumns) {
         const std::size_t len = dim - column < kChunkColumns ? dim - column : kChunkColumns;
         sum_gradients(i, j, column, len, sum);
@@ -543,24 +543,10 @@ struct bag_job {
       }
       return;
     }
-    float* G = b.state + row;
-    if (dim <= kChunkColumns) {
-      sum_gradients(i, j, 0, dim, sum);
-      k.rowwise_rows(1, dim, w, sum, G, c);
-      return;
-    }
-    alignas(64) float partial[kernels::kRowwiseLanes] = {};
-    for (std::size_t column = 0; column < dim; column += kChunkColumns) {
-      const std::size_t len = dim - column < kChunkColumns ? dim - column : kChunkColumns;
-      sum_gradients(i, j, column, len, sum);
-      k.rowwise_reduce(len, w + column, sum, partial, c);
-    }
-    const float rate = kernels::adagrad_f32_rowwise_rate(partial, dim, G, c);
-    for (std::size_t column = 0; column < dim; column += kChunkColumns) {
-      const std::size_t len = dim - column < kChunkColumns ? dim - column : kChunkColumns;
-      sum_gradients(i, j, column, len, sum);
-      k.rowwise_update(len, w + column, sum, rate, c);
-    }
+    rowwise_summed_row(k, w, b.state + row, dim, c,
+                       [&](std::size_t column, std::size_t len, float* out) {
+                         sum_gradients(i, j, column, len, out);
+                       });
   }
 };
 

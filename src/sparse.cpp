@@ -282,9 +282,9 @@ struct sparse_job {
     const isa_kernels& k = *b.kernels;
     const kernels::step_constants<float>& c = b.constants;
     float* w = b.table + row * dim;
-    alignas(64) float sum[kChunkColumns];
     if (!b.rowwise) {
       // Element-wise updates take the row in chunks of the summed gradient.
+      alignas(64) float sum[kChunkColumns];
       for (std::size_t column = 0; column < dim; column += kChunkColumns) {
         const std::size_t len = dim - column < kChunkColumns ? dim - column : kChunkColumns;
         sum_gradients(i, j, column, len, sum);
@@ -292,30 +292,10 @@ struct sparse_job {
       }
       return;
     }
-    float* G = b.state + row;
-    if (dim <= kChunkColumns) {
-      // The summed gradient fits one chunk: summed once, then stepped as a
-      // one-row dense row-wise step (the same reduction, rate and update as
-      // the chunks below, which take one chunk here).
-      sum_gradients(i, j, 0, dim, sum);
-      k.rowwise_rows(1, dim, w, sum, G, c);
-      return;
-    }
-    // Row-wise with a summed gradient: the sum of squares over all chunks,
-    // then the update, summing each chunk again (the same additions in the
-    // same order, so the same bits) instead of keeping a whole row.
-    alignas(64) float partial[kernels::kRowwiseLanes] = {};
-    for (std::size_t column = 0; column < dim; column += kChunkColumns) {
-      const std::size_t len = dim - column < kChunkColumns ? dim - column : kChunkColumns;
-      sum_gradients(i, j, column, len, sum);
-      k.rowwise_reduce(len, w + column, sum, partial, c);
-    }
-    const float rate = kernels::adagrad_f32_rowwise_rate(partial, dim, G, c);
-    for (std::size_t column = 0; column < dim; column += kChunkColumns) {
-      const std::size_t len = dim - column < kChunkColumns ? dim - column : kChunkColumns;
-      sum_gradients(i, j, column, len, sum);
-      k.rowwise_update(len, w + column, sum, rate, c);
-    }
+    rowwise_summed_row(k, w, b.state + row, dim, c,
+                       [&](std::size_t column, std::size_t len, float* out) {
+                         sum_gradients(i, j, column, len, out);
+                       });
   }
 };
 

@@ -2,8 +2,8 @@
 // What the sparse steps (src/sparse.cpp) and the fused embedding-bag step
 // (src/embedding_bag.cpp) share: the workspace of the row sort, the stable
 // sort of a batch's positions by row (or, for ADAGRAD_DUPLICATES_TORCH,
-// libstdc++'s std::sort transcribed: torch_sort), and the prefetch of a span
-// of a row.
+// libstdc++'s std::sort transcribed: torch_sort), the prefetch of a span of
+// a row, and the row-wise update of a row from its summed gradient.
 // Nothing here writes outside the caller's workspace.
 #ifndef ADAGRAD_SRC_SPARSE_SORT_H_
 #define ADAGRAD_SRC_SPARSE_SORT_H_
@@ -13,6 +13,7 @@
 #include <cstring>
 #include <utility>
 
+#include "dispatch.h"
 #include "ukernels.h"
 #include "validate.h"
 
@@ -321,6 +322,36 @@ __attribute__((always_inline)) inline void prefetch_span(const float* p, std::si
     __builtin_prefetch(first + offset, ForWrite ? 1 : 0);
   }
   __builtin_prefetch(first + to - 1, ForWrite ? 1 : 0);
+}
+
+// A touched row's row-wise update from its summed gradient, which
+// sum(column, len, out) writes chunk by chunk (kChunkColumns columns at a
+// time, on the stack): the sparse steps' SUM runs and the embedding-bag
+// step's rows. A row of one chunk is summed once and stepped as a one-row
+// dense row-wise step; a longer row gets the sum of squares over all chunks,
+// then the update, summing each chunk again (the same additions in the same
+// order, so the same bits) instead of keeping a whole row.
+template <class Sum>
+void rowwise_summed_row(const isa_kernels& k, float* w, float* G, std::size_t dim,
+                        const kernels::step_constants<float>& c, const Sum& sum) {
+  alignas(64) float chunk[kChunkColumns];
+  if (dim <= kChunkColumns) {
+    sum(0, dim, chunk);
+    k.rowwise_rows(1, dim, w, chunk, G, c);
+    return;
+  }
+  alignas(64) float partial[kernels::kRowwiseLanes] = {};
+  for (std::size_t column = 0; column < dim; column += kChunkColumns) {
+    const std::size_t len = dim - column < kChunkColumns ? dim - column : kChunkColumns;
+    sum(column, len, chunk);
+    k.rowwise_reduce(len, w + column, chunk, partial, c);
+  }
+  const float rate = kernels::adagrad_f32_rowwise_rate(partial, dim, G, c);
+  for (std::size_t column = 0; column < dim; column += kChunkColumns) {
+    const std::size_t len = dim - column < kChunkColumns ? dim - column : kChunkColumns;
+    sum(column, len, chunk);
+    k.rowwise_update(len, w + column, chunk, rate, c);
+  }
 }
 
 }  // namespace detail
