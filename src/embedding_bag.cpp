@@ -54,38 +54,39 @@ inline void* bag_area(void* workspace, std::size_t num_indices) {
   return static_cast<unsigned char*>(workspace) + at;
 }
 
-// One table, validated: its constants and what the run needs.
+// One table, validated: its constants and what the run needs. Every field
+// starts zeroed, so that no path reads one the validation did not reach.
 template <class Index>
 struct bag_table {
-  float* weights;
-  float* state;
-  std::size_t dim;
-  const Index* indices;
-  const Index* offsets;
-  std::size_t num_indices;
-  std::size_t num_bags;
-  const float* per_sample_weights;
-  const float* grad_output;
-  std::size_t stride;
-  bool mean;
-  bool rowwise;
-  kernels::step_constants<float> constants;
-  const isa_kernels* kernels;
-  std::uint64_t max_row;
+  float* weights{};
+  float* state{};
+  std::size_t dim{};
+  const Index* indices{};
+  const Index* offsets{};
+  std::size_t num_indices{};
+  std::size_t num_bags{};
+  const float* per_sample_weights{};
+  const float* grad_output{};
+  std::size_t stride{};
+  bool mean{};
+  bool rowwise{};
+  kernels::step_constants<float> constants{};
+  const isa_kernels* kernels{};
+  std::uint64_t max_row{};
   // The options (include/adagrad/adagrad.h, "Optimizer options"), rounded
   // to float once.
-  bool clip;  // max_gradient > 0
-  float max_gradient;
-  bool decay;      // DECOUPLE or COUNTER with weight_decay != 0
-  bool counter;    // COUNTER
-  float lr_wd;     // d = lr_t * weight_decay, in double, rounded once
-  float halflife;  // COUNTER's h
-  double fade;     // COUNTER's counter_decay
-  std::int64_t step;
-  float* counters;
-  std::int64_t* counter_steps;
-  bool renorm;  // max_norm > 0
-  float max_norm;
+  bool clip{};  // max_gradient > 0
+  float max_gradient{};
+  bool decay{};      // DECOUPLE or COUNTER with weight_decay != 0
+  bool counter{};    // COUNTER
+  float lr_wd{};     // d = lr_t * weight_decay, in double, rounded once
+  float halflife{};  // COUNTER's h
+  double fade{};     // COUNTER's counter_decay
+  std::int64_t step{};
+  float* counters{};
+  std::int64_t* counter_steps{};
+  bool renorm{};  // max_norm > 0
+  float max_norm{};
   // Whether no option changes the row's update.
   bool plain() const { return !clip && !decay && !renorm; }
 };

@@ -56,22 +56,24 @@ void* adagrad_table_alloc(size_t bytes) {
   const std::size_t total = size + kHugePage + page;
   void* mapped = mmap(nullptr, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (mapped == MAP_FAILED) return nullptr;
-  const auto first = reinterpret_cast<std::uintptr_t>(mapped);
-  const std::uintptr_t data = (first + page + kHugePage - 1) & ~(std::uintptr_t{kHugePage} - 1);
-  const std::uintptr_t head = data - page;
+  // Pointer arithmetic within the mapping (no integer-to-pointer casts).
+  char* first = static_cast<char*>(mapped);
+  const std::size_t past = reinterpret_cast<std::uintptr_t>(first + page) % kHugePage;
+  char* data = first + page + (past == 0 ? 0 : kHugePage - past);
+  char* head = data - page;
   // The slack around [head, data + size) goes back.
-  if (head > first) munmap(mapped, head - first);
-  const std::uintptr_t end = first + total;
-  if (end > data + size) munmap(reinterpret_cast<void*>(data + size), end - (data + size));
+  if (head > first) munmap(first, static_cast<std::size_t>(head - first));
+  char* end = first + total;
+  if (end > data + size) munmap(data + size, static_cast<std::size_t>(end - (data + size)));
     // Before the first touch, or the pages are 4 KiB ones for good. Where the
     // kernel has no THP this fails (EINVAL) and the memory stays as it is.
 #if defined(MADV_HUGEPAGE)
-  (void)madvise(reinterpret_cast<void*>(data), size, MADV_HUGEPAGE);
+  (void)madvise(data, size, MADV_HUGEPAGE);
 #endif
   auto* h = reinterpret_cast<header*>(head);
   h->magic = kMagic;
   h->mapping_bytes = page + size;
-  return reinterpret_cast<void*>(data);
+  return data;
 #else
   (void)bytes;
   return nullptr;
@@ -81,9 +83,8 @@ void* adagrad_table_alloc(size_t bytes) {
 void adagrad_table_free(void* p) {
 #if defined(__unix__)
   if (p == nullptr) return;
-  const auto data = reinterpret_cast<std::uintptr_t>(p);
-  if (data % kHugePage != 0) return;  // not ours
-  auto* h = reinterpret_cast<header*>(data - page_bytes());
+  if (reinterpret_cast<std::uintptr_t>(p) % kHugePage != 0) return;  // not ours
+  auto* h = reinterpret_cast<header*>(static_cast<char*>(p) - page_bytes());
   if (h->magic != kMagic) return;
   const std::size_t bytes = h->mapping_bytes;
   h->magic = 0;
