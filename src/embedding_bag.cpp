@@ -45,13 +45,15 @@ std::size_t fused_workspace_bytes(std::size_t num_indices, std::size_t num_bags)
 }
 
 // Where the bag numbers start: past the sort's arrays (which start at the
-// first cache line of the workspace), rounded up to 8 bytes.
+// first cache line of the workspace), rounded up to 8 bytes from that line,
+// so the address is 8-byte aligned whatever the workspace's alignment (the
+// contract asks for none; UBSan caught an offset rounded from the unaligned
+// start instead).
 inline void* bag_area(void* workspace, std::size_t num_indices) {
   const std::size_t past_line = reinterpret_cast<std::uintptr_t>(workspace) % kWorkspaceAlignment;
   const std::size_t skip = (kWorkspaceAlignment - past_line) % kWorkspaceAlignment;
   const std::size_t sort = workspace_bytes(num_indices) - kWorkspaceAlignment;
-  const std::size_t at = (skip + sort + 7) / 8 * 8;
-  return static_cast<unsigned char*>(workspace) + at;
+  return static_cast<unsigned char*>(workspace) + skip + (sort + 7) / 8 * 8;
 }
 
 // One table, validated: its constants and what the run needs. Every field

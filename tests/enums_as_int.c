@@ -46,3 +46,11 @@ adagrad_status sparse_step_as_int(int rowwise, int isa, float* table, float* sta
       isa, table, state, num_rows, dim, indices, num_indices, grads, p, dup, workspace,
       workspace_size, NULL);
 }
+
+adagrad_status embedding_bag_step_as_int(int rowwise, const adagrad_embedding_table* tables,
+                                         size_t num_tables, size_t num_bags, int index_type,
+                                         const adagrad_params* p, void* workspace,
+                                         size_t workspace_size) {
+  return (rowwise ? adagrad_rowwise_embedding_bag_step : adagrad_embedding_bag_step)(
+      tables, num_tables, num_bags, index_type, p, workspace, workspace_size, NULL);
+}

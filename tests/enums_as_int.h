@@ -25,6 +25,12 @@ adagrad_status sparse_step_as_int(int rowwise, int isa, float* table, float* sta
                                   size_t num_rows, size_t dim, const int64_t* indices,
                                   size_t num_indices, const float* grads, const adagrad_params* p,
                                   int dup, void* workspace, size_t workspace_size);
+/* adagrad_embedding_bag_step (rowwise: the row-wise one) with any int as
+ * the index type, on the calling thread. */
+adagrad_status embedding_bag_step_as_int(int rowwise, const adagrad_embedding_table* tables,
+                                         size_t num_tables, size_t num_bags, int index_type,
+                                         const adagrad_params* p, void* workspace,
+                                         size_t workspace_size);
 
 #ifdef __cplusplus
 }
