@@ -48,8 +48,10 @@
 // row-wise state, read w and g and write w over unique rows x dim floats,
 // read and write one float per unique row, plus the same read-only stream.
 // Efficiency = roofline time / step time: 1.00 means the step moves its rows
-// as fast as a sequential stream moves the same bytes. The tables are plain
-// 4 KiB pages (no madvise), as PyTorch's allocator gives them.
+// as fast as a sequential stream moves the same bytes. The tables come from
+// page_array (bench/harness.h): transparent huge pages asked for before the
+// first touch, as NumPy asks for its large arrays; the 4 KiB and huge-page
+// cases side by side are bench/embedding_bag_bench.cc's rows.
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
