@@ -25,6 +25,7 @@
 #include "adagrad/adagrad.h"
 #include "adagrad/adagrad.hpp"
 #include "dense_step_tester.h"
+#include "enums_as_int.h"
 #include "guarded_buffer.h"
 #include "simd_isas.h"
 
@@ -453,7 +454,7 @@ TEST(CompositeContract, StatusesAndNothingWritten) {
                             &p, &r));
   EXPECT_EQ(ADAGRAD_ERROR_OVERLAP, adagrad_proximal_step(w, w + 10, G, 100, &p, &r));
   EXPECT_EQ(ADAGRAD_ERROR_UNSUPPORTED_ISA,
-            adagrad_proximal_step_isa(static_cast<adagrad_isa>(77), w, g, G, 100, &p, &r));
+            proximal_step_isa_as_int(77, w, g, G, 100, &p, &r));
   expect_unchanged();
   // The sparse DA step's second state is checked like the first.
   std::int64_t indices[3] = {0, 1, 2};

@@ -823,7 +823,7 @@ TEST(RowwiseContract, StatusesAndNothingWritten) {
   p.weight_decay = -1;
   EXPECT_EQ(ADAGRAD_ERROR_INVALID_PARAMS, adagrad_rowwise_step(w, g, G, 4, 8, &p, nullptr));
   EXPECT_EQ(ADAGRAD_ERROR_UNSUPPORTED_ISA,
-            adagrad_rowwise_step_isa(static_cast<adagrad_isa>(42), w, g, G, 4, 8, &p, nullptr));
+            rowwise_step_isa_as_int(42, w, g, G, 4, 8, &p));
   EXPECT_EQ(0, std::memcmp(arena.data(), before.data(), arena.size() * sizeof(float)));
 }
 

@@ -54,3 +54,29 @@ adagrad_status embedding_bag_step_as_int(int rowwise, const adagrad_embedding_ta
   return (rowwise ? adagrad_rowwise_embedding_bag_step : adagrad_embedding_bag_step)(
       tables, num_tables, num_bags, index_type, p, workspace, workspace_size, NULL);
 }
+
+adagrad_status proximal_step_isa_as_int(int isa, float* w, const float* g, float* G, size_t n,
+                                        const adagrad_params* p, const adagrad_regularization* r) {
+  return adagrad_proximal_step_isa(isa, w, g, G, n, p, r);
+}
+
+adagrad_status rowwise_step_isa_as_int(int isa, float* w, const float* g, float* row_state,
+                                       size_t rows, size_t dim, const adagrad_params* p) {
+  return adagrad_rowwise_step_isa(isa, w, g, row_state, rows, dim, p, NULL);
+}
+
+adagrad_status step_mixed_isa_as_int(int isa, void* w, adagrad_dtype w_type, const void* g,
+                                     adagrad_dtype g_type, float* G, size_t n,
+                                     const adagrad_params* p, const adagrad_mixed_options* o) {
+  return adagrad_step_mixed_isa(isa, w, w_type, g, g_type, G, n, p, o, NULL);
+}
+
+adagrad_status embedding_bag_step_isa_as_int(int rowwise, int isa,
+                                             const adagrad_embedding_table* tables,
+                                             size_t num_tables, size_t num_bags,
+                                             adagrad_index_type index_type,
+                                             const adagrad_params* p, void* workspace,
+                                             size_t workspace_size) {
+  return (rowwise ? adagrad_rowwise_embedding_bag_step_isa : adagrad_embedding_bag_step_isa)(
+      isa, tables, num_tables, num_bags, index_type, p, workspace, workspace_size, NULL);
+}

@@ -32,6 +32,24 @@ adagrad_status embedding_bag_step_as_int(int rowwise, const adagrad_embedding_ta
                                          const adagrad_params* p, void* workspace,
                                          size_t workspace_size);
 
+/* The _isa entry points with any int as the ISA (an out-of-range value in a
+ * C++ enum is undefined; in C it is an int like any other). */
+adagrad_status proximal_step_isa_as_int(int isa, float* w, const float* g, float* G, size_t n,
+                                        const adagrad_params* p, const adagrad_regularization* r);
+adagrad_status rowwise_step_isa_as_int(int isa, float* w, const float* g, float* row_state,
+                                       size_t rows, size_t dim, const adagrad_params* p);
+adagrad_status step_mixed_isa_as_int(int isa, void* w, adagrad_dtype w_type, const void* g,
+                                     adagrad_dtype g_type, float* G, size_t n,
+                                     const adagrad_params* p, const adagrad_mixed_options* o);
+/* adagrad_embedding_bag_step_isa (rowwise: the row-wise one), on the calling
+ * thread. */
+adagrad_status embedding_bag_step_isa_as_int(int rowwise, int isa,
+                                             const adagrad_embedding_table* tables,
+                                             size_t num_tables, size_t num_bags,
+                                             adagrad_index_type index_type,
+                                             const adagrad_params* p, void* workspace,
+                                             size_t workspace_size);
+
 #ifdef __cplusplus
 }
 #endif

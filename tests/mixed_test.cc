@@ -31,6 +31,7 @@
 #include "adagrad/adagrad.h"
 #include "adagrad/adagrad.hpp"
 #include "dense_step_tester.h"
+#include "enums_as_int.h"
 #include "guarded_buffer.h"
 #include "half_reference.h"
 #include "simd_isas.h"
@@ -520,8 +521,7 @@ TEST(MixedContract, StatusesAndNothingWritten) {
             adagrad_step_master(reinterpret_cast<float*>(w), g, bf16, G, copy, ADAGRAD_DTYPE_F32,
                                 100, &p, &o, nullptr));
   EXPECT_EQ(ADAGRAD_ERROR_UNSUPPORTED_ISA,
-            adagrad_step_mixed_isa(static_cast<adagrad_isa>(50), w, bf16, g, bf16, G, 100, &p, &o,
-                                   nullptr));
+            step_mixed_isa_as_int(50, w, bf16, g, bf16, G, 100, &p, &o));
   float found = 0.0f;
   EXPECT_EQ(ADAGRAD_ERROR_NULL_POINTER, adagrad_unscale_check(g, bf16, 100, 0.5, nullptr));
   EXPECT_EQ(ADAGRAD_ERROR_INVALID_PARAMS, adagrad_unscale_check(g, bf16, 100, -0.5, &found));
