@@ -64,7 +64,11 @@ JSON; see bench/embedding_bag_bench.cc):
 Usage: report.py RESULTS.json [--dispatch DISPATCH.json] [--sparse SPARSE.json]
                  [--variants VARIANTS.json] [--embedding-bag EMBEDDING_BAG.json]
                  [--retime RETIMED.json ...] [--markdown OUT.md] [--json OUT.json]
-                 [--plot OUT.png] [--compare COMPARE.json] [--emulated WHY]
+                 [--plot OUT.png] [--compare COMPARE.json] [--torch TORCH.json]
+                 [--embedding-torch EMBEDDING_TORCH.json] [--emulated WHY]
+         --torch, --embedding-torch: bench/torch_bench.py's and
+                 bench/embedding_torch_bench.py's JSON (bench/run --compare),
+                 their tables made by bench/report_torch.py.
          --emulated: the binaries ran under an emulator (the benchmark
                  bundle's run script detects it, bench/bundle): WHY goes at
                  the top of the report, which then says its figures mean
@@ -81,7 +85,7 @@ import os
 import re
 
 from report_dispatch import dispatch_section
-from report_torch import torch_tables
+from report_torch import embedding_tables, torch_tables
 
 
 def isa_order():
@@ -875,6 +879,7 @@ def main():
     parser.add_argument("--plot")
     parser.add_argument("--compare")
     parser.add_argument("--torch", help="bench/torch_bench.py's JSON")
+    parser.add_argument("--embedding-torch", help="bench/embedding_torch_bench.py's JSON")
     parser.add_argument("--sparse")
     parser.add_argument("--variants")
     parser.add_argument("--dispatch")
@@ -981,6 +986,13 @@ def main():
         table = torch_tables(torch_bench)
         if table:
             sections.append(table)
+    embedding_torch = None
+    if args.embedding_torch:
+        with open(args.embedding_torch) as f:
+            embedding_torch = json.load(f)
+        table = embedding_tables(embedding_torch)
+        if table:
+            sections.append(table)
     # After every table: the limit checks are made as the tables are built.
     sections.insert(1, check.section())
     if args.emulated:
@@ -1010,6 +1022,7 @@ def main():
                        "embedding_bag_derived": embedding_bag_derived,
                        "suspects": check.suspects,
                        "compare": compare, "torch_bench": torch_bench,
+                       "embedding_torch_bench": embedding_torch,
                        "emulated": args.emulated, "plot": plot}, out, indent=1)
     if plot:
         report.plot(plot, emulated=bool(args.emulated))

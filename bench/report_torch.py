@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: BSD-3-Clause
-"""The tables of bench/torch_bench.py's results, for its own output and for
-bench/report.py (bench/run --compare): one module, so that both show the
-same figures the same way. Every ratio is of two medians of the same run."""
+"""The tables of bench/torch_bench.py's and bench/embedding_torch_bench.py's
+results, for their own output and for bench/report.py (bench/run --compare):
+one module, so that both show the same figures the same way. Every ratio is
+of two medians of the same run."""
 
 IMPLEMENTATIONS = ("torch_foreach_false", "torch_foreach_true", "adagrad")
 
@@ -67,4 +68,101 @@ def torch_tables(data):
         lines += ["", "adagrad.torch.Adagrad, more threads against one (same run):", "",
                   "| case | threads | train speedup | step speedup |", "|---|---|---:|---:|"]
         lines += scaling
+    return "\n".join(lines)
+
+
+# bench/embedding_torch_bench.py's implementations, in its table's order.
+EMBEDDING_IMPLEMENTATIONS = ("torch_sparse", "adagrad_sparse", "fused", "fused_rowwise",
+                             "fused_call")
+EMBEDDING_LABELS = {
+    "torch_sparse": "nn.EmbeddingBag(sparse=True) + torch.optim.Adagrad",
+    "adagrad_sparse": "nn.EmbeddingBag(sparse=True) + adagrad.torch.Adagrad",
+    "fused": "adagrad.torch.EmbeddingBag",
+    "fused_rowwise": "adagrad.torch.EmbeddingBag(rowwise=True)",
+    "fused_call": "adagrad.embedding_bag_step",
+}
+# Issue 20's goal for the fused module: torch / fused at this dim.
+EMBEDDING_TARGET_DIM, EMBEDDING_TARGET_RATIO = 128, 10.0
+
+
+def _ms(row):
+    return "%.3f" % (row["seconds"] * 1e3) if row else "-"
+
+
+def embedding_tables(data):
+    """Markdown: the context line, the table of ms per step and ratios for
+    every case and thread count, the target marked at its dim, then the
+    share of each table and state on huge pages."""
+    ctx = data.get("context", {})
+    results = data.get("results", [])
+    if not results:
+        return ""
+    lines = [
+        "The embedding backward + AdaGrad step of one table (bench/embedding_torch_bench.py): "
+        "%s rows, %s bags of mode=\"sum\"; %s, %s CPUs, PyTorch %s, adagrad %s, THP %s; "
+        "medians of %s alternating rounds; load average %s before, %s after (a shared "
+        "machine makes every figure noisy; the ratios are of the same run). ms per step from "
+        "the bags' output gradient to the updated table, the forward pass left out: torch = "
+        "%s (backward, step, zero_grad; of which step = the optimizer's part), adagrad sparse "
+        "= %s, fused = %s (its backward is the step), row-wise = %s, call = %s on the fused "
+        "module's arrays (the library's part of fused). torch / X = torch's time / X's; "
+        "target: torch / fused >= %gx at dim %d:" % (
+            ctx.get("rows", "?"), ctx.get("bags", "?"), ctx.get("cpu", "?"),
+            ctx.get("cpus", "?"), ctx.get("torch_version", "?"), ctx.get("adagrad_version", "?"),
+            ctx.get("thp", "?"), ctx.get("rounds", "?"), ctx.get("load_before", "?"),
+            ctx.get("load_after", "?"), EMBEDDING_LABELS["torch_sparse"],
+            EMBEDDING_LABELS["adagrad_sparse"], EMBEDDING_LABELS["fused"],
+            EMBEDDING_LABELS["fused_rowwise"], EMBEDDING_LABELS["fused_call"],
+            EMBEDDING_TARGET_RATIO, EMBEDDING_TARGET_DIM),
+        "",
+        "| dim | pooling | distribution | threads | unique rows | torch ms | of which step ms "
+        "| adagrad sparse ms | fused ms | row-wise ms | call ms | torch / adagrad sparse "
+        "| torch / fused | torch / row-wise | target |",
+        "|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    by_key = {}
+    cases = []
+    for r in results:
+        case = (r["dim"], r["pooling"], r["distribution"], r["threads"])
+        by_key[case + (r["implementation"],)] = r
+        if case not in cases:
+            cases.append(case)
+    for case in cases:
+        rows = {name: by_key.get(case + (name,)) for name in EMBEDDING_IMPLEMENTATIONS}
+        torch_row = rows["torch_sparse"]
+        torch_seconds = torch_row and torch_row["seconds"]
+
+        def ratio(name):
+            return _ratio(torch_seconds, rows[name] and rows[name]["seconds"])
+
+        target = ""
+        if case[0] == EMBEDDING_TARGET_DIM and torch_row and rows["fused"]:
+            met = torch_seconds / rows["fused"]["seconds"] >= EMBEDDING_TARGET_RATIO
+            target = "met" if met else "**missed**"
+        unique = next((r["unique_rows"] for r in rows.values() if r), 0)
+        lines.append("| %d | %d | %s | %d | %.0f | %s | %s | %s | %s | %s | %s | %s | %s | %s "
+                     "| %s |" % (
+                         case + (unique, _ms(torch_row),
+                                 "%.3f" % (torch_row["step_seconds"] * 1e3) if torch_row else "-",
+                                 _ms(rows["adagrad_sparse"]), _ms(rows["fused"]),
+                                 _ms(rows["fused_rowwise"]), _ms(rows["fused_call"]),
+                                 ratio("adagrad_sparse"), ratio("fused"),
+                                 ratio("fused_rowwise"), target)))
+    huge = []
+    seen = set()
+    for r in results:
+        key = (r["dim"], r["implementation"])
+        if key in seen or r["implementation"] == "fused_call" or "table_huge_fraction" not in r:
+            continue
+        seen.add(key)
+        huge.append("| %d | %s | %.0f%% | %.0f%% |" % (
+            r["dim"], EMBEDDING_LABELS[r["implementation"]], 100 * r["table_huge_fraction"],
+            100 * r["state_huge_fraction"]))
+    if huge:
+        lines += ["", "The same run: how much of each table and state transparent huge pages "
+                  "held (adagrad.huge_page_bytes after the first steps; the two "
+                  "nn.EmbeddingBag optimizers share one table, the two fused modules "
+                  "another), as each gets its memory by default:", "",
+                  "| dim | implementation | table on huge pages | state on huge pages |",
+                  "|---:|---|---:|---:|"] + huge
     return "\n".join(lines)

@@ -6,7 +6,9 @@ roofline, are listed as suspect and marked in their tables; consistent rows
 are not; --retime-names lists exactly the rows at n >= 2^22. And what the
 benchmark bundle's run script relies on: --emulated puts its warning first,
 and without matplotlib the JSON and markdown are still written, saying the
-plot was skipped.
+plot was skipped. And the table of bench/embedding_torch_bench.py's results
+(--embedding-torch): ratios of the planted times, the 10x target marked at
+dim 128 only, the huge-page shares.
 
 Usage: report_selfcheck_test.py PATH/TO/bench/report.py
 """
@@ -92,6 +94,31 @@ def variant_rows(which):
     return rows
 
 
+# bench/embedding_torch_bench.py's results: (dim, pooling, distribution) ->
+# ms per step of torch_sparse, adagrad_sparse, fused, fused_rowwise,
+# fused_call, one thread.
+EMBEDDING_MS = {
+    (64, 20, "uniform"): (80.0, 40.0, 5.0, 4.0, 4.5),     # 16x, but not at the target's dim
+    (128, 20, "uniform"): (80.0, 20.0, 6.4, 5.0, 6.0),    # 12.50x: met
+    (128, 20, "zipf"): (40.0, 20.0, 5.0, 4.0, 4.5),       # 8.00x: missed
+}
+EMBEDDING_NAMES = ("torch_sparse", "adagrad_sparse", "fused", "fused_rowwise", "fused_call")
+
+
+def embedding_torch_results():
+    results = []
+    for (dim, pooling, distribution), times in EMBEDDING_MS.items():
+        for name, ms in zip(EMBEDDING_NAMES, times):
+            fused = name.startswith("fused")
+            results.append(dict(dim=dim, pooling=pooling, distribution=distribution, threads=1,
+                                implementation=name, unique_rows=40000.4, seconds=ms * 1e-3,
+                                step_seconds=(ms if fused else ms * 0.75) * 1e-3,
+                                table_huge_fraction=1.0 if fused else 0.0,
+                                state_huge_fraction=1.0 if fused else 0.25))
+    return {"context": {"rows": 1000000, "bags": 2048, "rounds": 3, "thp": "madvise"},
+            "results": results}
+
+
 class SelfCheckTest(unittest.TestCase):
     def setUp(self):
         self.dir = tempfile.TemporaryDirectory()
@@ -102,7 +129,8 @@ class SelfCheckTest(unittest.TestCase):
                                   l2_cache_bytes="1048576", cache_sizes_from="sysfs")),
                 ("variant", results(variant_rows(0))),
                 ("dense_alone", results(dense_rows(1))),
-                ("variant_alone", results(variant_rows(1)))):
+                ("variant_alone", results(variant_rows(1))),
+                ("embedding_torch", embedding_torch_results())):
             self.paths[key] = os.path.join(self.dir.name, key + ".json")
             with open(self.paths[key], "w") as f:
                 json.dump(content, f)
@@ -204,6 +232,38 @@ class SelfCheckTest(unittest.TestCase):
         with open(out) as f:
             self.assertEqual(json.load(f)["emulated"], "qemu-aarch64 -cpu max")
         self.assertNotIn("Emulated", self.report(self.paths["dense"]))
+
+    def test_embedding_torch_table(self):
+        text = self.report(self.paths["dense"], "--embedding-torch",
+                           self.paths["embedding_torch"])
+        lines = text.splitlines()
+
+        def case_line(dim, distribution):
+            found = [l for l in lines if l.startswith("| %d | 20 | %s | 1 |" % (dim, distribution))]
+            self.assertEqual(len(found), 1, (dim, distribution, text))
+            return [cell.strip() for cell in found[0].strip("|").split("|")]
+
+        # dim, pooling, distribution, threads, unique rows, torch, of which
+        # step, adagrad sparse, fused, row-wise, call, the three ratios, target
+        met = case_line(128, "uniform")
+        self.assertEqual(met[4:], ["40000", "80.000", "60.000", "20.000", "6.400", "5.000",
+                                   "6.000", "4.00x", "12.50x", "16.00x", "met"])
+        missed = case_line(128, "zipf")
+        self.assertEqual(missed[12:], ["8.00x", "10.00x", "**missed**"])
+        other_dim = case_line(64, "uniform")
+        self.assertEqual(other_dim[12:], ["16.00x", "20.00x", ""])
+        self.assertIn("target: torch / fused >= 10x at dim 128", text)
+        huge = [l for l in lines if l.startswith("| 128 | ") and "%" in l]
+        self.assertEqual(len(huge), 4, text)  # fused_call shares the fused module's memory
+        self.assertIn("| 128 | adagrad.torch.EmbeddingBag | 100% | 100% |", huge)
+        self.assertIn("| 128 | nn.EmbeddingBag(sparse=True) + torch.optim.Adagrad | 0% | 25% |",
+                      huge)
+        out = os.path.join(self.dir.name, "report.json")
+        self.report(self.paths["dense"], "--embedding-torch", self.paths["embedding_torch"],
+                    "--json", out)
+        with open(out) as f:
+            self.assertEqual(len(json.load(f)["embedding_torch_bench"]["results"]),
+                             len(EMBEDDING_MS) * len(EMBEDDING_NAMES))
 
     def test_without_matplotlib_the_plot_is_skipped(self):
         # A matplotlib that fails to import, first on the path.
