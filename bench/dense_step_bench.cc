@@ -96,6 +96,13 @@ void set_traffic(benchmark::State& state, std::int64_t elements_per_iteration, s
       static_cast<double>(elements), benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
 }
 
+// The traffic of one step over b, and where b's pages came from.
+template <class T>
+void set_traffic(benchmark::State& state, const step_buffers<T>& b) {
+  set_traffic(state, static_cast<std::int64_t>(b.n), sizeof(T));
+  adagrad_bench::count_huge_pages<T>(state, {b.w.get(), b.g.get(), b.G.get()}, b.n);
+}
+
 adagrad_status step_on(adagrad_isa isa, float* w, const float* g, float* G, std::size_t n,
                        const adagrad_params* p) {
   return adagrad_step_isa(isa, w, g, G, n, p);
@@ -129,7 +136,7 @@ void dense_step(benchmark::State& state, adagrad_isa isa) {
   const adagrad_params p = adagrad_params_default();
   // The step updates w and G in place; repeating it is what training does.
   timed_loop(state, [&] { return step_on(isa, b.w.get(), b.g.get(), b.G.get(), b.n, &p); });
-  set_traffic(state, state.range(0), sizeof(T));
+  set_traffic(state, b);
   state.SetLabel(adagrad_isa_name(isa));
 }
 
@@ -140,7 +147,7 @@ void roofline(benchmark::State& state, adagrad_bench::limit_kernels<T> kernels, 
     kernels.roofline(b.n, b.w.get(), b.g.get(), b.G.get());
     return ADAGRAD_OK;
   });
-  set_traffic(state, state.range(0), sizeof(T));
+  set_traffic(state, b);
   state.SetLabel(adagrad_isa_name(isa));
 }
 
@@ -203,7 +210,7 @@ void threads(benchmark::State& state) {
   const adagrad_params p = adagrad_params_default();
   timed_loop(state,
              [&] { return step_parallel(pool.get(), b.w.get(), b.g.get(), b.G.get(), b.n, &p); });
-  set_traffic(state, state.range(0), sizeof(T));
+  set_traffic(state, b);
   state.SetLabel(adagrad_isa_name(adagrad_active_isa()));
 }
 
@@ -229,7 +236,7 @@ void roofline_threads(benchmark::State& state) {
         &j, b.n, tile);
     return ADAGRAD_OK;
   });
-  set_traffic(state, state.range(0), sizeof(T));
+  set_traffic(state, b);
   state.SetLabel(adagrad_isa_name(adagrad_active_isa()));
 }
 
@@ -305,7 +312,7 @@ void parallel_under_load(benchmark::State& state, bool on_pthreadpool) {
       return j.failed.load(std::memory_order_relaxed) ? ADAGRAD_ERROR_INVALID_PARAMS : ADAGRAD_OK;
     });
   }
-  set_traffic(state, state.range(0), sizeof(float));
+  set_traffic(state, b);
   state.SetLabel(adagrad_isa_name(adagrad_active_isa()));
 }
 
@@ -379,7 +386,7 @@ void call_dispatched(benchmark::State& state) {
     benchmark::DoNotOptimize(status);
     benchmark::ClobberMemory();
   }
-  set_traffic(state, state.range(0), sizeof(T));
+  set_traffic(state, b);
   state.SetLabel(adagrad_isa_name(adagrad_active_isa()));
 }
 
@@ -406,7 +413,7 @@ void call_bare(benchmark::State& state) {
     benchmark::DoNotOptimize(ukernel(b.n, b.w.get(), b.g.get(), b.G.get(), c));
     benchmark::ClobberMemory();
   }
-  set_traffic(state, state.range(0), sizeof(T));
+  set_traffic(state, b);
   state.SetLabel(adagrad_isa_name(adagrad_active_isa()));
 }
 

@@ -21,6 +21,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <initializer_list>
 #include <memory>
 #include <new>
 
@@ -106,6 +107,27 @@ void timed_loop(benchmark::State& state, Step&& step) {
     }
     benchmark::ClobberMemory();
   }
+}
+
+// Counter huge_pages: the share of the buffers' bytes on transparent huge
+// pages as /proc/self/smaps reports them after the timed loop (what the row
+// got, not what page_array asked for), for rows whose buffers are 2 MiB or
+// more. bench/report.py prints it beside a suspect row: a row that got huge
+// pages alone and 4 KiB pages in the complete run (or the reverse) measured
+// the page walks, not the kernel.
+template <class T>
+void count_huge_pages(benchmark::State& state, std::initializer_list<const T*> buffers,
+                      std::size_t n) {
+  const std::size_t bytes = n * sizeof(T);
+  if (bytes < kHugePage) return;
+  std::size_t huge_total = 0;
+  for (const T* p : buffers) {
+    std::size_t huge = 0;
+    if (adagrad_table_huge_page_bytes(p, bytes, &huge) != ADAGRAD_OK) return;
+    huge_total += huge;
+  }
+  state.counters["huge_pages"] =
+      static_cast<double>(huge_total) / static_cast<double>(bytes * buffers.size());
 }
 
 }  // namespace adagrad_bench

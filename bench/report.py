@@ -174,6 +174,16 @@ def retime_names(results):
             if (row_size(name, row) or 0) >= RETIME_MIN_N]
 
 
+def huge_page_shares(row, alone):
+    """The rows' huge_pages counters (bench/harness.h count_huge_pages),
+    when both have one: the page size each run got, a cause of disagreement
+    the times alone cannot show."""
+    if "huge_pages" not in row or "huge_pages" not in alone:
+        return ""
+    return "; on huge pages: %.0f%% of its buffers in the complete run, %.0f%% alone" % (
+        100 * row["huge_pages"], 100 * alone["huge_pages"])
+
+
 class SelfCheck:
     """Collects the suspect rows of every table (see the top of this file).
     retimed: name -> the median row of the same benchmark run alone, or None
@@ -201,8 +211,9 @@ class SelfCheck:
             self.compared += 1
             change = real_ns(row) / real_ns(alone) - 1
             if abs(change) > RETIME_TOLERANCE:
-                self.flag(name, "%s in the complete run, %s alone in a fresh process (%+.0f%%)" % (
-                    fmt_time(real_ns(row)), fmt_time(real_ns(alone)), 100 * change))
+                self.flag(name, "%s in the complete run, %s alone in a fresh process (%+.0f%%)%s" % (
+                    fmt_time(real_ns(row)), fmt_time(real_ns(alone)), 100 * change,
+                    huge_page_shares(row, alone)))
 
     def limit(self, name, efficiency, limit_name):
         """efficiency = the row's own limit's time / the row's time."""
