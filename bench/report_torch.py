@@ -5,6 +5,15 @@ one module, so that both show the same figures the same way. Every ratio is
 of two medians of the same run."""
 
 IMPLEMENTATIONS = ("torch_foreach_false", "torch_foreach_true", "adagrad")
+# bench/torch_bench.py's same-run memory limit of a step-only case.
+STREAM = "stream"
+# Bytes each moves per element of float32 parameters: the stream reads two
+# buffers and writes one; the library's step reads w, g, G and writes w, G;
+# torch's dense step (foreach or not) makes four passes: addcmul_ (read sum,
+# g; write sum), sqrt (read sum; write std), add_ eps (read, write std),
+# addcdiv_ (read w, g, std; write w).
+STREAM_BYTES, STEP_BYTES = 12, 20
+TORCH_STEP_BYTES = {"torch_foreach_false": 44, "torch_foreach_true": 44}
 
 
 def _ratio(numerator, denominator):
@@ -68,7 +77,50 @@ def torch_tables(data):
         lines += ["", "adagrad.torch.Adagrad, more threads against one (same run):", "",
                   "| case | threads | train speedup | step speedup |", "|---|---|---:|---:|"]
         lines += scaling
+    lines += _memory_limits(by_key, cases)
     return "\n".join(lines)
+
+
+def _memory_limits(by_key, cases):
+    """The step-only cases against their same-run stream: each step's bytes
+    per second as a share of the stream's, and the largest speedup over
+    torch a step moving 20 bytes per element could have at the stream's
+    speed (torch's time / (20 bytes x elements / stream bytes per second))."""
+    lines = []
+    for case, threads in cases:
+        stream = by_key.get((case, threads, STREAM))
+        if stream is None:
+            continue
+        elements = stream["elements"]
+        bandwidth = STREAM_BYTES * elements / stream["step_seconds"]
+        fastest_step = STEP_BYTES * elements / bandwidth
+        ours = by_key.get((case, threads, "adagrad"))
+        for name in ("adagrad",) + tuple(TORCH_STEP_BYTES):
+            row = by_key.get((case, threads, name))
+            if row is None:
+                continue
+            moved = TORCH_STEP_BYTES.get(name, STEP_BYTES) * elements / row["step_seconds"]
+            bound = measured = ""
+            if name != "adagrad":
+                bound = _ratio(row["step_seconds"], fastest_step)
+                measured = _ratio(row["step_seconds"], ours and ours["step_seconds"])
+            lines.append("| %s | %d | %s | %d | %.1f | %.2f | %s | %s |" % (
+                case, threads, name, TORCH_STEP_BYTES.get(name, STEP_BYTES), moved / 1e9,
+                moved / bandwidth, measured, bound))
+        one = by_key.get((case, 1, STREAM))
+        if one and threads > 1:
+            lines.append("| %s | %d | stream, %d threads against 1 | | | | %s | |" % (
+                case, threads, threads, _ratio(one["step_seconds"], stream["step_seconds"])))
+    if not lines:
+        return []
+    return ["", "The step-only cases against the memory limit of the same run (a stream "
+            "of in-place torch adds over as many float32 elements, %d bytes each): GB/s = the bytes "
+            "the step moves per element x elements / its time; of stream = that over the "
+            "stream's GB/s; limit = the largest step speedup a %d-byte step could have "
+            "over that implementation at the stream's speed (its time / that step's "
+            "time):" % (STREAM_BYTES, STEP_BYTES), "",
+            "| case | threads | implementation | bytes/element | GB/s | of stream "
+            "| step speedup | limit |", "|---|---:|---|---:|---:|---:|---:|---:|"] + lines
 
 
 # bench/embedding_torch_bench.py's implementations, in its table's order.

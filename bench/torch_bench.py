@@ -11,7 +11,8 @@ threads=N for the library):
           with the gradients already in .grad);
   step    optimizer.step() within that training step;
 
-for three optimizers stepping the same parameters, each with its own state:
+for three optimizers stepping the same parameters, each with its own state
+(and, in the step-only case, the same-run memory limit: Stream below):
 
   torch_foreach_false   torch.optim.Adagrad(foreach=False), the optimizer
                         adagrad.torch.Adagrad reproduces bit for bit;
@@ -62,7 +63,7 @@ import torch
 
 import adagrad
 import adagrad.torch
-from report_torch import IMPLEMENTATIONS, torch_tables
+from report_torch import IMPLEMENTATIONS, STREAM, torch_tables
 
 HIDDEN = 768
 INTERMEDIATE = 3072
@@ -217,11 +218,35 @@ def time_round(case, optimizer, steps):
     return train / steps, step / steps
 
 
+class Stream:
+    """The memory limit of a step-only case, timed in its rounds like an
+    optimizer: a.add_(b) over flat float32 buffers of the case's element
+    count (8 bytes read, 4 written per element, in place as a step writes:
+    an out= buffer would add the reads that fetch its lines before the
+    writes) on torch's threads. Its bytes per second are what this machine
+    gives a streaming pass in this process; report_torch.py divides each
+    step's bytes by it (20 per element for the library's step, 44 for
+    torch's four passes)."""
+
+    def __init__(self, elements):
+        generator = torch.Generator().manual_seed(21)
+        self.a = torch.rand(elements, generator=generator)
+        self.b = torch.rand(elements, generator=generator)
+
+    def step(self):
+        self.a.add_(self.b)
+
+
 def run_case(name, thread_counts, rounds):
     case = CASES[name]()
     optimizers = make_optimizers(case.params)
+    implementations = IMPLEMENTATIONS
+    elements = sum(p.numel() for p in case.params)
+    if case.loss is None:
+        optimizers[STREAM] = Stream(elements)
+        implementations = IMPLEMENTATIONS + (STREAM,)
     runs = [(implementation, threads) for threads in thread_counts
-            for implementation in IMPLEMENTATIONS]
+            for implementation in implementations]
     times = {run: [] for run in runs}
     for round_index in range(rounds):
         shift = round_index % len(runs)
@@ -235,6 +260,7 @@ def run_case(name, thread_counts, rounds):
     results = []
     for (implementation, threads), values in times.items():
         results.append(dict(case=name, threads=threads, implementation=implementation,
+                            elements=elements,
                             train_seconds=statistics.median(v[0] for v in values),
                             step_seconds=statistics.median(v[1] for v in values)))
     return results

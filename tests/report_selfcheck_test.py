@@ -9,7 +9,8 @@ benchmark bundle's run script relies on: --emulated puts its warning first,
 and without matplotlib the JSON and markdown are still written, saying the
 plot was skipped. And the table of bench/embedding_torch_bench.py's results
 (--embedding-torch): ratios of the planted times, the 10x target marked at
-dim 128 only, the huge-page shares.
+dim 128 only, the huge-page shares. And bench/torch_bench.py's step-only
+case against its same-run stream (--torch).
 
 Usage: report_selfcheck_test.py PATH/TO/bench/report.py
 """
@@ -127,6 +128,23 @@ def embedding_torch_results():
             "results": results}
 
 
+# bench/torch_bench.py's results for the step-only case: (implementation,
+# threads) -> ms per step, 10^8 elements.
+TORCH_ELEMENTS = 100_000_000
+TORCH_STEP_MS = {("torch_foreach_false", 1): 200.0, ("torch_foreach_true", 1): 400.0,
+                 ("adagrad", 1): 100.0, ("stream", 1): 50.0,
+                 ("torch_foreach_false", 2): 150.0, ("torch_foreach_true", 2): 300.0,
+                 ("adagrad", 2): 64.0, ("stream", 2): 40.0}
+
+
+def torch_bench_results():
+    return {"context": {"cpus": 2, "rounds": 3},
+            "results": [dict(case="bert_base", implementation=name, threads=threads,
+                             elements=TORCH_ELEMENTS, train_seconds=ms * 1e-3,
+                             step_seconds=ms * 1e-3)
+                        for (name, threads), ms in TORCH_STEP_MS.items()]}
+
+
 class SelfCheckTest(unittest.TestCase):
     def setUp(self):
         self.dir = tempfile.TemporaryDirectory()
@@ -138,7 +156,8 @@ class SelfCheckTest(unittest.TestCase):
                 ("variant", results(variant_rows(0))),
                 ("dense_alone", results(dense_rows(1))),
                 ("variant_alone", results(variant_rows(1))),
-                ("embedding_torch", embedding_torch_results())):
+                ("embedding_torch", embedding_torch_results()),
+                ("torch", torch_bench_results())):
             self.paths[key] = os.path.join(self.dir.name, key + ".json")
             with open(self.paths[key], "w") as f:
                 json.dump(content, f)
@@ -272,6 +291,24 @@ class SelfCheckTest(unittest.TestCase):
         with open(out) as f:
             self.assertEqual(len(json.load(f)["embedding_torch_bench"]["results"]),
                              len(EMBEDDING_MS) * len(EMBEDDING_NAMES))
+
+    def test_torch_step_against_the_same_run_stream(self):
+        lines = self.report(self.paths["dense"], "--torch", self.paths["torch"]).splitlines()
+        start = next(i for i, l in enumerate(lines) if l.startswith("The step-only cases"))
+        table = [l for l in lines[start:] if l.startswith("| bert_base |")]
+        # Stream: 12 bytes x 10^8 in 50 ms = 24 GB/s on one thread; a 20-byte
+        # step at that speed takes 83.3 ms: torch's 200 ms allows 2.40x.
+        self.assertEqual(table[0], "| bert_base | 1 | adagrad | 20 | 20.0 | 0.83 |  |  |")
+        self.assertEqual(table[1],
+                         "| bert_base | 1 | torch_foreach_false | 44 | 22.0 | 0.92 | 2.00x | 2.40x |")
+        self.assertEqual(table[2],
+                         "| bert_base | 1 | torch_foreach_true | 44 | 11.0 | 0.46 | 4.00x | 4.80x |")
+        # Two threads: 30 GB/s; the stream itself gains 1.25x.
+        self.assertIn("| bert_base | 2 | torch_foreach_false | 44 | 29.3 | 0.98 | 2.34x | 2.25x |",
+                      table)
+        self.assertIn("| bert_base | 2 | stream, 2 threads against 1 | | | | 1.25x | |", table)
+        # The stream is a limit, not an optimizer of the main table.
+        self.assertFalse(any(l.startswith("| bert_base | 1 | stream |") for l in lines))
 
     def test_without_matplotlib_the_plot_is_skipped(self):
         # A matplotlib that fails to import, first on the path.
