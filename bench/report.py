@@ -990,20 +990,18 @@ def main():
         table = sparse_compare_table(compare, sparse_derived)
         if table:
             sections.append(table)
-    torch_bench = None
-    if args.torch:
-        with open(args.torch) as f:
-            torch_bench = json.load(f)
-        table = torch_tables(torch_bench)
-        if table:
-            sections.append(table)
-    embedding_torch = None
-    if args.embedding_torch:
-        with open(args.embedding_torch) as f:
-            embedding_torch = json.load(f)
-        table = embedding_tables(embedding_torch)
-        if table:
-            sections.append(table)
+    # The torch benchmarks' JSON as they wrote it, and their tables.
+    torch_results = {}
+    for key, path, make_tables in (("torch_bench", args.torch, torch_tables),
+                                   ("embedding_torch_bench", args.embedding_torch,
+                                    embedding_tables)):
+        torch_results[key] = None
+        if path:
+            with open(path) as f:
+                torch_results[key] = json.load(f)
+            table = make_tables(torch_results[key])
+            if table:
+                sections.append(table)
     # After every table: the limit checks are made as the tables are built.
     sections.insert(1, check.section())
     if args.emulated:
@@ -1032,8 +1030,7 @@ def main():
                        "dispatch_derived": dispatch_derived,
                        "embedding_bag_derived": embedding_bag_derived,
                        "suspects": check.suspects,
-                       "compare": compare, "torch_bench": torch_bench,
-                       "embedding_torch_bench": embedding_torch,
+                       "compare": compare, **torch_results,
                        "emulated": args.emulated, "plot": plot}, out, indent=1)
     if plot:
         report.plot(plot, emulated=bool(args.emulated))
