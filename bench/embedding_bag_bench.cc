@@ -381,7 +381,11 @@ inline void prefetch_for_write(const float* p, std::size_t bytes) {
 // grad_output row of the row's first bag; the whole table and state rows
 // `distance` rows ahead asked for with write intent (0: none), so that the
 // sweep over the distance finds how many rows in flight this CPU wants. Unlike
-// the step it sums no duplicates: it moves at most the step's bytes.
+// the step it sums no duplicates: it moves at most the step's bytes. One
+// stage of whole rows, where the step asks for a row's first lines further
+// ahead than the rest (src/sparse_sort.h, kPrefetchFarOccurrences): the
+// simpler form, swept, is the bound; D = 0 shows what the hardware
+// prefetchers alone give.
 void embedding_bag_gather(benchmark::State& st, bench_case c, std::size_t distance) {
   setup& s = setup_of(c.dim, c.kind);
   const std::size_t n = kBags * c.pooling;
