@@ -567,7 +567,7 @@ void run_table(const bag_table<Index>& b, void* workspace, adagrad_pool* pool) {
   job.bag_of = bag_of;
   job.unit_scale = !b.mean && b.per_sample_weights == nullptr;
   job.plain = b.plain();
-  job.order = sort_by_row<Position>(b.indices, n, b.max_row, /*torch_order=*/false, workspace);
+  job.order = sort_by_row_on<Position>(pool, b.indices, n, b.max_row, workspace);
   // The elements of work, saturated (no gradient buffer bounds n * dim).
   const std::size_t elements = n > SIZE_MAX / b.dim ? SIZE_MAX : n * b.dim;
   const std::size_t tasks = task_count(pool, elements);

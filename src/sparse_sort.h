@@ -11,9 +11,11 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 #include <utility>
 
 #include "dispatch.h"
+#include "pool.h"
 #include "ukernels.h"
 #include "validate.h"
 
@@ -286,6 +288,104 @@ const Position* sort_by_row(const Index* indices, std::size_t n, std::uint64_t m
     to = swap;
   }
   return from;
+}
+
+// sort_by_row's radix sort (torch_order false) split over a pool: each
+// pass's counting and scattering in contiguous blocks of the current order,
+// the positions of one digit placed block after block, so the order is the
+// serial sort's, bit for bit, on any number of threads. Run on the caller
+// alone, the sort was the largest serial part of a threaded fused step (the
+// embedding_bag_threads rows of bench/embedding_bag_bench.cc, a table in
+// cache). The blocks' counts are on the caller's stack (32 KiB at most):
+// hence at most kMaxSortBlocks blocks, none below kMinSortBlock positions
+// (smaller ones cost more in pool hand-offs than they save).
+constexpr std::size_t kMaxSortBlocks = 4;
+constexpr std::size_t kMinSortBlock = 8192;
+
+template <class Index>
+struct radix_pass {
+  const Index* indices;
+  const std::uint32_t* from;
+  std::uint32_t* to;
+  std::size_t n;
+  std::size_t block;
+  unsigned shift;
+  bool scatter;
+  // Per block: its digits' counts, then where its first position of each
+  // digit goes.
+  std::uint32_t (*counts)[kRadixBuckets];
+
+  std::size_t digit(std::uint32_t p) const {
+    return (row_key(indices[p]) >> shift) & (kRadixBuckets - 1);
+  }
+
+  void run_task(std::size_t k) const {
+    const std::size_t first = k * block;
+    const std::size_t last = n - first > block ? first + block : n;
+    std::uint32_t* c = counts[k];
+    if (!scatter) {
+      std::memset(c, 0, kRadixBuckets * sizeof(std::uint32_t));
+      for (std::size_t i = first; i < last; ++i) ++c[digit(from[i])];
+      return;
+    }
+    for (std::size_t i = first; i < last; ++i) {
+      const std::uint32_t p = from[i];
+      to[c[digit(p)]++] = p;
+    }
+  }
+};
+
+template <class Position, class Index>
+const Position* sort_by_row_on(adagrad_pool* pool, const Index* indices, std::size_t n,
+                               std::uint64_t max_row, void* workspace) {
+  std::size_t blocks = adagrad_pool_threads(pool);
+  if (blocks > kMaxSortBlocks) blocks = kMaxSortBlocks;
+  if (blocks > n / kMinSortBlock) blocks = n / kMinSortBlock;
+  if constexpr (!std::is_same<Position, std::uint32_t>::value) blocks = 1;
+  if (blocks < 2) {
+    return sort_by_row<Position>(indices, n, max_row, /*torch_order=*/false, workspace);
+  }
+  // The workspace as sort_by_row lays it out (its own counts unused).
+  const std::size_t past_line = reinterpret_cast<std::uintptr_t>(workspace) % kWorkspaceAlignment;
+  const std::size_t skip = (kWorkspaceAlignment - past_line) % kWorkspaceAlignment;
+  auto* from = reinterpret_cast<std::uint32_t*>(static_cast<unsigned char*>(workspace) + skip);
+  std::uint32_t* to = from + n;
+  for (std::size_t i = 0; i < n; ++i) from[i] = static_cast<std::uint32_t>(i);
+  alignas(64) std::uint32_t counts[kMaxSortBlocks][kRadixBuckets];
+  radix_pass<Index> pass{};
+  pass.indices = indices;
+  pass.n = n;
+  pass.block = (n + blocks - 1) / blocks;
+  pass.counts = counts;
+  for (unsigned shift = 0; shift < 64 && (max_row >> shift) != 0; shift += kRadixBits) {
+    pass.from = from;
+    pass.to = to;
+    pass.shift = shift;
+    pass.scatter = false;
+    run_tasks(pool, blocks, pass);
+    const std::size_t first_digit = pass.digit(0);
+    std::size_t same = 0;
+    for (std::size_t k = 0; k < blocks; ++k) same += counts[k][first_digit];
+    if (same == n) continue;
+    std::uint32_t offset = 0;
+    for (std::size_t d = 0; d < kRadixBuckets; ++d) {
+      for (std::size_t k = 0; k < blocks; ++k) {
+        const std::uint32_t c = counts[k][d];
+        counts[k][d] = offset;
+        offset = static_cast<std::uint32_t>(offset + c);
+      }
+    }
+    pass.scatter = true;
+    run_tasks(pool, blocks, pass);
+    std::uint32_t* swap = from;
+    from = to;
+    to = swap;
+  }
+  if constexpr (std::is_same<Position, std::uint32_t>::value) {
+    return from;
+  } else {
+    return nullptr;  // not reached: the serial sort above
+  }
 }
 
 // Software prefetch of the rows of the occurrences ahead, in two stages (in

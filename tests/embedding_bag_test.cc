@@ -393,6 +393,12 @@ TEST(EmbeddingBag, ThreadCountsGiveTheSameBits) {
     std::vector<TestTable> tables;
     tables.push_back(make_table(rng, 3000, 64, 512, 20, ADAGRAD_POOLING_SUM, true, rowwise, 0));
     tables.push_back(make_table(rng, 200, 300, 512, 3, ADAGRAD_POOLING_MEAN, false, rowwise, 0));
+    // Batches long enough for the row sort to be split over the pool too
+    // (sort_by_row_on: blocks of 8192 positions and more): about 40K indices
+    // over two radix passes, and about 25K (a block count that is not the
+    // thread count) over one.
+    tables.push_back(make_table(rng, 5000, 8, 512, 160, ADAGRAD_POOLING_SUM, false, rowwise, 0));
+    tables.push_back(make_table(rng, 1500, 8, 512, 100, ADAGRAD_POOLING_SUM, true, rowwise, 0));
     // And every option: COUNTER's per-row state, max_norm, clipping.
     tables.push_back(make_table(rng, 2000, 96, 512, 12, ADAGRAD_POOLING_SUM, true, rowwise, 0));
     TestTable& options = tables.back();

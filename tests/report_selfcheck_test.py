@@ -7,7 +7,9 @@ are not, and a suspect row says what share of its buffers was on huge
 pages in each run; --retime-names lists exactly the rows at n >= 2^22. And what the
 benchmark bundle's run script relies on: --emulated puts its warning first,
 and without matplotlib the JSON and markdown are still written, saying the
-plot was skipped. And the table of bench/embedding_torch_bench.py's results
+plot was skipped. The embedding-bag tables of issue 20 (limits, threads,
+a loaded machine) pair the right rows and name the best prefetch distance.
+And the table of bench/embedding_torch_bench.py's results
 (--embedding-torch): ratios of the planted times, the 10x target marked at
 dim 128 only, the huge-page shares. And bench/torch_bench.py's step-only
 case against its same-run stream (--torch).
@@ -327,6 +329,87 @@ class SelfCheckTest(unittest.TestCase):
             self.assertIn("Plot skipped", f.read())
         with open(paths["report.json"]) as f:
             self.assertIsNone(json.load(f)["plot"])
+
+
+def bag_row(name, us, cpu_us=None):
+    """An embedding_bag_bench median row, us per iteration."""
+    t = us * 1e3
+    return {"name": name + "/real_time_median", "run_name": name + "/real_time",
+            "run_type": "aggregate", "aggregate_name": "median", "repetitions": 5,
+            "real_time": t, "cpu_time": (cpu_us if cpu_us is not None else us) * 1e3,
+            "time_unit": "ns"}
+
+
+CASE = "elem/huge/uniform/pool:20/128"
+EMBEDDING_BAG = [
+    bag_row("embedding_bag/fused/" + CASE, 1000),
+    bag_row("embedding_bag/unfused/" + CASE, 2000),
+    bag_row("embedding_bag_stream/" + CASE, 400),
+    bag_row("embedding_bag_gather/%s/prefetch:0" % CASE, 1200),
+    bag_row("embedding_bag_gather/%s/prefetch:8" % CASE, 950),   # the best distance
+    bag_row("embedding_bag_gather/%s/prefetch:32" % CASE, 1000),
+    # A case without limits: no line in the limits table.
+    bag_row("embedding_bag/fused/elem/4k/uniform/pool:1/32", 10),
+    bag_row("embedding_bag/unfused/elem/4k/uniform/pool:1/32", 12),
+    bag_row("embedding_bag_threads/fused/elem/threads:1", 900),
+    bag_row("embedding_bag_threads/fused/elem/threads:2", 500),
+    bag_row("embedding_bag_threads/unfused/elem/threads:1", 1500),
+    bag_row("embedding_bag_threads/unfused/elem/threads:2", 1000),
+    bag_row("embedding_bag_loaded/fused/elem/4k/uniform/pool:20/128/neighbour:none", 1000),
+    bag_row("embedding_bag_loaded/fused/elem/4k/uniform/pool:20/128/neighbour:stream", 2500,
+            cpu_us=1250),
+    bag_row("embedding_bag_loaded/fused/elem/huge/uniform/pool:20/128/neighbour:none", 800),
+    bag_row("embedding_bag_loaded/fused/elem/huge/uniform/pool:20/128/neighbour:stream", 900),
+]
+
+
+class EmbeddingBagTest(unittest.TestCase):
+    """The embedding-bag tables: fused against its limits (the best prefetch
+    distance named), two threads against one, loaded against quiet, each
+    with its target."""
+
+    def setUp(self):
+        self.dir = tempfile.TemporaryDirectory()
+        self.addCleanup(self.dir.cleanup)
+        self.dense = os.path.join(self.dir.name, "dense.json")
+        self.bags = os.path.join(self.dir.name, "embedding_bag.json")
+        self.json = os.path.join(self.dir.name, "report.json")
+        with open(self.dense, "w") as f:
+            json.dump(results([]), f)
+        with open(self.bags, "w") as f:
+            json.dump(results(EMBEDDING_BAG), f)
+        out = subprocess.run([sys.executable, REPORT, self.dense, "--embedding-bag", self.bags,
+                              "--json", self.json], check=True, capture_output=True, text=True)
+        self.text = out.stdout
+        with open(self.json) as f:
+            self.limits = json.load(f)["embedding_bag_limits"]
+
+    def line(self, *cells):
+        found = [l for l in self.text.splitlines()
+                 if l.startswith("| ") and all("| %s |" % c in l for c in cells)]
+        self.assertEqual(len(found), 1, (cells, self.text))
+        return found[0]
+
+    def test_fused_against_stream_and_best_gather(self):
+        line = self.line("elem", "huge", "uniform", "20", "128", "0.40")
+        self.assertIn("| 950 us (8) | 0.95 | yes |", line)
+        (case,) = self.limits["limits"]
+        self.assertEqual(case["best_prefetch_distance"], 8)
+        self.assertAlmostEqual(case["fraction_of_stream"], 0.4)
+        self.assertAlmostEqual(case["fraction_of_best_gather"], 0.95)
+        self.assertIn("target >= 0.5", self.text)
+        self.assertIn("target >= 0.9", self.text)
+
+    def test_threads(self):
+        self.assertIn("| 1.80x | yes |", self.line("fused", "elem", "900 us", "500 us"))
+        self.assertIn("| 1.50x | no |", self.line("unfused", "elem", "1.5 ms"))
+        self.assertIn("target >= 1.7x", self.text)
+
+    def test_loaded_against_quiet(self):
+        self.assertIn("| 0.40 | no | 0.80 |", self.line("fused", "elem", "4k", "2.5 ms"))
+        self.assertIn("| 0.89 | yes | 0.89 |", self.line("fused", "elem", "huge", "900 us"))
+        kept = {case["pages"]: case["speed_kept"] for case in self.limits["loaded"]}
+        self.assertAlmostEqual(kept["4k"], 0.4)
 
 
 if __name__ == "__main__":
