@@ -518,6 +518,30 @@ class LayoutTest(unittest.TestCase):
         for make_grad in (lambda grad: grad, sliced, self.channels_last, broadcast):
             run_layouts(self, sliced, make_grad)
 
+    def test_a_gradient_copied_for_its_layout_is_copied_at_every_step(self):
+        # A gradient whose strides differ from the parameter's steps through
+        # a C-order copy; updated in place, as backward accumulates into it,
+        # the next step must see its new values, not the last step's copy.
+        for dtype in DTYPES:
+            with self.subTest(dtype=dtype):
+                generator = torch.Generator().manual_seed(29)
+                ours_param = torch.randn(4, 6, generator=generator, dtype=dtype)
+                theirs_param = ours_param.clone().requires_grad_()
+                ours_param.requires_grad_()
+                ours = Adagrad([ours_param], lr=0.1)
+                theirs = torch.optim.Adagrad([theirs_param], lr=0.1, foreach=False)
+                ours_param.grad = torch.zeros(6, 4, dtype=dtype).t()
+                theirs_param.grad = torch.zeros(4, 6, dtype=dtype)
+                for step in range(3):
+                    grad = torch.randn(4, 6, generator=generator, dtype=dtype)
+                    ours_param.grad.copy_(grad)
+                    theirs_param.grad.copy_(grad)
+                    ours.step()
+                    theirs.step()
+                    self.assertIsNone(state_difference(ours, [ours_param], theirs,
+                                                       [theirs_param]),
+                                      "after step {}".format(step + 1))
+
     def test_complex(self):
         for dtype in (torch.complex64, torch.complex128):
             with self.subTest(dtype=dtype):

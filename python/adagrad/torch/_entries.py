@@ -155,8 +155,7 @@ class _Entry:
     as they were (holds)."""
 
     __slots__ = ("param", "grad", "sum", "step", "step_index", "key", "dtype", "half", "w", "g",
-                 "G",
-                 "writebacks", "folded", "spans", "empty_view")
+                 "G", "writebacks", "copied", "folded", "spans", "empty_view")
 
     def __init__(self, param, grad, state, group, name, step_buffer):
         _check_tensor(param, param, name, "")
@@ -173,6 +172,10 @@ class _Entry:
         # written).
         self.spans = [_span(param, True), _span(grad, False), _span(state_sum, True)]
         self.writebacks = []
+        # Whether any array is a copy (a gradient's too, which is not written
+        # back): such arrays hold this step's values, and are made anew at
+        # every step.
+        self.copied = False
         param, grad = param.detach(), grad.detach()
         weight_decay = group["weight_decay"]
         self.folded = param.is_complex() and weight_decay != 0
@@ -246,6 +249,7 @@ class _Entry:
         # library does not.
         copy = np.empty_like(array)
         np.copyto(copy, array)
+        self.copied = True
         if written:
             self.writebacks.append((array, copy))
         return copy
@@ -255,6 +259,7 @@ class _Entry:
         if view.flags.c_contiguous:
             return self._aligned(view.reshape(-1), written)
         copy = np.ascontiguousarray(view)
+        self.copied = True
         if written:
             self.writebacks.append((view, copy))
         return copy.reshape(-1)

@@ -333,7 +333,7 @@ class Adagrad(torch.optim.Optimizer):
                                              probe_sparse())
                     else:
                         entry = _Entry(param, grad, state, group, name, self._step_buffer)
-                        if not entry.writebacks and not entry.folded:
+                        if not entry.copied and not entry.folded:
                             plan.new_entries.append((identity, entry))
                         plan.writebacks.extend(entry.writebacks)
                 seen[identity] = [entry, group_index, 1]
