@@ -1219,6 +1219,159 @@ class SignatureTest(unittest.TestCase):
         Adagrad(make_params(torch.float32, 0), differentiable=False)
 
 
+REMADE = object()
+
+
+class ReplayedPlanTest(unittest.TestCase):
+    """A step whose parameters, gradients, states and groups are as they
+    were at the last step replays that step's plan (_replayed_plan); any
+    change to what the plan was made from makes a new one, with torch's
+    bits, and a step that raises after replayed ones changes nothing."""
+
+    OPTIONS = dict(lr=0.1, weight_decay=0.1)  # lr_decay 0: plans are kept
+    SHAPES = [(33,), (5, 7), (64, 65), (4, 6)]
+
+    def sides(self, dtype=torch.float32):
+        generator = torch.Generator().manual_seed(23)
+        initial = [torch.randn(shape, generator=generator, dtype=dtype) for shape in self.SHAPES]
+        sides = []
+        for cls, extra in ((Adagrad, {}), (torch.optim.Adagrad, dict(foreach=False))):
+            params = [p.clone().requires_grad_() for p in initial]
+            sides.append((params, cls(params, **dict(self.OPTIONS, **extra))))
+        return sides, generator
+
+    def run_changes(self, changes):
+        """Before each step, change(params, optimizer) on both sides (None:
+        nothing, and ours must replay; REMADE: nothing, and ours must not: a
+        gradient stepped through a copy, states made by the last step); after
+        it, torch's bits."""
+        for dtype in DTYPES:
+            with self.subTest(dtype=dtype):
+                sides, generator = self.sides(dtype)
+                for params, _ in sides:
+                    for param in params:  # the gradients are kept, as accumulated
+                        param.grad = torch.zeros_like(param)
+                for index, change in enumerate([None, None] + changes):
+                    grads = [torch.randn(shape, generator=generator, dtype=dtype)
+                             for shape in self.SHAPES]
+                    for params, optimizer in sides:
+                        for param, grad in zip(params, grads):
+                            if param.grad is not None:  # (param_reshaped: same numel)
+                                param.grad.copy_(grad.reshape(param.shape))
+                        if change is not None and change is not REMADE:
+                            change(params, optimizer)
+                    (ours_params, ours), (theirs_params, theirs) = sides
+                    kept = ours.__dict__.get("_program")
+                    replayed = ours._replayed_plan()
+                    if change is REMADE:
+                        self.assertIsNone(replayed, "step {}".format(index))
+                    elif index == 1 or (index > 1 and change is None):
+                        self.assertIsNotNone(replayed, "step {}".format(index))
+                    elif index > 1:
+                        self.assertIsNone(replayed, "step {}: {}".format(index, change.__name__))
+                    if kept is not None:
+                        self.assertIs(replayed, kept.plan if replayed is not None else None)
+                    for _, optimizer in sides:
+                        optimizer.step()
+                    self.assertIsNone(state_difference(ours, ours_params, theirs, theirs_params),
+                                      "after step {}".format(index))
+                    self.assertEqual([p._version for p in ours_params],
+                                     [p._version for p in theirs_params])
+
+    def test_unchanged_steps_replay_and_changes_are_followed(self):
+        def data_reassigned(params, optimizer):
+            params[0].data = params[0].data.clone()
+
+        def param_replaced_in_group(params, optimizer):
+            fresh = params[1].detach().clone().requires_grad_()
+            fresh.grad = params[1].grad
+            optimizer.state[fresh] = optimizer.state.pop(params[1])
+            optimizer.param_groups[0]["params"][1] = fresh
+            params[1] = fresh
+
+        def grad_layout_changed(params, optimizer):
+            # The same values in a transposed layout: a new gradient tensor,
+            # stepped through a C-order copy (made anew at every step).
+            params[3].grad = params[3].grad.t().contiguous().t()
+
+        def grad_layout_back(params, optimizer):
+            params[3].grad = params[3].grad.contiguous()
+
+        def grad_memory_moved(params, optimizer):
+            params[2].grad.data = params[2].grad.data.clone()
+
+        def param_reshaped(params, optimizer):
+            # The same memory, tensors and elements, other shapes and strides.
+            for tensor in (params[2], params[2].grad, optimizer.state[params[2]]["sum"]):
+                tensor.data = tensor.data.view(65, 64)
+
+        def gradient_dropped(params, optimizer):
+            params[0].grad = None
+
+        def gradient_back(params, optimizer):
+            params[0].grad = torch.ones_like(params[0])
+
+        def sum_replaced(params, optimizer):
+            state = optimizer.state[params[1]]
+            state["sum"] = state["sum"].clone()
+
+        def lr_changed(params, optimizer):
+            optimizer.param_groups[0]["lr"] = 0.05
+
+        def lr_type_changed(params, optimizer):
+            optimizer.param_groups[0]["lr"] = np.float64(0.05)
+
+        def maximize_changed(params, optimizer):
+            optimizer.param_groups[0]["maximize"] = True
+
+        def state_dict_loaded(params, optimizer):
+            optimizer.load_state_dict(copy.deepcopy(optimizer.state_dict()))
+
+        def group_added(params, optimizer):
+            extra = torch.zeros(3, dtype=params[0].dtype, requires_grad=True)
+            extra.grad = torch.ones_like(extra)
+            optimizer.add_param_group({"params": [extra]})
+            if not isinstance(optimizer, Adagrad):  # torch's makes states only at first
+                optimizer.state[extra] = {"step": torch.tensor(0.0), "sum": torch.zeros_like(extra)}
+
+        self.run_changes([data_reassigned, None, param_replaced_in_group, None,
+                          grad_layout_changed, REMADE, grad_layout_back, None,
+                          grad_memory_moved, None, param_reshaped,
+                          None, gradient_dropped, None, gradient_back, None, sum_replaced, None,
+                          lr_changed, None, lr_type_changed, None, maximize_changed, None,
+                          state_dict_loaded, None, group_added, REMADE, None])
+
+    def test_a_failing_step_after_replayed_ones_changes_nothing(self):
+        (params, ours), _ = self.sides()[0]
+        for param in params:
+            param.grad = torch.randn_like(param)
+        for _ in range(3):
+            ours.step()
+        self.assertIsNotNone(ours._replayed_plan())
+        for make_bad, error in (
+                (lambda: ours.state[params[3]].__setitem__("sum", torch.zeros(24)), ValueError),
+                (lambda: ours.param_groups[0].__setitem__("eps", 1e39), ValueError),
+                (lambda: ours.state[params[3]].__setitem__("step", 3), RuntimeError)):
+            with self.subTest(error=error):
+                saved = {key: value for key, value in ours.state[params[3]].items()}
+                before = snapshot(ours)
+                make_bad()
+                with self.assertRaises(error):
+                    ours.step()
+                ours.state[params[3]].update(saved)
+                ours.param_groups[0]["eps"] = self.OPTIONS.get("eps", 1e-10)
+                self.assertEqual(snapshot(ours), before)
+                ours.step()  # and steps on from there
+
+    def test_kept_plans_are_not_pickled(self):
+        (params, ours), _ = self.sides()[0]
+        for param in params:
+            param.grad = torch.randn_like(param)
+        ours.step()
+        self.assertIn("_program", ours.__dict__)
+        self.assertNotIn("_program", copy.deepcopy(ours).__dict__)
+
+
 class OptimizerProtocolTest(unittest.TestCase):
     def test_parameters_without_gradient_are_skipped(self):
         params = make_params(torch.float64, 9)
