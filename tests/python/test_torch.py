@@ -1315,6 +1315,9 @@ class ReplayedPlanTest(unittest.TestCase):
             state = optimizer.state[params[1]]
             state["sum"] = state["sum"].clone()
 
+        def state_replaced(params, optimizer):
+            optimizer.state[params[0]] = dict(optimizer.state[params[0]])
+
         def lr_changed(params, optimizer):
             optimizer.param_groups[0]["lr"] = 0.05
 
@@ -1338,6 +1341,7 @@ class ReplayedPlanTest(unittest.TestCase):
                           grad_layout_changed, REMADE, grad_layout_back, None,
                           grad_memory_moved, None, param_reshaped,
                           None, gradient_dropped, None, gradient_back, None, sum_replaced, None,
+                          state_replaced, None,
                           lr_changed, None, lr_type_changed, None, maximize_changed, None,
                           state_dict_loaded, None, group_added, REMADE, None])
 

@@ -336,7 +336,7 @@ class Adagrad(torch.optim.Optimizer):
             for param_index, param in enumerate(group["params"]):
                 grad = param.grad
                 if grad is None:
-                    items.append((param, None, None, None, None))
+                    items.append((param, None, None, None))
                     continue
                 identity = id(param)
                 if identity in seen:
@@ -368,7 +368,7 @@ class Adagrad(torch.optim.Optimizer):
                     # Made anew (or keyed by the step count) at every step.
                     replayable = False
                 else:
-                    items.append((param, grad, entry.sum, entry.step, entry.key))
+                    items.append((param, grad, entry.sum, entry.key))
                 step_count = entry.step
                 lr = group["lr"]
                 if lr_decay != 0 or (entry.half and self.rounding == "stochastic"):
@@ -428,7 +428,7 @@ class Adagrad(torch.optim.Optimizer):
                 self._count(plan, entry)
         if changed:
             _check_overlaps(plan.entries)
-        if replayable:
+        if replayable and all(type(state) is dict for state in self.state.values()):
             plan.program = _Program(self, program_groups, plan)
         return plan
 
@@ -453,25 +453,27 @@ class Adagrad(torch.optim.Optimizer):
                 or program.step_buffer is not self._step_buffer):
             return None
         groups = self.param_groups
-        if len(groups) != len(program.groups):
+        if len(groups) != len(program.groups) or len(self.state) != len(program.states):
             return None
-        state_of = self.state.get
+        # The states in the mapping's order, compared by identity: looking
+        # each parameter up would hash it (Tensor.__hash__, a Python call).
+        for (param, state), (kept_param, kept_state, state_sum, step) in zip(
+                self.state.items(), program.states):
+            if (param is not kept_param or state is not kept_state
+                    or state.get("sum") is not state_sum or state.get("step") is not step):
+                return None
         for group, (kept_group, params, values, items) in zip(groups, program.groups):
             if (group is not kept_group or group["params"] is not params
                     or len(params) != len(items) or not _same_values(group, values)):
                 return None
-            for param, (kept_param, grad, state_sum, step, key) in zip(params, items):
+            for param, (kept_param, grad, state_sum, key) in zip(params, items):
                 if param is not kept_param or param.grad is not grad:
                     return None
-                if grad is None:
-                    continue
-                state = state_of(param)
                 # _entry_key, written out: this loop runs for every tensor.
-                if (state is None or state.get("sum") is not state_sum
-                        or state.get("step") is not step
-                        or (param.dtype, param.data_ptr(), param.shape, param.stride(),
-                            grad.data_ptr(), grad.shape, grad.stride(), state_sum.data_ptr(),
-                            state_sum.shape, state_sum.stride()) != key):
+                if grad is not None and (
+                        param.dtype, param.data_ptr(), param.shape, param.stride(),
+                        grad.data_ptr(), grad.shape, grad.stride(), state_sum.data_ptr(),
+                        state_sum.shape, state_sum.stride()) != key:
                     return None
         return program.plan
 
@@ -545,17 +547,20 @@ def _same_values(group, values):
 
 class _Program:
     """A plan that step() may replay, with what _replayed_plan compares:
-    the optimizer's fma mode, rounding and step buffer, and per group the
-    group, its list of parameters, its values (_program_values) and per
-    parameter (param, grad, sum, step, entry key), or (param, None, None,
-    None, None) for one without a gradient."""
+    the optimizer's fma mode, rounding and step buffer; its states, in the
+    order of the mapping ((param, state, state["sum"], state["step"]));
+    and per group the group, its list of parameters, its values
+    (_program_values) and per parameter (param, grad, sum, entry key), or
+    (param, None, None, None) for one without a gradient."""
 
-    __slots__ = ("fma", "rounding", "step_buffer", "groups", "plan")
+    __slots__ = ("fma", "rounding", "step_buffer", "states", "groups", "plan")
 
     def __init__(self, optimizer, groups, plan):
         self.fma = optimizer.fma
         self.rounding = optimizer.rounding
         self.step_buffer = optimizer._step_buffer
+        self.states = [(param, state, state.get("sum"), state.get("step"))
+                       for param, state in optimizer.state.items()]
         self.groups = groups
         self.plan = plan
         plan.replayed = True
