@@ -1267,6 +1267,8 @@ class ReplayedPlanTest(unittest.TestCase):
                         self.assertIsNone(replayed, "step {}".format(index))
                     elif index == 1 or (index > 1 and change is None):
                         self.assertIsNotNone(replayed, "step {}".format(index))
+                    elif index > 1 and getattr(change, "replays", False):
+                        self.assertIsNotNone(replayed, "step {}: {}".format(index, change.__name__))
                     elif index > 1:
                         self.assertIsNone(replayed, "step {}: {}".format(index, change.__name__))
                     if kept is not None:
@@ -1315,6 +1317,21 @@ class ReplayedPlanTest(unittest.TestCase):
             state = optimizer.state[params[1]]
             state["sum"] = state["sum"].clone()
 
+        def new_gradients(params, optimizer):
+            # As zero_grad(set_to_none=True) and backward make them: other
+            # tensors, the same dtypes, shapes and strides: the plan takes
+            # them in the old ones' places.
+            for param in params:
+                param.grad = param.grad.clone()
+
+        new_gradients.replays = True
+
+        def a_new_gradient_of_other_strides(params, optimizer):
+            params[2].grad = params[2].grad.t().contiguous().t()
+
+        def contiguous_gradients(params, optimizer):
+            params[2].grad = params[2].grad.contiguous()
+
         def state_replaced(params, optimizer):
             optimizer.state[params[0]] = dict(optimizer.state[params[0]])
 
@@ -1341,7 +1358,9 @@ class ReplayedPlanTest(unittest.TestCase):
                           grad_layout_changed, REMADE, grad_layout_back, None,
                           grad_memory_moved, None, param_reshaped,
                           None, gradient_dropped, None, gradient_back, None, sum_replaced, None,
-                          state_replaced, None,
+                          state_replaced, None, new_gradients, None, new_gradients,
+                          a_new_gradient_of_other_strides, REMADE, contiguous_gradients, None,
+                          new_gradients, None,
                           lr_changed, None, lr_type_changed, None, maximize_changed, None,
                           state_dict_loaded, None, group_added, REMADE, None])
 
@@ -1366,6 +1385,38 @@ class ReplayedPlanTest(unittest.TestCase):
                 ours.param_groups[0]["eps"] = self.OPTIONS.get("eps", 1e-10)
                 self.assertEqual(snapshot(ours), before)
                 ours.step()  # and steps on from there
+
+    def test_new_gradients_are_checked_as_the_first_ones(self):
+        # After replayed steps, new gradient tensors that the plan cannot
+        # take (memory the step writes, a sparse one) raise as at a first
+        # step, and nothing changes.
+        (params, ours), _ = self.sides()[0]
+        for param in params:
+            param.grad = torch.randn_like(param)
+        for _ in range(2):
+            ours.step()
+        for bad, error, message in (
+                # The parameter's own memory, another's (the same strides as
+                # the gradient it replaces), a sum's.
+                ((0, lambda: params[0].detach()), ValueError, "must not share memory"),
+                ((1, lambda: params[2].detach().reshape(-1)[:35].view(5, 7)), ValueError,
+                 "reach the same memory"),
+                ((3, lambda: ours.state[params[3]]["sum"]), ValueError, "must not share memory"),
+                ((0, lambda: torch.zeros(33).to_sparse()), RuntimeError, "weight_decay")):
+            with self.subTest(message=message, parameter=bad[0]):
+                grads = [param.grad for param in params]
+                for param in params:
+                    param.grad = param.grad.clone()
+                self.assertIsNotNone(ours._replayed_plan())
+                before = snapshot(ours)
+                params[bad[0]].grad = bad[1]()
+                with self.assertRaisesRegex(error, message):
+                    ours.step()
+                params[bad[0]].grad = grads[bad[0]].clone()
+                self.assertEqual(snapshot(ours)[1:], before[1:])
+                self.assertEqual([tensor_bits(p) for p in params],
+                                 [bits for bits, _, _ in before[0]])
+                ours.step()
 
     def test_kept_plans_are_not_pickled(self):
         (params, ours), _ = self.sides()[0]

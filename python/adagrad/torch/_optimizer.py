@@ -1,13 +1,15 @@
 # SPDX-License-Identifier: BSD-3-Clause
 """adagrad.torch.Adagrad: the optimizer, and the plan of a step (what it
 checks before anything changes, and the library calls it makes)."""
+import bisect
+
 import numpy as np
 import torch
 
 import adagrad
 
 from ._entries import (_HALF_DTYPES, _ROUNDINGS, _Entry, _SparseEntry, _check_hyperparameters,
-                       _check_overlaps, _new_state, _step_sparse)
+                       _check_overlaps, _entry_key, _new_state, _step_sparse)
 from ._pools import _MAX_THREADS, _pool
 from ._probes import probe_fma, probe_sparse
 
@@ -102,7 +104,10 @@ class Adagrad(torch.optim.Optimizer):
     hyperparameters, which parameters have gradients, every tensor's object,
     memory and layout) and its rates do not follow the step counts
     (lr_decay=0), the next step replays it, with the same bits, after
-    comparing those; the float32
+    comparing those (new gradient tensors, as zero_grad(set_to_none=True)
+    and backward make, take the old ones' places when they have their
+    dtypes, shapes and strides, after the checks a first step makes); the
+    float32
     step counts the optimizer makes are views of one tensor, incremented
     with one operation. A parameter listed twice in a group is stepped
     twice, as torch's foreach=False steps it (torch warns when the group is
@@ -336,7 +341,7 @@ class Adagrad(torch.optim.Optimizer):
             for param_index, param in enumerate(group["params"]):
                 grad = param.grad
                 if grad is None:
-                    items.append((param, None, None, None))
+                    items.append([param, None, None, None, None, None, None])
                     continue
                 identity = id(param)
                 if identity in seen:
@@ -368,7 +373,11 @@ class Adagrad(torch.optim.Optimizer):
                     # Made anew (or keyed by the step count) at every step.
                     replayable = False
                 else:
-                    items.append((param, grad, entry.sum, entry.key))
+                    # [param, grad, sum, key, entry, the batch's list of
+                    # gradient arrays and its index there (None for a 16-bit
+                    # parameter's)]
+                    item = [param, grad, entry.sum, entry.key, entry, None, None]
+                    items.append(item)
                 step_count = entry.step
                 lr = group["lr"]
                 if lr_decay != 0 or (entry.half and self.rounding == "stochastic"):
@@ -422,6 +431,8 @@ class Adagrad(torch.optim.Optimizer):
                                 group_index, param_index, group_index, step), dtype, self.fma)
                         checked.add((dtype, lr))
                     batch = plan.batches[key] = (hyperparameters, [], [], [])
+                if replayable:
+                    item[5], item[6] = batch[2], len(batch[2])
                 batch[1].append(entry.w)
                 batch[2].append(entry.g)
                 batch[3].append(entry.G)
@@ -462,19 +473,28 @@ class Adagrad(torch.optim.Optimizer):
             if (param is not kept_param or state is not kept_state
                     or state.get("sum") is not state_sum or state.get("step") is not step):
                 return None
+        regrads = []
         for group, (kept_group, params, values, items) in zip(groups, program.groups):
             if (group is not kept_group or group["params"] is not params
                     or len(params) != len(items) or not _same_values(group, values)):
                 return None
-            for param, (kept_param, grad, state_sum, key) in zip(params, items):
-                if param is not kept_param or param.grad is not grad:
+            for param, item in zip(params, items):
+                kept_param, grad, state_sum, key = item[0], item[1], item[2], item[3]
+                if param is not kept_param:
                     return None
+                current = param.grad
+                if current is not grad:
+                    if current is None or grad is None:
+                        return None
+                    regrads.append((item, current))
                 # _entry_key, written out: this loop runs for every tensor.
-                if grad is not None and (
+                elif grad is not None and (
                         param.dtype, param.data_ptr(), param.shape, param.stride(),
                         grad.data_ptr(), grad.shape, grad.stride(), state_sum.data_ptr(),
                         state_sum.shape, state_sum.stride()) != key:
                     return None
+        if regrads and not program.regrad(regrads):
+            return None
         return program.plan
 
     def _plan_repeat(self, plan, seen, group, group_index, param_index):
@@ -550,10 +570,13 @@ class _Program:
     the optimizer's fma mode, rounding and step buffer; its states, in the
     order of the mapping ((param, state, state["sum"], state["step"]));
     and per group the group, its list of parameters, its values
-    (_program_values) and per parameter (param, grad, sum, entry key), or
-    (param, None, None, None) for one without a gradient."""
+    (_program_values) and per parameter [param, grad, sum, entry key,
+    entry, the list of gradient arrays that holds its gradient's and the
+    index there] (all None but param for one without a gradient, the last
+    two for a 16-bit parameter)."""
 
-    __slots__ = ("fma", "rounding", "step_buffer", "states", "groups", "plan")
+    __slots__ = ("fma", "rounding", "step_buffer", "states", "groups", "plan", "written_starts",
+                 "written_ends")
 
     def __init__(self, optimizer, groups, plan):
         self.fma = optimizer.fma
@@ -564,6 +587,56 @@ class _Program:
         self.groups = groups
         self.plan = plan
         plan.replayed = True
+        # The memory the step writes (parameters, sums), in order: spans
+        # that do not overlap (_check_overlaps saw to it).
+        written = sorted(span[:2] for entry in plan.entries for span in entry.spans
+                         if span is not None and span[2])
+        self.written_starts = [start for start, _ in written]
+        self.written_ends = [end for _, end in written]
+
+    def regrad(self, regrads):
+        """Puts new gradient tensors in the places of the old ones:
+        regrads holds (item, gradient) for each parameter whose gradient is
+        another tensor than at the last step (zero_grad(set_to_none=True)
+        and backward make one at every step), everything else being as it
+        was. Each is checked as _Entry and _check_overlaps would check it
+        (Entry.regrad: dtype, shape, strides, alignment; here its memory
+        against what the step writes); when all pass, the plan's arrays,
+        the entries and the items take them and True is returned, else
+        nothing changes and False is returned (_plan then makes the plan,
+        and raises what is wrong). Remaking the plan for them cost more per
+        tensor than torch's own step (bench/torch_bench.py, case
+        200x1000_none)."""
+        updates = []
+        for item, grad in regrads:
+            param, state_sum, key, entry = item[0], item[2], item[3], item[4]
+            array = entry.regrad(grad)
+            if array is None:
+                return False
+            new_key = _entry_key(param, grad, state_sum)
+            if new_key[:4] != key[:4] or new_key[5:] != key[5:]:
+                return False
+            # The old gradient's span moved to the new one's memory (the same
+            # shape and strides reach the same extent).
+            span = entry.spans[1]
+            if span is not None:
+                start = grad.data_ptr()
+                span = (start, start + span[1] - span[0], False)
+                # The written span that starts last at or before the
+                # gradient's start, and the next one.
+                index = bisect.bisect_right(self.written_starts, span[0]) - 1
+                if ((index >= 0 and self.written_ends[index] > span[0])
+                        or (index + 1 < len(self.written_starts)
+                            and self.written_starts[index + 1] < span[1])):
+                    return False
+            updates.append((item, grad, array, new_key, span))
+        for item, grad, array, new_key, span in updates:
+            entry = item[4]
+            item[1], item[3] = grad, new_key
+            entry.grad, entry.g, entry.key, entry.spans[1] = grad, array, new_key, span
+            if item[5] is not None:
+                item[5][item[6]] = array
+        return True
 
 
 def _group_hyperparameters(group, lr, lr_decay):
