@@ -34,7 +34,10 @@ The cases:
                  turn; 2 GiB of tables shared by the optimizers, 2 GiB of
                  state each);
   200x1000       200 tensors of 1,000 elements (the cost per tensor), the
-                 loss a sum of their dot products with fixed inputs.
+                 loss a sum of their dot products with fixed inputs;
+  200x1000_none  the same with the gradients set to None before each
+                 backward (zero_grad(set_to_none=True)), so that every step
+                 has new gradient tensors.
 
 Why this way: the ratios are only meaningful when both sides ran under the
 same conditions, so everything runs in this one process, on the same
@@ -166,12 +169,15 @@ def dlrm_case(distribution):
     return Case([p for m in modules for p in m.parameters()], loss, modules)
 
 
-def many_small_case():
+def many_small_case(set_to_none=False):
     generator = torch.Generator().manual_seed(18)
     params = [torch.randn(1000, generator=generator).requires_grad_() for _ in range(200)]
     inputs = [torch.randn(1000, generator=generator) for _ in range(200)]
 
     def loss(index):
+        if set_to_none:
+            for param in params:
+                param.grad = None
         return torch.stack([torch.dot(p, x) for p, x in zip(params, inputs)]).sum()
 
     return Case(params, loss)
@@ -183,9 +189,11 @@ CASES = {
     "dlrm_uniform": lambda: dlrm_case("uniform"),
     "dlrm_zipf": lambda: dlrm_case("zipf"),
     "200x1000": many_small_case,
+    "200x1000_none": lambda: many_small_case(set_to_none=True),
 }
 # Steps timed per round: about 50 ms of work or more per round.
-STEPS_PER_ROUND = {"mlp": 5, "bert_base": 2, "dlrm_uniform": 2, "dlrm_zipf": 2, "200x1000": 20}
+STEPS_PER_ROUND = {"mlp": 5, "bert_base": 2, "dlrm_uniform": 2, "dlrm_zipf": 2, "200x1000": 20,
+                   "200x1000_none": 20}
 
 
 def make_optimizers(params):

@@ -518,6 +518,30 @@ class LayoutTest(unittest.TestCase):
         for make_grad in (lambda grad: grad, sliced, self.channels_last, broadcast):
             run_layouts(self, sliced, make_grad)
 
+    def test_a_gradient_copied_for_its_layout_is_copied_at_every_step(self):
+        # A gradient whose strides differ from the parameter's steps through
+        # a C-order copy; updated in place, as backward accumulates into it,
+        # the next step must see its new values, not the last step's copy.
+        for dtype in DTYPES:
+            with self.subTest(dtype=dtype):
+                generator = torch.Generator().manual_seed(29)
+                ours_param = torch.randn(4, 6, generator=generator, dtype=dtype)
+                theirs_param = ours_param.clone().requires_grad_()
+                ours_param.requires_grad_()
+                ours = Adagrad([ours_param], lr=0.1)
+                theirs = torch.optim.Adagrad([theirs_param], lr=0.1, foreach=False)
+                ours_param.grad = torch.zeros(6, 4, dtype=dtype).t()
+                theirs_param.grad = torch.zeros(4, 6, dtype=dtype)
+                for step in range(3):
+                    grad = torch.randn(4, 6, generator=generator, dtype=dtype)
+                    ours_param.grad.copy_(grad)
+                    theirs_param.grad.copy_(grad)
+                    ours.step()
+                    theirs.step()
+                    self.assertIsNone(state_difference(ours, [ours_param], theirs,
+                                                       [theirs_param]),
+                                      "after step {}".format(step + 1))
+
     def test_complex(self):
         for dtype in (torch.complex64, torch.complex128):
             with self.subTest(dtype=dtype):
@@ -1193,6 +1217,214 @@ class SignatureTest(unittest.TestCase):
         with self.assertRaisesRegex(ValueError, "differentiable=True"):
             Adagrad(make_params(torch.float32, 0), differentiable=True)
         Adagrad(make_params(torch.float32, 0), differentiable=False)
+
+
+REMADE = object()
+
+
+class ReplayedPlanTest(unittest.TestCase):
+    """A step whose parameters, gradients, states and groups are as they
+    were at the last step replays that step's plan (_replayed_plan); any
+    change to what the plan was made from makes a new one, with torch's
+    bits, and a step that raises after replayed ones changes nothing."""
+
+    OPTIONS = dict(lr=0.1, weight_decay=0.1)  # lr_decay 0: plans are kept
+    SHAPES = [(33,), (5, 7), (64, 65), (4, 6)]
+
+    def sides(self, dtype=torch.float32):
+        generator = torch.Generator().manual_seed(23)
+        initial = [torch.randn(shape, generator=generator, dtype=dtype) for shape in self.SHAPES]
+        sides = []
+        for cls, extra in ((Adagrad, {}), (torch.optim.Adagrad, dict(foreach=False))):
+            params = [p.clone().requires_grad_() for p in initial]
+            sides.append((params, cls(params, **dict(self.OPTIONS, **extra))))
+        return sides, generator
+
+    def run_changes(self, changes):
+        """Before each step, change(params, optimizer) on both sides (None:
+        nothing, and ours must replay; REMADE: nothing, and ours must not: a
+        gradient stepped through a copy, states made by the last step); after
+        it, torch's bits."""
+        for dtype in DTYPES:
+            with self.subTest(dtype=dtype):
+                sides, generator = self.sides(dtype)
+                for params, _ in sides:
+                    for param in params:  # the gradients are kept, as accumulated
+                        param.grad = torch.zeros_like(param)
+                for index, change in enumerate([None, None] + changes):
+                    grads = [torch.randn(shape, generator=generator, dtype=dtype)
+                             for shape in self.SHAPES]
+                    for params, optimizer in sides:
+                        for param, grad in zip(params, grads):
+                            if param.grad is not None:  # (param_reshaped: same numel)
+                                param.grad.copy_(grad.reshape(param.shape))
+                        if change is not None and change is not REMADE:
+                            change(params, optimizer)
+                    (ours_params, ours), (theirs_params, theirs) = sides
+                    kept = ours.__dict__.get("_program")
+                    replayed = ours._replayed_plan()
+                    if change is REMADE:
+                        self.assertIsNone(replayed, "step {}".format(index))
+                    elif index == 1 or (index > 1 and change is None):
+                        self.assertIsNotNone(replayed, "step {}".format(index))
+                    elif index > 1 and getattr(change, "replays", False):
+                        self.assertIsNotNone(replayed, "step {}: {}".format(index, change.__name__))
+                    elif index > 1:
+                        self.assertIsNone(replayed, "step {}: {}".format(index, change.__name__))
+                    if kept is not None:
+                        self.assertIs(replayed, kept.plan if replayed is not None else None)
+                    for _, optimizer in sides:
+                        optimizer.step()
+                    self.assertIsNone(state_difference(ours, ours_params, theirs, theirs_params),
+                                      "after step {}".format(index))
+                    self.assertEqual([p._version for p in ours_params],
+                                     [p._version for p in theirs_params])
+
+    def test_unchanged_steps_replay_and_changes_are_followed(self):
+        def data_reassigned(params, optimizer):
+            params[0].data = params[0].data.clone()
+
+        def param_replaced_in_group(params, optimizer):
+            fresh = params[1].detach().clone().requires_grad_()
+            fresh.grad = params[1].grad
+            optimizer.state[fresh] = optimizer.state.pop(params[1])
+            optimizer.param_groups[0]["params"][1] = fresh
+            params[1] = fresh
+
+        def grad_layout_changed(params, optimizer):
+            # The same values in a transposed layout: a new gradient tensor,
+            # stepped through a C-order copy (made anew at every step).
+            params[3].grad = params[3].grad.t().contiguous().t()
+
+        def grad_layout_back(params, optimizer):
+            params[3].grad = params[3].grad.contiguous()
+
+        def grad_memory_moved(params, optimizer):
+            params[2].grad.data = params[2].grad.data.clone()
+
+        def param_reshaped(params, optimizer):
+            # The same memory, tensors and elements, other shapes and strides.
+            for tensor in (params[2], params[2].grad, optimizer.state[params[2]]["sum"]):
+                tensor.data = tensor.data.view(65, 64)
+
+        def gradient_dropped(params, optimizer):
+            params[0].grad = None
+
+        def gradient_back(params, optimizer):
+            params[0].grad = torch.ones_like(params[0])
+
+        def sum_replaced(params, optimizer):
+            state = optimizer.state[params[1]]
+            state["sum"] = state["sum"].clone()
+
+        def new_gradients(params, optimizer):
+            # As zero_grad(set_to_none=True) and backward make them: other
+            # tensors, the same dtypes, shapes and strides: the plan takes
+            # them in the old ones' places.
+            for param in params:
+                param.grad = param.grad.clone()
+
+        new_gradients.replays = True
+
+        def a_new_gradient_of_other_strides(params, optimizer):
+            params[2].grad = params[2].grad.t().contiguous().t()
+
+        def contiguous_gradients(params, optimizer):
+            params[2].grad = params[2].grad.contiguous()
+
+        def state_replaced(params, optimizer):
+            optimizer.state[params[0]] = dict(optimizer.state[params[0]])
+
+        def lr_changed(params, optimizer):
+            optimizer.param_groups[0]["lr"] = 0.05
+
+        def lr_type_changed(params, optimizer):
+            optimizer.param_groups[0]["lr"] = np.float64(0.05)
+
+        def maximize_changed(params, optimizer):
+            optimizer.param_groups[0]["maximize"] = True
+
+        def state_dict_loaded(params, optimizer):
+            optimizer.load_state_dict(copy.deepcopy(optimizer.state_dict()))
+
+        def group_added(params, optimizer):
+            extra = torch.zeros(3, dtype=params[0].dtype, requires_grad=True)
+            extra.grad = torch.ones_like(extra)
+            optimizer.add_param_group({"params": [extra]})
+            if not isinstance(optimizer, Adagrad):  # torch's makes states only at first
+                optimizer.state[extra] = {"step": torch.tensor(0.0), "sum": torch.zeros_like(extra)}
+
+        self.run_changes([data_reassigned, None, param_replaced_in_group, None,
+                          grad_layout_changed, REMADE, grad_layout_back, None,
+                          grad_memory_moved, None, param_reshaped,
+                          None, gradient_dropped, None, gradient_back, None, sum_replaced, None,
+                          state_replaced, None, new_gradients, None, new_gradients,
+                          a_new_gradient_of_other_strides, REMADE, contiguous_gradients, None,
+                          new_gradients, None,
+                          lr_changed, None, lr_type_changed, None, maximize_changed, None,
+                          state_dict_loaded, None, group_added, REMADE, None])
+
+    def test_a_failing_step_after_replayed_ones_changes_nothing(self):
+        (params, ours), _ = self.sides()[0]
+        for param in params:
+            param.grad = torch.randn_like(param)
+        for _ in range(3):
+            ours.step()
+        self.assertIsNotNone(ours._replayed_plan())
+        for make_bad, error in (
+                (lambda: ours.state[params[3]].__setitem__("sum", torch.zeros(24)), ValueError),
+                (lambda: ours.param_groups[0].__setitem__("eps", 1e39), ValueError),
+                (lambda: ours.state[params[3]].__setitem__("step", 3), RuntimeError)):
+            with self.subTest(error=error):
+                saved = {key: value for key, value in ours.state[params[3]].items()}
+                before = snapshot(ours)
+                make_bad()
+                with self.assertRaises(error):
+                    ours.step()
+                ours.state[params[3]].update(saved)
+                ours.param_groups[0]["eps"] = self.OPTIONS.get("eps", 1e-10)
+                self.assertEqual(snapshot(ours), before)
+                ours.step()  # and steps on from there
+
+    def test_new_gradients_are_checked_as_the_first_ones(self):
+        # After replayed steps, new gradient tensors that the plan cannot
+        # take (memory the step writes, a sparse one) raise as at a first
+        # step, and nothing changes.
+        (params, ours), _ = self.sides()[0]
+        for param in params:
+            param.grad = torch.randn_like(param)
+        for _ in range(2):
+            ours.step()
+        for bad, error, message in (
+                # The parameter's own memory, another's (the same strides as
+                # the gradient it replaces), a sum's.
+                ((0, lambda: params[0].detach()), ValueError, "must not share memory"),
+                ((1, lambda: params[2].detach().reshape(-1)[:35].view(5, 7)), ValueError,
+                 "reach the same memory"),
+                ((3, lambda: ours.state[params[3]]["sum"]), ValueError, "must not share memory"),
+                ((0, lambda: torch.zeros(33).to_sparse()), RuntimeError, "weight_decay")):
+            with self.subTest(message=message, parameter=bad[0]):
+                grads = [param.grad for param in params]
+                for param in params:
+                    param.grad = param.grad.clone()
+                self.assertIsNotNone(ours._replayed_plan())
+                before = snapshot(ours)
+                params[bad[0]].grad = bad[1]()
+                with self.assertRaisesRegex(error, message):
+                    ours.step()
+                params[bad[0]].grad = grads[bad[0]].clone()
+                self.assertEqual(snapshot(ours)[1:], before[1:])
+                self.assertEqual([tensor_bits(p) for p in params],
+                                 [bits for bits, _, _ in before[0]])
+                ours.step()
+
+    def test_kept_plans_are_not_pickled(self):
+        (params, ours), _ = self.sides()[0]
+        for param in params:
+            param.grad = torch.randn_like(param)
+        ours.step()
+        self.assertIn("_program", ours.__dict__)
+        self.assertNotIn("_program", copy.deepcopy(ours).__dict__)
 
 
 class OptimizerProtocolTest(unittest.TestCase):

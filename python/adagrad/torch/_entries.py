@@ -155,8 +155,7 @@ class _Entry:
     as they were (holds)."""
 
     __slots__ = ("param", "grad", "sum", "step", "step_index", "key", "dtype", "half", "w", "g",
-                 "G",
-                 "writebacks", "folded", "spans", "empty_view")
+                 "G", "writebacks", "copied", "folded", "spans", "empty_view", "flat")
 
     def __init__(self, param, grad, state, group, name, step_buffer):
         _check_tensor(param, param, name, "")
@@ -173,6 +172,14 @@ class _Entry:
         # written).
         self.spans = [_span(param, True), _span(grad, False), _span(state_sum, True)]
         self.writebacks = []
+        # Whether any array is a copy (a gradient's too, which is not written
+        # back): such arrays hold this step's values, and are made anew at
+        # every step.
+        self.copied = False
+        # Whether the arrays are flat views of the three tensors' memory, in
+        # the same layout (_arrays); then a new gradient of the old one's
+        # shape and strides takes the old one's place (regrad).
+        self.flat = False
         param, grad = param.detach(), grad.detach()
         weight_decay = group["weight_decay"]
         self.folded = param.is_complex() and weight_decay != 0
@@ -197,6 +204,25 @@ class _Entry:
                 or np.may_share_memory(self.g, self.G)):
             raise ValueError("{}: the parameter, its gradient and its sum must not share "
                              "memory".format(name))
+
+    def regrad(self, grad):
+        """The array of a new gradient tensor that can take the old one's
+        place: dense, float32 or float64, on the CPU, not requiring grad,
+        without a negative bit, of the old one's dtype, shape and strides,
+        aligned. Else None (a new
+        _Entry checks it). Its overlap with what the step writes is the
+        caller's to check (its span: _span(grad, False))."""
+        if (not self.flat or self.half or self.folded or grad.layout is not torch.strided
+                or not grad.is_cpu or grad.requires_grad or grad.is_neg()
+                or grad.dtype is not self.param.dtype
+                or grad.dtype not in _SUPPORTED_DTYPES or grad.shape != self.key[5]
+                or grad.stride() != self.key[6]):
+            return None
+        array = grad.numpy()
+        array = array.reshape(-1) if array.flags.c_contiguous else _flat(grad)
+        if not array.flags.aligned:
+            return None
+        return array
 
     def holds(self, param, grad, state):
         """Whether the arrays are still those of these tensors."""
@@ -234,6 +260,7 @@ class _Entry:
         layout = _dense_layout(param)
         if layout is not None and _dense_layout(grad) == layout and _dense_layout(
                 state_sum) == layout:
+            self.flat = True
             return (self._aligned(_flat(param), True), self._aligned(_flat(grad), False),
                     self._aligned(_flat(state_sum), True))
         return (self._gathered(param, True), self._gathered(grad, False),
@@ -246,6 +273,7 @@ class _Entry:
         # library does not.
         copy = np.empty_like(array)
         np.copyto(copy, array)
+        self.copied = True
         if written:
             self.writebacks.append((array, copy))
         return copy
@@ -255,6 +283,7 @@ class _Entry:
         if view.flags.c_contiguous:
             return self._aligned(view.reshape(-1), written)
         copy = np.ascontiguousarray(view)
+        self.copied = True
         if written:
             self.writebacks.append((view, copy))
         return copy.reshape(-1)

@@ -1,13 +1,15 @@
 # SPDX-License-Identifier: BSD-3-Clause
 """adagrad.torch.Adagrad: the optimizer, and the plan of a step (what it
 checks before anything changes, and the library calls it makes)."""
+import bisect
+
 import numpy as np
 import torch
 
 import adagrad
 
 from ._entries import (_HALF_DTYPES, _ROUNDINGS, _Entry, _SparseEntry, _check_hyperparameters,
-                       _check_overlaps, _new_state, _step_sparse)
+                       _check_overlaps, _entry_key, _new_state, _step_sparse)
 from ._pools import _MAX_THREADS, _pool
 from ._probes import probe_fma, probe_sparse
 
@@ -97,7 +99,15 @@ class Adagrad(torch.optim.Optimizer):
     belong to this module, one per size, kept for the life of the process.
     The results are the same bits for any number of threads. Each
     parameter's NumPy views are kept from step to step while its parameter,
-    gradient and sum tensors stay where and as they were, and the float32
+    gradient and sum tensors stay where and as they were; when nothing a
+    step's plan was made from has changed (the groups, their
+    hyperparameters, which parameters have gradients, every tensor's object,
+    memory and layout) and its rates do not follow the step counts
+    (lr_decay=0), the next step replays it, with the same bits, after
+    comparing those (new gradient tensors, as zero_grad(set_to_none=True)
+    and backward make, take the old ones' places when they have their
+    dtypes, shapes and strides, after the checks a first step makes); the
+    float32
     step counts the optimizer makes are views of one tensor, incremented
     with one operation. A parameter listed twice in a group is stepped
     twice, as torch's foreach=False steps it (torch warns when the group is
@@ -201,6 +211,7 @@ class Adagrad(torch.optim.Optimizer):
         self.__dict__.setdefault("rounding", "nearest")
         self.__dict__.setdefault("seed", 0)
         self.__dict__.pop("_entries", None)
+        self.__dict__.pop("_program", None)
         for group in self.param_groups:
             group.setdefault("foreach", None)
             group.setdefault("maximize", False)
@@ -233,6 +244,13 @@ class Adagrad(torch.optim.Optimizer):
         for param, state in plan.new_states:
             self.state[param] = state
         self.__dict__.setdefault("_entries", {}).update(plan.new_entries)
+        if plan.program is not None:
+            # Kept for the next steps (_replayed_plan); what it made is kept
+            # now, so replaying it adds nothing.
+            self.__dict__["_program"], plan.program = plan.program, None
+            plan.new_entries = []
+        elif not plan.replayed:
+            self.__dict__.pop("_program", None)
         if plan.packed:
             if len(plan.packed) == self._step_buffer.numel() and not plan.repeats:
                 self._step_buffer.add_(1)
@@ -302,20 +320,32 @@ class Adagrad(torch.optim.Optimizer):
         are all as they were skips the checks (they passed for those very
         tensors) and the views' making, which cost more than the library's
         step of a small tensor."""
+        plan = self._replayed_plan()
+        if plan is not None:
+            return plan
         entries = self.__dict__.setdefault("_entries", {})
         plan = _Plan()
         # id(param) -> [entry, group index, occurrences so far]
         seen = {}
         changed = False
+        # What _replayed_plan checks, while this plan can be replayed.
+        program_groups = []
+        replayable = True
         for group_index, group in enumerate(self.param_groups):
             lr_decay = group["lr_decay"]
+            # A rate that changes with the step counts changes the plan.
+            replayable = replayable and lr_decay == 0
+            items = []
+            program_groups.append((group, group["params"], _program_values(group), items))
             checked = set()
             for param_index, param in enumerate(group["params"]):
                 grad = param.grad
                 if grad is None:
+                    items.append([param, None, None, None, None, None, None])
                     continue
                 identity = id(param)
                 if identity in seen:
+                    replayable = False
                     self._plan_repeat(plan, seen[identity], group, group_index, param_index)
                     continue
                 state = self.state.get(param)
@@ -328,15 +358,26 @@ class Adagrad(torch.optim.Optimizer):
                         # A group added by add_param_group gets its state here.
                         state = _new_state(param, group)
                         plan.new_states.append((param, state))
+                        replayable = False
                     if grad.is_sparse:
                         entry = _SparseEntry(param, grad, state, group, name, self._step_buffer,
                                              probe_sparse())
                     else:
                         entry = _Entry(param, grad, state, group, name, self._step_buffer)
-                        if not entry.writebacks and not entry.folded:
+                        if not entry.copied and not entry.folded:
                             plan.new_entries.append((identity, entry))
                         plan.writebacks.extend(entry.writebacks)
                 seen[identity] = [entry, group_index, 1]
+                if (isinstance(entry, _SparseEntry) or entry.copied or entry.folded
+                        or (entry.half and self.rounding == "stochastic")):
+                    # Made anew (or keyed by the step count) at every step.
+                    replayable = False
+                else:
+                    # [param, grad, sum, key, entry, the batch's list of
+                    # gradient arrays and its index there (None for a 16-bit
+                    # parameter's)]
+                    item = [param, grad, entry.sum, entry.key, entry, None, None]
+                    items.append(item)
                 step_count = entry.step
                 lr = group["lr"]
                 if lr_decay != 0 or (entry.half and self.rounding == "stochastic"):
@@ -390,13 +431,71 @@ class Adagrad(torch.optim.Optimizer):
                                 group_index, param_index, group_index, step), dtype, self.fma)
                         checked.add((dtype, lr))
                     batch = plan.batches[key] = (hyperparameters, [], [], [])
+                if replayable:
+                    item[5], item[6] = batch[2], len(batch[2])
                 batch[1].append(entry.w)
                 batch[2].append(entry.g)
                 batch[3].append(entry.G)
                 self._count(plan, entry)
         if changed:
             _check_overlaps(plan.entries)
+        if replayable and all(type(state) is dict for state in self.state.values()):
+            plan.program = _Program(self, program_groups, plan)
         return plan
+
+    def _replayed_plan(self):
+        """The plan of the last step again, when it can be replayed and
+        nothing it was made from has changed; else None (_plan makes one).
+
+        A step's plan depends only on the groups (their lists of parameters
+        and hyperparameters), which parameters have gradients, the gradient,
+        sum and step tensors (objects, memory, shapes, strides: the entries'
+        keys) and the optimizer's fma and rounding. When all of those are as
+        they were, _plan would check the same things with the same results
+        and make the same plan, so the plan is reused as it is: its checks
+        passed for these very tensors. What this compares costs a fraction
+        of remaking the plan, whose Python work per tensor was most of a
+        step of many small tensors (bench/torch_bench.py, case 200x1000).
+        Plans whose rates follow the step counts (lr_decay != 0, stochastic
+        rounding), or with sparse gradients, copies or repeated parameters,
+        are not kept."""
+        program = self.__dict__.get("_program")
+        if (program is None or program.fma != self.fma or program.rounding != self.rounding
+                or program.step_buffer is not self._step_buffer):
+            return None
+        groups = self.param_groups
+        if len(groups) != len(program.groups) or len(self.state) != len(program.states):
+            return None
+        # The states in the mapping's order, compared by identity: looking
+        # each parameter up would hash it (Tensor.__hash__, a Python call).
+        for (param, state), (kept_param, kept_state, state_sum, step) in zip(
+                self.state.items(), program.states):
+            if (param is not kept_param or state is not kept_state
+                    or state.get("sum") is not state_sum or state.get("step") is not step):
+                return None
+        regrads = []
+        for group, (kept_group, params, values, items) in zip(groups, program.groups):
+            if (group is not kept_group or group["params"] is not params
+                    or len(params) != len(items) or not _same_values(group, values)):
+                return None
+            for param, item in zip(params, items):
+                kept_param, grad, state_sum, key = item[0], item[1], item[2], item[3]
+                if param is not kept_param:
+                    return None
+                current = param.grad
+                if current is not grad:
+                    if current is None or grad is None:
+                        return None
+                    regrads.append((item, current))
+                # _entry_key, written out: this loop runs for every tensor.
+                elif grad is not None and (
+                        param.dtype, param.data_ptr(), param.shape, param.stride(),
+                        grad.data_ptr(), grad.shape, grad.stride(), state_sum.data_ptr(),
+                        state_sum.shape, state_sum.stride()) != key:
+                    return None
+        if regrads and not program.regrad(regrads):
+            return None
+        return program.plan
 
     def _plan_repeat(self, plan, seen, group, group_index, param_index):
         """A parameter listed again in its group: torch.optim.Adagrad
@@ -445,6 +544,101 @@ class Adagrad(torch.optim.Optimizer):
             plan.empty_views.append(entry.empty_view)
 
 
+# The group's values a plan depends on (initial_accumulator_value only
+# for states made by the plan, which is then not replayed).
+_PROGRAM_KEYS = ("lr", "lr_decay", "eps", "weight_decay", "maximize")
+_MISSING = object()
+
+
+def _program_values(group):
+    return tuple(group.get(key, _MISSING) for key in _PROGRAM_KEYS)
+
+
+def _same_values(group, values):
+    """Whether the group still holds these values, of the same types (an
+    int and a float of equal value are converted alike, but a new type may
+    be refused where the old one was not)."""
+    for key, value in zip(_PROGRAM_KEYS, values):
+        current = group.get(key, _MISSING)
+        if current is not value and (type(current) is not type(value) or current != value):
+            return False
+    return True
+
+
+class _Program:
+    """A plan that step() may replay, with what _replayed_plan compares:
+    the optimizer's fma mode, rounding and step buffer; its states, in the
+    order of the mapping ((param, state, state["sum"], state["step"]));
+    and per group the group, its list of parameters, its values
+    (_program_values) and per parameter [param, grad, sum, entry key,
+    entry, the list of gradient arrays that holds its gradient's and the
+    index there] (all None but param for one without a gradient, the last
+    two for a 16-bit parameter)."""
+
+    __slots__ = ("fma", "rounding", "step_buffer", "states", "groups", "plan", "written_starts",
+                 "written_ends")
+
+    def __init__(self, optimizer, groups, plan):
+        self.fma = optimizer.fma
+        self.rounding = optimizer.rounding
+        self.step_buffer = optimizer._step_buffer
+        self.states = [(param, state, state.get("sum"), state.get("step"))
+                       for param, state in optimizer.state.items()]
+        self.groups = groups
+        self.plan = plan
+        plan.replayed = True
+        # The memory the step writes (parameters, sums), in order: spans
+        # that do not overlap (_check_overlaps saw to it).
+        written = sorted(span[:2] for entry in plan.entries for span in entry.spans
+                         if span is not None and span[2])
+        self.written_starts = [start for start, _ in written]
+        self.written_ends = [end for _, end in written]
+
+    def regrad(self, regrads):
+        """Puts new gradient tensors in the places of the old ones:
+        regrads holds (item, gradient) for each parameter whose gradient is
+        another tensor than at the last step (zero_grad(set_to_none=True)
+        and backward make one at every step), everything else being as it
+        was. Each is checked as _Entry and _check_overlaps would check it
+        (Entry.regrad: dtype, shape, strides, alignment; here its memory
+        against what the step writes); when all pass, the plan's arrays,
+        the entries and the items take them and True is returned, else
+        nothing changes and False is returned (_plan then makes the plan,
+        and raises what is wrong). Remaking the plan for them cost more per
+        tensor than torch's own step (bench/torch_bench.py, case
+        200x1000_none)."""
+        updates = []
+        for item, grad in regrads:
+            param, state_sum, key, entry = item[0], item[2], item[3], item[4]
+            array = entry.regrad(grad)
+            if array is None:
+                return False
+            new_key = _entry_key(param, grad, state_sum)
+            if new_key[:4] != key[:4] or new_key[5:] != key[5:]:
+                return False
+            # The old gradient's span moved to the new one's memory (the same
+            # shape and strides reach the same extent).
+            span = entry.spans[1]
+            if span is not None:
+                start = grad.data_ptr()
+                span = (start, start + span[1] - span[0], False)
+                # The written span that starts last at or before the
+                # gradient's start, and the next one.
+                index = bisect.bisect_right(self.written_starts, span[0]) - 1
+                if ((index >= 0 and self.written_ends[index] > span[0])
+                        or (index + 1 < len(self.written_starts)
+                            and self.written_starts[index + 1] < span[1])):
+                    return False
+            updates.append((item, grad, array, new_key, span))
+        for item, grad, array, new_key, span in updates:
+            entry = item[4]
+            item[1], item[3] = grad, new_key
+            entry.grad, entry.g, entry.key, entry.spans[1] = grad, array, new_key, span
+            if item[5] is not None:
+                item[5][item[6]] = array
+        return True
+
+
 def _group_hyperparameters(group, lr, lr_decay):
     """adagrad.step's keywords for group at the rate lr."""
     return dict(lr=lr, lr_decay=lr_decay, eps=group["eps"], weight_decay=group["weight_decay"],
@@ -465,7 +659,7 @@ class _Plan:
     copies to write back after the calls."""
 
     __slots__ = ("batches", "mixed", "sparse", "repeats", "packed", "steps", "empty_views",
-                 "entries", "new_states", "new_entries", "writebacks")
+                 "entries", "new_states", "new_entries", "writebacks", "program", "replayed")
 
     def __init__(self):
         self.batches = {}
@@ -479,6 +673,10 @@ class _Plan:
         self.new_states = []
         self.new_entries = []
         self.writebacks = []
+        # The _Program to keep after this step (a plan that can be
+        # replayed), and whether the plan is a kept one.
+        self.program = None
+        self.replayed = False
 
 
 def _packable(step):
