@@ -74,6 +74,7 @@
 
 #include "adagrad/adagrad.h"
 #include "harness.h"
+#include "sparse_limits_best.h"
 #include "sparse_limits.h"
 
 namespace {
@@ -270,35 +271,6 @@ void embedding_bag(benchmark::State& st, bench_case c) {
 
 // ---- the limits: the fused step's bytes streamed, its rows gathered ------------
 
-// The sparse benchmark's kernels (bench/sparse_limits.h) on the best ISA this
-// CPU runs: the list is in order of preference, as dispatch reads it.
-struct limit_path {
-  adagrad_isa isa;
-  adagrad_bench::sparse_limit_kernels kernels;
-};
-
-const limit_path kLimitPaths[] = {
-    {ADAGRAD_ISA_SCALAR,
-     {adagrad_bench::read_stream_f32__scalar, adagrad_bench::update_stream_f32__scalar,
-      adagrad_bench::rowwise_roofline_f32__scalar, adagrad_bench::row_update_f32__scalar,
-      adagrad_bench::row_update_rowwise_f32__scalar}},
-#define ADAGRAD_ISA(ENUM, name, arch, features)                                         \
-  {ADAGRAD_ISA_##ENUM,                                                                  \
-   {adagrad_bench::read_stream_f32__##name, adagrad_bench::update_stream_f32__##name,   \
-    adagrad_bench::rowwise_roofline_f32__##name, adagrad_bench::row_update_f32__##name, \
-    adagrad_bench::row_update_rowwise_f32__##name}},
-#include "isa_list.inc"
-#undef ADAGRAD_ISA
-};
-
-const limit_path& best_limits() {
-  const limit_path* best = &kLimitPaths[0];
-  for (const limit_path& p : kLimitPaths) {
-    if (adagrad_isa_supported(p.isa)) best = &p;
-  }
-  return *best;
-}
-
 // The rows one step visits, in its order: the unique rows ascending (the
 // fused step sorts the occurrences by row, stably, src/embedding_bag.cpp),
 // each with the bag of its first occurrence, whose grad_output row the
@@ -355,7 +327,7 @@ void embedding_bag_stream(benchmark::State& st, bench_case c) {
   adagrad_bench::fill(state.floats(), state_floats, 3, 0.5, 2.0);
   adagrad_bench::buffer<float> grad_output = adagrad_bench::page_array<float>(kBags * c.dim);
   adagrad_bench::fill(grad_output.get(), kBags * c.dim, 2, -0.1, 0.1);
-  const limit_path& path = best_limits();
+  const adagrad_bench::sparse_limit_path& path = adagrad_bench::best_sparse_limits();
   float sum = 0.0f;
   adagrad_bench::timed_loop(st, [&] {
     path.kernels.update_stream(table_floats, table.floats());
@@ -392,7 +364,7 @@ void embedding_bag_gather(benchmark::State& st, bench_case c, std::size_t distan
   const visit_order v = visit_order_of(make_indices(c.dist, n), c.pooling);
   adagrad_bench::buffer<float> grad_output = adagrad_bench::page_array<float>(kBags * c.dim);
   adagrad_bench::fill(grad_output.get(), kBags * c.dim, 2, -0.1, 0.1);
-  const limit_path& path = best_limits();
+  const adagrad_bench::sparse_limit_path& path = adagrad_bench::best_sparse_limits();
   float* table = s.table.floats();
   float* state = c.rowwise ? s.row_state.floats() : s.state.floats();
   const std::size_t dim = c.dim;

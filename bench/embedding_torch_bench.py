@@ -68,7 +68,8 @@ import torch
 
 import adagrad
 import adagrad.torch
-from report_torch import EMBEDDING_IMPLEMENTATIONS, embedding_tables
+from report_torch import EMBEDDING_IMPLEMENTATIONS, embedding_tables, row_limit_name
+from row_limit import DISTANCES, RowLimit
 
 ROWS = 1_000_000
 BAGS = 2048
@@ -99,7 +100,9 @@ class Implementations:
     """One dim's tables, optimizers and modules; time(name, batch) runs one
     step of one implementation and returns (seconds, optimizer seconds)."""
 
-    def __init__(self, dim):
+    def __init__(self, dim, row_limit):
+        self.row_limit = row_limit
+        self.limit_rows = {}  # id(inputs) -> the batch's unique rows
         torch.manual_seed(18)
         self.table = torch.nn.EmbeddingBag(ROWS, dim, mode="sum", sparse=True)
         # The same starting values as the nn.EmbeddingBag (copied, which is
@@ -157,6 +160,8 @@ class Implementations:
 
     def time(self, name, batch):
         inputs, grad_output = batch
+        if name.startswith("row_limit:"):
+            return self.limit_step(int(name.split(":")[1]), inputs)
         if name in self.optimizers:
             return self.sparse_step(name, self.table(inputs), grad_output)
         if name == "fused_call":
@@ -165,6 +170,19 @@ class Implementations:
         out = module(inputs)
         start = time.perf_counter()
         out.backward(grad_output)
+        end = time.perf_counter()
+        return end - start, end - start
+
+    def limit_step(self, distance, inputs):
+        """bench/row_limit.py on the fused module's table and state: the
+        least time a per-element step on the batch's rows can take."""
+        weight = self.fused.weight.detach()
+        rows = self.limit_rows.get(id(inputs))
+        if rows is None:
+            rows = self.limit_rows[id(inputs)] = self.row_limit.rows_of(
+                weight, self.fused.sum, inputs.numpy())
+        start = time.perf_counter()
+        self.row_limit.update(weight, self.fused.sum, rows, distance)
         end = time.perf_counter()
         return end - start, end - start
 
@@ -197,8 +215,8 @@ def time_round(implementations, name, batches, steps):
     return total / steps, part / steps
 
 
-def run_dim(dim, args, thread_counts, rng, permutation, cdf):
-    implementations = Implementations(dim)
+def run_dim(dim, args, thread_counts, rng, permutation, cdf, row_limit):
+    implementations = Implementations(dim, row_limit)
     huge = implementations.huge_pages()
     results = []
     generator = torch.Generator().manual_seed(dim)
@@ -211,6 +229,8 @@ def run_dim(dim, args, thread_counts, rng, permutation, cdf):
             unique_rows = statistics.mean(len(np.unique(i)) for i in indices)
             runs = [(name, threads) for threads in thread_counts
                     for name in EMBEDDING_IMPLEMENTATIONS]
+            if row_limit is not None:
+                runs += [(row_limit_name(distance), 1) for distance in DISTANCES]
             times = {run: [] for run in runs}
             steps = args.steps or STEPS_PER_ROUND[pooling]
             for round_index in range(args.rounds):
@@ -225,7 +245,8 @@ def run_dim(dim, args, thread_counts, rng, permutation, cdf):
                     implementation=name, unique_rows=unique_rows,
                     seconds=statistics.median(v[0] for v in values),
                     step_seconds=statistics.median(v[1] for v in values),
-                    table_huge_fraction=huge[name][0], state_huge_fraction=huge[name][1]))
+                    table_huge_fraction=huge.get(name, huge["fused"])[0],
+                    state_huge_fraction=huge.get(name, huge["fused"])[1]))
     return results
 
 
@@ -239,7 +260,10 @@ def main():
     parser.add_argument("--steps", type=int, help="steps per round (default: by pooling)")
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--json")
+    parser.add_argument("--row-limit", help="bench/row_limit.cc's module, or the directory "
+                        "holding it (<build>/bench): the fused step's row limit")
     args = parser.parse_args()
+    row_limit = RowLimit.load(args.row_limit)
     # --quick changes the defaults only: what is given stays.
     defaults = (dict(dims="32,128", rounds=2, threads="1", steps=2) if args.quick else
                 dict(dims=",".join(map(str, DIMS)), rounds=3, threads="1,2", steps=None))
@@ -252,13 +276,14 @@ def main():
     context = dict(cpu=platform.processor() or platform.machine(), cpus=os.cpu_count(),
                    torch_version=torch.__version__, adagrad_version=adagrad.__version__,
                    rounds=args.rounds, rows=ROWS, bags=BAGS,
-                   thp=_thp_setting(), load_before="%.2f" % os.getloadavg()[0])
+                   thp=_thp_setting(), load_before="%.2f" % os.getloadavg()[0],
+                   row_limit_isa=row_limit.isa if row_limit else None)
     rng = np.random.default_rng(20)
     permutation = rng.permutation(ROWS)
     cdf = np.cumsum(np.arange(1, ROWS + 1, dtype=np.float64) ** -ZIPF_EXPONENT)
     results = []
     for dim in (int(d) for d in args.dims.split(",")):
-        results += run_dim(dim, args, thread_counts, rng, permutation, cdf)
+        results += run_dim(dim, args, thread_counts, rng, permutation, cdf, row_limit)
         gc.collect()
     context["load_after"] = "%.2f" % os.getloadavg()[0]
     data = dict(context=context, results=results)

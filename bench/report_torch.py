@@ -14,6 +14,19 @@ STREAM = "stream"
 # addcdiv_ (read w, g, std; write w).
 STREAM_BYTES, STEP_BYTES = 12, 20
 TORCH_STEP_BYTES = {"torch_foreach_false": 44, "torch_foreach_true": 44}
+# bench/row_limit.py's limit of the sparse cases, one name per prefetch
+# distance.
+ROW_LIMIT = "row_limit"
+
+
+def row_limit_name(distance):
+    return "%s:%d" % (ROW_LIMIT, distance)
+
+
+def best_row_limit(rows):
+    """The fastest of a case's row-limit rows (one per distance), or None."""
+    limits = [r for r in rows if r["implementation"].startswith(ROW_LIMIT + ":")]
+    return min(limits, key=lambda r: r["step_seconds"]) if limits else None
 
 
 def _ratio(numerator, denominator):
@@ -78,7 +91,42 @@ def torch_tables(data):
                   "| case | threads | train speedup | step speedup |", "|---|---|---:|---:|"]
         lines += scaling
     lines += _memory_limits(by_key, cases)
+    lines += _row_limits(results, ctx)
     return "\n".join(lines)
+
+
+def _row_limits(results, ctx):
+    """The sparse cases' optimizer steps, one thread, against their
+    same-run row limit: the largest speedup over torch any per-element step
+    could have (torch's step time / the limit's) beside the one measured."""
+    lines = []
+    for case in dict.fromkeys(r["case"] for r in results):
+        rows = [r for r in results if r["case"] == case and r["threads"] == 1]
+        limit = best_row_limit(rows)
+        if limit is None:
+            continue
+        by_name = {r["implementation"]: r for r in rows}
+        ours = by_name.get("adagrad")
+        for name in ("torch_foreach_false", "torch_foreach_true"):
+            row = by_name.get(name)
+            if row is None:
+                continue
+            lines.append("| %s | %s | %.3f | %.3f | %s | %.3f (%s) | %s |" % (
+                case, name, row["step_seconds"] * 1e3,
+                ours["step_seconds"] * 1e3 if ours else float("nan"),
+                _ratio(row["step_seconds"], ours and ours["step_seconds"]),
+                limit["step_seconds"] * 1e3, limit["implementation"].split(":")[1],
+                _ratio(row["step_seconds"], limit["step_seconds"])))
+    if not lines:
+        return []
+    return ["", "The sparse cases against their row limit, one thread (bench/row_limit.cc on "
+            "%s, in the same rounds: every table's unique rows of the batch read and written "
+            "once, table and state, w += -0 and G += 0, with the rows D ahead prefetched, the "
+            "fastest D kept; the least time any per-element step on these rows can take). "
+            "limit speedup = torch's step time / the limit's: no optimizer can beat torch by "
+            "more on this machine:" % ctx.get("row_limit_isa", "?"), "",
+            "| case | against | torch step ms | adagrad step ms | step speedup "
+            "| row limit ms (D) | limit speedup |", "|---|---|---:|---:|---:|---:|---:|"] + lines
 
 
 def _memory_limits(by_key, cases):
@@ -204,7 +252,8 @@ def embedding_tables(data):
     seen = set()
     for r in results:
         key = (r["dim"], r["implementation"])
-        if key in seen or r["implementation"] == "fused_call" or "table_huge_fraction" not in r:
+        if (key in seen or r["implementation"] not in EMBEDDING_LABELS or
+                r["implementation"] == "fused_call" or "table_huge_fraction" not in r):
             continue
         seen.add(key)
         huge.append("| %d | %s | %.0f%% | %.0f%% |" % (
@@ -217,4 +266,37 @@ def embedding_tables(data):
                   "another), as each gets its memory by default:", "",
                   "| dim | implementation | table on huge pages | state on huge pages |",
                   "|---:|---|---:|---:|"] + huge
+    lines += _embedding_row_limits(cases, by_key, ctx)
     return "\n".join(lines)
+
+
+def _embedding_row_limits(cases, by_key, ctx):
+    """One thread: the fused module against its same-run row limit, and
+    torch's time over the limit's, the most any per-element step on these
+    rows could gain over torch here."""
+    lines = []
+    for case in cases:
+        if case[3] != 1:
+            continue
+        limit = best_row_limit([r for key, r in by_key.items() if key[:4] == case])
+        torch_row, fused = by_key.get(case + ("torch_sparse",)), by_key.get(case + ("fused",))
+        if limit is None or torch_row is None or fused is None:
+            continue
+        limit_seconds = limit["seconds"]
+        lines.append("| %d | %d | %s | %s | %s | %.3f (%s) | %.2f | %s | %s |" % (
+            case[0], case[1], case[2], _ms(torch_row), _ms(fused), limit_seconds * 1e3,
+            limit["implementation"].split(":")[1], limit_seconds / fused["seconds"],
+            _ratio(torch_row["seconds"], fused["seconds"]),
+            _ratio(torch_row["seconds"], limit_seconds)))
+    if not lines:
+        return []
+    return ["", "The same run, one thread, against the row limit (bench/row_limit.cc on %s, "
+            "on the fused module's table and state: the batch's unique rows read and "
+            "written once, w += -0 and G += 0, the rows D ahead prefetched, the fastest D "
+            "kept; the least time a per-element step on these rows can take). fused / limit "
+            "= the limit's time / fused's (1: at the limit); torch / limit = the most any "
+            "per-element step could gain over torch on this machine:" %
+            ctx.get("row_limit_isa", "?"), "",
+            "| dim | pooling | distribution | torch ms | fused ms | row limit ms (D) "
+            "| fused / limit | torch / fused | torch / limit |",
+            "|---:|---:|---|---:|---:|---:|---:|---:|---:|"] + lines

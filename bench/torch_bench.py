@@ -66,7 +66,8 @@ import torch
 
 import adagrad
 import adagrad.torch
-from report_torch import IMPLEMENTATIONS, STREAM, torch_tables
+from report_torch import IMPLEMENTATIONS, STREAM, row_limit_name, torch_tables
+from row_limit import DISTANCES, RowLimit
 
 HIDDEN = 768
 INTERMEDIATE = 3072
@@ -94,10 +95,15 @@ class Case:
     returns the loss to backpropagate, or None for a step-only case (the
     gradients set once)."""
 
-    def __init__(self, params, loss=None, modules=()):
+    def __init__(self, params, loss=None, modules=(), tables=(), batch_indices=()):
         self.params = params
         self.loss = loss
         self.modules = modules
+        # Sparse cases: the embedding tables' weights, each batch's indices
+        # per table, and the batch of the last loss(index) (for RowLimitStep).
+        self.tables = tables
+        self.batch_indices = batch_indices
+        self.batch = 0
 
     def zero_grad(self):
         for module in self.modules:
@@ -160,13 +166,16 @@ def dlrm_case(distribution):
                         torch.from_numpy(rng.integers(0, 2, DLRM_BATCH).astype(np.float32))))
 
     def loss(index):
-        indices, dense, labels = batches[index % len(batches)]
+        case.batch = index % len(batches)
+        indices, dense, labels = batches[case.batch]
         features = [bottom(dense)] + [table(indices[t]) for t, table in enumerate(tables)]
         logits = top(torch.cat(features, dim=1)).squeeze(1)
         return torch.nn.functional.binary_cross_entropy_with_logits(logits, labels)
 
     modules = [tables, bottom, top]
-    return Case([p for m in modules for p in m.parameters()], loss, modules)
+    case = Case([p for m in modules for p in m.parameters()], loss, modules,
+                [table.weight for table in tables], [b[0] for b in batches])
+    return case
 
 
 def many_small_case(set_to_none=False):
@@ -245,7 +254,27 @@ class Stream:
         self.a.add_(self.b)
 
 
-def run_case(name, thread_counts, rounds):
+class RowLimitStep:
+    """The row limit of a sparse case, timed in its rounds like an
+    optimizer on one thread (bench/row_limit.py): each table's unique rows
+    of the batch, w += -0 and G += 0 over each row, the rows `distance`
+    ahead prefetched, on the case's own tables and on per-table states of
+    their shape (shared by the distances). The least of its times over the
+    distances bounds any per-element step's time on these rows from below;
+    report_torch.py divides torch's step time by it."""
+
+    def __init__(self, limit, case, states, distance):
+        self.limit, self.case, self.states, self.distance = limit, case, states, distance
+        self.rows = [[limit.rows_of(table, state, indices[t])
+                      for t, (table, state) in enumerate(zip(case.tables, states))]
+                     for indices in case.batch_indices]
+
+    def step(self):
+        for table, state, rows in zip(self.case.tables, self.states, self.rows[self.case.batch]):
+            self.limit.update(table.detach(), state, rows, self.distance)
+
+
+def run_case(name, thread_counts, rounds, row_limit):
     case = CASES[name]()
     optimizers = make_optimizers(case.params)
     implementations = IMPLEMENTATIONS
@@ -255,6 +284,11 @@ def run_case(name, thread_counts, rounds):
         implementations = IMPLEMENTATIONS + (STREAM,)
     runs = [(implementation, threads) for threads in thread_counts
             for implementation in implementations]
+    if case.tables and row_limit is not None:
+        states = [torch.zeros_like(table) for table in case.tables]
+        for distance in DISTANCES:
+            optimizers[row_limit_name(distance)] = RowLimitStep(row_limit, case, states, distance)
+            runs.append((row_limit_name(distance), 1))
     times = {run: [] for run in runs}
     for round_index in range(rounds):
         shift = round_index % len(runs)
@@ -280,15 +314,19 @@ def main():
     parser.add_argument("--threads", default="1,2")
     parser.add_argument("--cases", default=",".join(CASES))
     parser.add_argument("--json")
+    parser.add_argument("--row-limit", help="bench/row_limit.cc's module, or the directory "
+                        "holding it (<build>/bench): the DLRM cases' row limit")
     args = parser.parse_args()
+    row_limit = RowLimit.load(args.row_limit)
     thread_counts = [int(t) for t in args.threads.split(",")]
     context = dict(cpu=platform.processor() or platform.machine(), cpus=os.cpu_count(),
                    torch_version=torch.__version__, adagrad_version=adagrad.__version__,
-                   rounds=args.rounds, load_before="%.2f" % os.getloadavg()[0])
+                   rounds=args.rounds, load_before="%.2f" % os.getloadavg()[0],
+                   row_limit_isa=row_limit.isa if row_limit else None)
     results = []
     for name in args.cases.split(","):
         print("# {} ...".format(name), flush=True)
-        results += run_case(name, thread_counts, args.rounds)
+        results += run_case(name, thread_counts, args.rounds, row_limit)
         gc.collect()
     context["load_after"] = "%.2f" % os.getloadavg()[0]
     data = dict(context=context, results=results)

@@ -126,7 +126,13 @@ def embedding_torch_results():
                                 step_seconds=(ms if fused else ms * 0.75) * 1e-3,
                                 table_huge_fraction=1.0 if fused else 0.0,
                                 state_huge_fraction=1.0 if fused else 0.25))
-    return {"context": {"rows": 1000000, "bags": 2048, "rounds": 3, "thp": "madvise"},
+    for distance, ms in ((0, 5.0), (4, 4.0)):  # the row limit, one case
+        results.append(dict(dim=128, pooling=20, distribution="uniform", threads=1,
+                            implementation="row_limit:%d" % distance, unique_rows=40000.4,
+                            seconds=ms * 1e-3, step_seconds=ms * 1e-3,
+                            table_huge_fraction=1.0, state_huge_fraction=1.0))
+    return {"context": {"rows": 1000000, "bags": 2048, "rounds": 3, "thp": "madvise",
+                        "row_limit_isa": "avx2"},
             "results": results}
 
 
@@ -139,12 +145,22 @@ TORCH_STEP_MS = {("torch_foreach_false", 1): 200.0, ("torch_foreach_true", 1): 4
                  ("adagrad", 2): 64.0, ("stream", 2): 40.0}
 
 
+# The sparse case: optimizer step ms, and the row limit at three distances.
+DLRM_STEP_MS = {("torch_foreach_false", 1): 200.0, ("torch_foreach_true", 1): 190.0,
+                ("adagrad", 1): 80.0, ("row_limit:0", 1): 40.0, ("row_limit:4", 1): 25.0,
+                ("row_limit:16", 1): 30.0}
+
+
 def torch_bench_results():
-    return {"context": {"cpus": 2, "rounds": 3},
+    return {"context": {"cpus": 2, "rounds": 3, "row_limit_isa": "avx2"},
             "results": [dict(case="bert_base", implementation=name, threads=threads,
                              elements=TORCH_ELEMENTS, train_seconds=ms * 1e-3,
                              step_seconds=ms * 1e-3)
-                        for (name, threads), ms in TORCH_STEP_MS.items()]}
+                        for (name, threads), ms in TORCH_STEP_MS.items()] +
+                       [dict(case="dlrm_uniform", implementation=name, threads=threads,
+                             elements=10 ** 6, train_seconds=(ms + 100) * 1e-3,
+                             step_seconds=ms * 1e-3)
+                        for (name, threads), ms in DLRM_STEP_MS.items()]}
 
 
 class SelfCheckTest(unittest.TestCase):
@@ -292,7 +308,11 @@ class SelfCheckTest(unittest.TestCase):
                     "--json", out)
         with open(out) as f:
             self.assertEqual(len(json.load(f)["embedding_torch_bench"]["results"]),
-                             len(EMBEDDING_MS) * len(EMBEDDING_NAMES))
+                             len(EMBEDDING_MS) * len(EMBEDDING_NAMES) + 2)
+        # The row limit: the fastest distance, fused = 6.4 ms against 4 ms.
+        limit = [l for l in lines if l.startswith("| 128 | 20 | uniform | 80.000 |")]
+        self.assertEqual(limit, ["| 128 | 20 | uniform | 80.000 | 6.400 | 4.000 (4) | 0.62 "
+                                 "| 12.50x | 20.00x |"])
 
     def test_torch_step_against_the_same_run_stream(self):
         lines = self.report(self.paths["dense"], "--torch", self.paths["torch"]).splitlines()
@@ -311,6 +331,18 @@ class SelfCheckTest(unittest.TestCase):
         self.assertIn("| bert_base | 2 | stream, 2 threads against 1 | | | | 1.25x | |", table)
         # The stream is a limit, not an optimizer of the main table.
         self.assertFalse(any(l.startswith("| bert_base | 1 | stream |") for l in lines))
+
+    def test_sparse_step_against_the_same_run_row_limit(self):
+        lines = self.report(self.paths["dense"], "--torch", self.paths["torch"]).splitlines()
+        start = next(i for i, l in enumerate(lines) if l.startswith("The sparse cases against"))
+        self.assertIn("avx2", lines[start])
+        table = [l for l in lines[start:] if l.startswith("| dlrm_uniform |")]
+        # The fastest distance (4) is the limit: 200 / 25 = 8x at most.
+        self.assertEqual(table, [
+            "| dlrm_uniform | torch_foreach_false | 200.000 | 80.000 | 2.50x | 25.000 (4) | 8.00x |",
+            "| dlrm_uniform | torch_foreach_true | 190.000 | 80.000 | 2.38x | 25.000 (4) | 7.60x |"])
+        # The limit rows are not optimizers of the main table.
+        self.assertFalse(any(l.startswith("| dlrm_uniform | 1 | row_limit") for l in lines))
 
     def test_without_matplotlib_the_plot_is_skipped(self):
         # A matplotlib that fails to import, first on the path.

@@ -1,0 +1,56 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// The row limit of the Python benchmarks (bench/row_limit.py loads this
+// module with ctypes): what this CPU gives any per-element step on the rows
+// a sparse step touches, measured in the benchmark's own process on the
+// benchmark's own tables, so that bench/torch_bench.py (the DLRM cases) and
+// bench/embedding_torch_bench.py can say how far a speedup over PyTorch can
+// go. It is bench/embedding_bag_bench.cc's gather limit on rows given from
+// Python: each row once, in the order given (the step's: unique rows
+// ascending), w += g and G += g * g over the row with the best ISA's limit
+// kernel (bench/sparse_limits.h), the rows `distance` ahead asked for with
+// write intent (0: none; the caller sweeps it and keeps the fastest). It
+// sums no duplicates and reads one gradient row for all: it moves at most a
+// step's bytes, so its time is a lower bound on the step's.
+#include <cstddef>
+#include <cstdint>
+
+#include "adagrad/adagrad.h"
+#include "sparse_limits_best.h"
+
+namespace {
+
+// Asks for every line of [p, p + bytes) with write intent.
+inline void prefetch_for_write(const float* p, std::size_t bytes) {
+  const char* first = reinterpret_cast<const char*>(p);
+  for (std::size_t b = 0; b < bytes; b += 64) __builtin_prefetch(first + b, 1, 3);
+  __builtin_prefetch(first + bytes - 1, 1, 3);
+}
+
+}  // namespace
+
+extern "C" {
+
+// The ISA whose kernel adagrad_bench_row_limit runs.
+__attribute__((visibility("default"))) const char* adagrad_bench_row_limit_isa(void) {
+  return adagrad_isa_name(adagrad_bench::best_sparse_limits().isa);
+}
+
+// Rows rows[0 .. count) of table and state (each row dim floats), updated
+// with the dim floats of grad_row.
+__attribute__((visibility("default"))) void adagrad_bench_row_limit(
+    float* table, float* state, std::size_t dim, const std::int64_t* rows, std::size_t count,
+    const float* grad_row, std::size_t distance) {
+  const adagrad_bench::sparse_limit_path& path = adagrad_bench::best_sparse_limits();
+  const std::size_t row_bytes = dim * sizeof(float);
+  for (std::size_t u = 0; u < count; ++u) {
+    if (distance != 0 && u + distance < count) {
+      const auto ahead = static_cast<std::size_t>(rows[u + distance]);
+      prefetch_for_write(table + ahead * dim, row_bytes);
+      prefetch_for_write(state + ahead * dim, row_bytes);
+    }
+    const auto row = static_cast<std::size_t>(rows[u]);
+    path.kernels.row_update(dim, table + row * dim, grad_row, state + row * dim);
+  }
+}
+
+}  // extern "C"
