@@ -542,6 +542,31 @@ class LayoutTest(unittest.TestCase):
                                                        [theirs_param]),
                                       "after step {}".format(step + 1))
 
+    def test_a_gradient_with_its_negative_bit_set(self):
+        # A lazily negated view (torch._neg_view): torch steps it; NumPy
+        # cannot view it, so it steps through a negated copy, made again at
+        # every step (new tensors each step here, and the same one updated
+        # in place below).
+        def negated_view(grad):
+            view = torch._neg_view(-grad)
+            self.assertTrue(view.is_neg())
+            return view
+
+        run_layouts(self, lambda param: param, negated_view)
+        ours_param = torch.ones(7, requires_grad=True)
+        theirs_param = torch.ones(7, requires_grad=True)
+        ours = Adagrad([ours_param], lr=0.1)
+        theirs = torch.optim.Adagrad([theirs_param], lr=0.1, foreach=False)
+        base = torch.zeros(7)
+        ours_param.grad = torch._neg_view(base)
+        for step in range(3):
+            base.copy_(torch.arange(7.0) - 2 * step)
+            theirs_param.grad = -base
+            ours.step()
+            theirs.step()
+            self.assertIsNone(state_difference(ours, [ours_param], theirs, [theirs_param]),
+                              "after step {}".format(step + 1))
+
     def test_complex(self):
         for dtype in (torch.complex64, torch.complex128):
             with self.subTest(dtype=dtype):

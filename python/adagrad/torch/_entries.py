@@ -257,6 +257,13 @@ class _Entry:
                 raise RuntimeError(
                     "{}{}: unsupported operation: more than one element of the written-to "
                     "tensor refers to a single memory location".format(role, name))
+        if grad.is_neg():
+            # torch steps a gradient with its negative bit set (a lazily
+            # negated view, as torch._neg_view makes); NumPy cannot view it.
+            # Its values, negated into a copy at each step: read only, so
+            # nothing goes back, and copied keeps no arrays across steps.
+            grad = grad.resolve_neg()
+            self.copied = True
         layout = _dense_layout(param)
         if layout is not None and _dense_layout(grad) == layout and _dense_layout(
                 state_sum) == layout:
