@@ -5,7 +5,9 @@
 // Per table, after every table has been validated: each occurrence's bag is
 // written to the workspace (walking the offsets), the occurrences are sorted
 // by row as the sparse steps sort them (src/sparse_sort.h: stable, so each
-// row's occurrences stay in batch order), and each run of one row is summed
+// row's occurrences stay in batch order), the sorted places' rows and bags
+// are written out in that order where the workspace's arrays hold them
+// (sorted_lookup), and each run of one row is summed
 // from grad_output, scaled, in batch order, chunk by chunk on the stack, and
 // handed to the same row kernels the sparse steps call, with the same chunks.
 // So the bits are those of the materialised gradient and the sparse step with
@@ -338,18 +340,44 @@ adagrad_status validate_tables(const adagrad_embedding_table* tables, std::size_
 
 // One table's rows: tasks of whole runs of the sorted occurrences, as the
 // sparse steps split theirs (src/sparse.cpp, sparse_job).
+// The far prefetch stage (src/sparse_sort.h) asked in bursts: once fewer
+// than kPrefetchFarOccurrences occurrences ahead have been asked for, the
+// next kBagPrefetchBurst as well, back to back. Why: on 4 KiB pages each
+// row's first request misses the TLB, and perf put the fused loop's time on
+// that one prefetch (it retires once its page walk is done). Asked one per
+// row, between rows whose kernel, sum and calls fill the reorder buffer, the
+// walks ran nearly one after the other; back to back they overlap. The
+// embedding_bag/fused/.../4k/uniform/pool:20/128 rows of
+// bench/embedding_bag_bench.cc against the embedding_bag_gather rows show
+// it; huge pages neither gain nor lose.
+constexpr std::size_t kBagPrefetchBurst = 16;
+
 template <class Index, class Position, class Bag>
 struct bag_job {
   const bag_table<Index>* table;
   const Position* order;  // occurrences sorted by row
   const Bag* bag_of;      // each occurrence's bag
+  // The row and the bag of each sorted place, when run_table could lay them
+  // out (sorted_lookup): read in order, where indices[order[i]] and
+  // bag_of[order[i]] are two dependent random reads per occurrence on the
+  // loop's path to its prefetches (embedding_bag/fused rows of
+  // bench/embedding_bag_bench.cc). Null: looked up through order.
+  const Bag* sorted_rows;
+  const Position* sorted_bags;
   std::size_t occurrences_per_task;
   // SUM without weights: every g_q is its bag's gradient row as it is.
   bool unit_scale;
   // No option changes the update: the sparse step's arithmetic alone.
   bool plain;
 
-  std::uint64_t row_at(std::size_t i) const { return row_key(table->indices[order[i]]); }
+  std::uint64_t row_at(std::size_t i) const {
+    return sorted_rows != nullptr ? sorted_rows[i] : row_key(table->indices[order[i]]);
+  }
+
+  std::size_t bag_at(std::size_t i) const {
+    return sorted_bags != nullptr ? static_cast<std::size_t>(sorted_bags[i])
+                                  : static_cast<std::size_t>(bag_of[order[i]]);
+  }
 
   std::size_t run_start(std::size_t i) const {
     while (i > 0 && i < table->num_indices && row_at(i) == row_at(i - 1)) ++i;
@@ -365,7 +393,7 @@ struct bag_job {
   }
 
   const float* output_row(std::size_t i) const {
-    return table->grad_output + static_cast<std::size_t>(bag_of[order[i]]) * table->stride;
+    return table->grad_output + bag_at(i) * table->stride;
   }
 
   // s_q of the occurrence at sorted place i (include/adagrad/adagrad.h).
@@ -374,7 +402,7 @@ struct bag_job {
     const std::size_t q = order[i];
     const float x = b.per_sample_weights != nullptr ? b.per_sample_weights[q] : 1.0f;
     if (!b.mean) return x;
-    const std::size_t bag = bag_of[q];
+    const std::size_t bag = bag_at(i);
     const auto length = static_cast<std::uint64_t>(static_cast<std::int64_t>(b.offsets[bag + 1]) -
                                                    static_cast<std::int64_t>(b.offsets[bag]));
     // In double, rounded once: PyTorch's scale.
@@ -417,8 +445,10 @@ struct bag_job {
       const std::uint64_t row = row_at(i);
       std::size_t j = i + 1;
       while (j < end && row_at(j) == row) ++j;
-      const std::size_t far_end =
-          end - j > kPrefetchFarOccurrences ? j + kPrefetchFarOccurrences : end;
+      std::size_t far_end = end - j > kPrefetchFarOccurrences ? j + kPrefetchFarOccurrences : end;
+      if (far.next < far_end) {
+        far_end = end - far_end > kBagPrefetchBurst ? far_end + kBagPrefetchBurst : end;
+      }
       for (; far.next < far_end; ++far.next) prefetch_occurrence<true>(&far);
       const std::size_t near_end =
           end - j > kPrefetchNearOccurrences ? j + kPrefetchNearOccurrences : end;
@@ -553,6 +583,70 @@ struct bag_job {
   }
 };
 
+// The sorted places' bags, then their rows, written in order over the pool
+// in blocks as the sort splits its passes (src/sparse_sort.h): the bags into
+// the sort's other position array, free once the sort is done, the rows
+// over the bag of each occurrence, free once the first pass has read it.
+template <class Index, class Position, class Bag>
+struct sorted_lookup {
+  const Index* indices;
+  const Position* order;
+  const Bag* bag_of;
+  Position* bags;
+  Bag* rows;
+  std::size_t n;
+  std::size_t block;
+  bool write_rows;  // the second pass
+
+  void run_task(std::size_t k) const {
+    const std::size_t first = k * block;
+    const std::size_t last = n - first > block ? first + block : n;
+    if (!write_rows) {
+      for (std::size_t i = first; i < last; ++i) bags[i] = static_cast<Position>(bag_of[order[i]]);
+      return;
+    }
+    for (std::size_t i = first; i < last; ++i) {
+      rows[i] = static_cast<Bag>(row_key(indices[order[i]]));
+    }
+  }
+};
+
+// Whether sorted_lookup can lay the rows and bags out: a bag fits the
+// position array's entries, and a row the bag array's.
+template <class Position, class Bag>
+bool sorted_lookup_fits(std::uint64_t max_row) {
+  return sizeof(Bag) <= sizeof(Position) && max_row <= std::numeric_limits<Bag>::max();
+}
+
+template <class Index, class Position, class Bag>
+void lay_out_sorted(adagrad_pool* pool, const bag_table<Index>& b, void* workspace, Bag* bag_of,
+                    bag_job<Index, Position, Bag>* job) {
+  const std::size_t n = b.num_indices;
+  // The sort's two position arrays, as sort_by_row lays them out.
+  const std::size_t past_line = reinterpret_cast<std::uintptr_t>(workspace) % kWorkspaceAlignment;
+  const std::size_t skip = (kWorkspaceAlignment - past_line) % kWorkspaceAlignment;
+  auto* first = reinterpret_cast<Position*>(static_cast<unsigned char*>(workspace) + skip);
+  Position* other = job->order == first ? first + n : first;
+  std::size_t blocks = adagrad_pool_threads(pool);
+  if (blocks > kMaxSortBlocks) blocks = kMaxSortBlocks;
+  if (blocks > n / kMinSortBlock) blocks = n / kMinSortBlock;
+  if (blocks < 1) blocks = 1;
+  sorted_lookup<Index, Position, Bag> pass{};
+  pass.indices = b.indices;
+  pass.order = job->order;
+  pass.bag_of = bag_of;
+  pass.bags = other;
+  pass.rows = bag_of;
+  pass.n = n;
+  pass.block = (n + blocks - 1) / blocks;
+  pass.write_rows = false;
+  run_tasks(pool, blocks, pass);
+  pass.write_rows = true;
+  run_tasks(pool, blocks, pass);
+  job->sorted_bags = other;
+  job->sorted_rows = bag_of;
+}
+
 template <class Index, class Position, class Bag>
 void run_table(const bag_table<Index>& b, void* workspace, adagrad_pool* pool) {
   const std::size_t n = b.num_indices;
@@ -568,6 +662,11 @@ void run_table(const bag_table<Index>& b, void* workspace, adagrad_pool* pool) {
   job.unit_scale = !b.mean && b.per_sample_weights == nullptr;
   job.plain = b.plain();
   job.order = sort_by_row_on<Position>(pool, b.indices, n, b.max_row, workspace);
+  job.sorted_rows = nullptr;
+  job.sorted_bags = nullptr;
+  if (sorted_lookup_fits<Position, Bag>(b.max_row)) {
+    lay_out_sorted(pool, b, workspace, bag_of, &job);
+  }
   // The elements of work, saturated (no gradient buffer bounds n * dim).
   const std::size_t elements = n > SIZE_MAX / b.dim ? SIZE_MAX : n * b.dim;
   const std::size_t tasks = task_count(pool, elements);
