@@ -44,7 +44,13 @@ that measured something other than the kernel:
               run (bench/run: --retime-names lists them, --retime reads the
               results); a row whose two times differ by more than 25% is
               suspect (page faults, another process, a previous benchmark's
-              state: the complete run and the lone run disagree).
+              state: the complete run and the lone run disagree). Each such
+              row is timed alone once more (bench/run: --disagreeing-names
+              lists them, --retime-again reads the results), and the list
+              says how far the two lone runs are apart: where they too
+              differ by more than 25%, the disagreement is within what this
+              machine varies from one lone run to the next at that size,
+              measured in the same run; the row stays marked.
   limit       a row slower than 1/3 of its own limit is suspect: the dense
               step (its ISA's roofline and ceiling), two threads, the other
               dense steps out of cache (n >= 2^22, where the memory roofline
@@ -75,7 +81,8 @@ JSON; see bench/embedding_bag_bench.cc):
 
 Usage: report.py RESULTS.json [--dispatch DISPATCH.json] [--sparse SPARSE.json]
                  [--variants VARIANTS.json] [--embedding-bag EMBEDDING_BAG.json]
-                 [--retime RETIMED.json ...] [--markdown OUT.md] [--json OUT.json]
+                 [--retime RETIMED.json ...] [--retime-again AGAIN.json ...]
+                 [--markdown OUT.md] [--json OUT.json]
                  [--plot OUT.png] [--compare COMPARE.json] [--torch TORCH.json]
                  [--embedding-torch EMBEDDING_TORCH.json] [--emulated WHY]
          --torch, --embedding-torch: bench/torch_bench.py's and
@@ -88,6 +95,8 @@ Usage: report.py RESULTS.json [--dispatch DISPATCH.json] [--sparse SPARSE.json]
                  report says so; the JSON and the markdown are complete.
        report.py --retime-names SUITE.json   the rows to time again, one
                  anchored filter (^name$) a line
+       report.py --disagreeing-names SUITE.json --retime RETIMED.json ...
+                 the rows whose lone run disagrees, to time alone again
 """
 import argparse
 import collections
@@ -186,6 +195,23 @@ def retime_names(results):
             if (row_size(name, row) or 0) >= RETIME_MIN_N]
 
 
+def disagreeing_names(results, retimed):
+    """Base names of the rows of one suite whose complete-run and lone times
+    differ by more than RETIME_TOLERANCE: the rows to time alone again."""
+    names = []
+    for name in retime_names(results):
+        row, alone = medians(results)[name], (retimed or {}).get(name)
+        if alone is not None and abs(real_ns(row) / real_ns(alone) - 1) > RETIME_TOLERANCE:
+            names.append(name)
+    return names
+
+
+def anchored_filter(name):
+    """A --benchmark_filter matching exactly the row name (and the
+    per-benchmark settings base_name drops)."""
+    return "^%s(/min_time:[0-9.]+|/repeats:[0-9]+)*$" % re.escape(name)
+
+
 def huge_page_shares(row, alone):
     """The rows' huge_pages counters (bench/harness.h count_huge_pages),
     when both have one: the page size each run got, a cause of disagreement
@@ -201,8 +227,10 @@ class SelfCheck:
     retimed: name -> the median row of the same benchmark run alone, or None
     when there was no re-timing pass (a filtered or an old run)."""
 
-    def __init__(self, retimed):
+    def __init__(self, retimed, retimed_again=None):
         self.retimed = retimed
+        self.retimed_again = retimed_again or {}
+        self.lone_spread = []  # suspect rows whose two lone runs disagree too
         self.suspects = collections.OrderedDict()  # name -> reasons
         self.compared = 0
 
@@ -223,9 +251,20 @@ class SelfCheck:
             self.compared += 1
             change = real_ns(row) / real_ns(alone) - 1
             if abs(change) > RETIME_TOLERANCE:
-                self.flag(name, "%s in the complete run, %s alone in a fresh process (%+.0f%%)%s" % (
+                self.flag(name, "%s in the complete run, %s alone in a fresh process (%+.0f%%)%s%s" % (
                     fmt_time(real_ns(row)), fmt_time(real_ns(alone)), 100 * change,
-                    huge_page_shares(row, alone)))
+                    huge_page_shares(row, alone), self.alone_again(name, alone)))
+
+    def alone_again(self, name, alone):
+        """The second lone run of a disagreeing row, against the first."""
+        again = self.retimed_again.get(name)
+        if again is None:
+            return ""
+        spread = real_ns(again) / real_ns(alone) - 1
+        if abs(spread) > RETIME_TOLERANCE:
+            self.lone_spread.append(name)
+        return "; alone again: %s (%+.0f%% from the first lone run)" % (
+            fmt_time(real_ns(again)), 100 * spread)
 
     def limit(self, name, efficiency, limit_name):
         """efficiency = the row's own limit's time / the row's time."""
@@ -244,6 +283,12 @@ class SelfCheck:
             lines = ["Suspect rows: %d, marked (suspect) in the tables below; their figures "
                      "measure something other than the kernel until a run clears them:" %
                      len(self.suspects), ""]
+            if self.retimed_again:
+                lines[0] += (" (%d of the %d rows timed alone twice differ between their two lone "
+                             "runs by more than %d%% as well: at those sizes this machine varies "
+                             "that much from one lone run to the next)" % (
+                                 len(self.lone_spread), len(self.retimed_again),
+                                 100 * RETIME_TOLERANCE))
             lines += ["- `%s`: %s" % (name, "; ".join(reasons))
                       for name, reasons in self.suspects.items()]
             return "\n".join(lines)
@@ -1051,18 +1096,24 @@ def main():
                         help="results of the rows timed again alone (one file or many)")
     parser.add_argument("--emulated", metavar="WHY",
                         help="the binaries ran under an emulator: say so, and why we think so")
+    parser.add_argument("--retime-again", nargs="*", default=[],
+                        help="results of the disagreeing rows timed alone a second time")
     parser.add_argument("--retime-names", metavar="SUITE_JSON",
                         help="print the rows of SUITE_JSON to time again, as anchored filters")
+    parser.add_argument("--disagreeing-names", metavar="SUITE_JSON",
+                        help="print the rows of SUITE_JSON whose lone run (--retime) "
+                        "disagrees, as anchored filters")
     args = parser.parse_args()
-    if args.retime_names:
-        for name in retime_names(load_results(args.retime_names)):
-            # The run name may carry per-benchmark settings (min_time:...)
-            # that base_name drops: match them too.
-            print("^%s(/min_time:[0-9.]+|/repeats:[0-9]+)*$" % re.escape(name))
+    if args.retime_names or args.disagreeing_names:
+        results = load_results(args.retime_names or args.disagreeing_names)
+        names = (retime_names(results) if args.retime_names else
+                 disagreeing_names(results, load_retimed(args.retime)))
+        for name in names:
+            print(anchored_filter(name))
         return
     if args.results is None:
         parser.error("the dense results file is required")
-    check = SelfCheck(load_retimed(args.retime))
+    check = SelfCheck(load_retimed(args.retime), load_retimed(args.retime_again))
     # A --benchmark_filter that matches nothing in one of the two executables
     # leaves no results file for it: report what there is.
     report = Report(load_results(args.results), check)

@@ -239,6 +239,27 @@ class SelfCheckTest(unittest.TestCase):
         self.assertIn("`variant_isa/to_bf16/avx2/%d`" % N, section)
         self.assertNotIn("complete run", section)
 
+    def test_disagreeing_rows_are_timed_alone_again(self):
+        # --disagreeing-names lists exactly the rows whose lone run disagrees.
+        names = self.report("--disagreeing-names", self.paths["dense"], "--retime",
+                            self.paths["dense_alone"]).split()
+        self.assertEqual(names, [r"^dense_step/f32/avx512f/%d(/min_time:[0-9.]+|/repeats:[0-9]+)*$"
+                                 % N])
+        # Its second lone run, 30% off the first: the machine's own spread.
+        again = os.path.join(self.dir.name, "again.json")
+        with open(again, "w") as f:
+            json.dump(results([row("dense_step/f32/avx512f/%d" % N, 13.0)]), f)
+        text = self.report(self.paths["dense"], "--variants", self.paths["variant"],
+                           "--retime", self.paths["dense_alone"], self.paths["variant_alone"],
+                           "--retime-again", again)
+        count, section = self.suspect_section(text)
+        self.assertEqual(count, len(SUSPECTS))
+        self.assertIn("(1 of the 1 rows timed alone twice differ between their two lone runs "
+                      "by more than 25% as well", text)
+        line = next(l for l in section.splitlines()
+                    if l.startswith("- `dense_step/f32/avx512f/%d`" % N))
+        self.assertIn("; alone again: 13 ms (+30% from the first lone run)", line)
+
     def test_consistent_results_pass(self):
         text = self.report(self.paths["dense_alone"], "--retime", self.paths["dense_alone"])
         self.assertNotIn("Suspect rows", text)
