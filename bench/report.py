@@ -1173,33 +1173,31 @@ def main():
     embedding_bag_limits = {"limits": [], "threads": [], "loaded": []}
     if args.embedding_bag:
         embedding_bag_rows = medians(load_results(args.embedding_bag))
-        table = embedding_bag_table(embedding_bag_rows, embedding_bag_derived)
-        if table:
-            sections.append("The fused embedding-bag step (embedding_bag_bench): 2^20 rows, 2048 "
-                            "bags of SUM pooling, one thread, the dispatched ISA; fused = "
-                            "adagrad_embedding_bag_step, unfused = the gradient materialised, "
-                            "then the sparse step (the same bits); fused gain = unfused time / "
-                            "fused time; 4k = MADV_NOHUGEPAGE, huge = adagrad_table_alloc, with "
-                            "the huge-page bytes the kernel gave:\n\n" + table)
-        table = embedding_bag_limits_table(embedding_bag_rows, embedding_bag_limits["limits"])
-        if table:
-            sections.append("The fused embedding-bag step against its limits, one thread: "
-                            "stream = its bytes moved sequentially (embedding_bag_stream), "
-                            "best gather = its own rows in its order with trivial arithmetic, "
-                            "at the fastest software-prefetch distance in rows "
-                            "(embedding_bag_gather); each fraction = the limit's time / the "
-                            "fused time; met: either target:\n\n" + table)
-        table = embedding_bag_threads_table(embedding_bag_rows, embedding_bag_limits["threads"])
-        if table:
-            sections.append("The embedding-bag steps on two threads (adagrad_pool) against "
-                            "one, table in cache (4096 x 128, 2048 bags of 20; unfused: the "
-                            "gradient materialised on the calling thread); speedup = 1 "
-                            "thread time / 2 threads time:\n\n" + table)
-        table = embedding_bag_loaded_table(embedding_bag_rows, embedding_bag_limits["loaded"])
-        if table:
-            sections.append("The fused embedding-bag step beside a memory-heavy process "
-                            "(another process copying 1 GiB on 4 KiB pages back and forth); "
-                            "speed kept = quiet time / loaded time:\n\n" + table)
+        # Each table with its introduction, and the list its derived rows go to.
+        for make_table, derived, introduction in (
+                (embedding_bag_table, embedding_bag_derived,
+                 "The fused embedding-bag step (embedding_bag_bench): 2^20 rows, 2048 bags of SUM "
+                 "pooling, one thread, the dispatched ISA; fused = adagrad_embedding_bag_step, "
+                 "unfused = the gradient materialised, then the sparse step (the same bits); "
+                 "fused gain = unfused time / fused time; 4k = MADV_NOHUGEPAGE, huge = "
+                 "adagrad_table_alloc, with the huge-page bytes the kernel gave:"),
+                (embedding_bag_limits_table, embedding_bag_limits["limits"],
+                 "The fused embedding-bag step against its limits, one thread: stream = its "
+                 "bytes moved sequentially (embedding_bag_stream), best gather = its own rows in "
+                 "its order with trivial arithmetic, at the fastest software-prefetch distance "
+                 "in rows (embedding_bag_gather); each fraction = the limit's time / the fused "
+                 "time; met: either target:"),
+                (embedding_bag_threads_table, embedding_bag_limits["threads"],
+                 "The embedding-bag steps on two threads (adagrad_pool) against one, table in "
+                 "cache (4096 x 128, 2048 bags of 20; unfused: the gradient materialised on the "
+                 "calling thread); speedup = 1 thread time / 2 threads time:"),
+                (embedding_bag_loaded_table, embedding_bag_limits["loaded"],
+                 "The fused embedding-bag step beside a memory-heavy process (another process "
+                 "copying 1 GiB on 4 KiB pages back and forth); speed kept = quiet time / loaded "
+                 "time:")):
+            table = make_table(embedding_bag_rows, derived)
+            if table:
+                sections.append(introduction + "\n\n" + table)
     compare = None
     sparse_derived = sparse.derived if sparse is not None else []
     if args.compare:
