@@ -57,7 +57,6 @@ Usage:
 """
 import argparse
 import gc
-import json
 import os
 import platform
 import statistics
@@ -68,7 +67,8 @@ import torch
 
 import adagrad
 import adagrad.torch
-from report_torch import EMBEDDING_IMPLEMENTATIONS, embedding_tables, row_limit_name
+from report_torch import (EMBEDDING_IMPLEMENTATIONS, embedding_tables, finish_run,
+                          row_limit_name)
 from row_limit import DISTANCES, RowLimit
 
 ROWS = 1_000_000
@@ -285,12 +285,7 @@ def main():
     for dim in (int(d) for d in args.dims.split(",")):
         results += run_dim(dim, args, thread_counts, rng, permutation, cdf, row_limit)
         gc.collect()
-    context["load_after"] = "%.2f" % os.getloadavg()[0]
-    data = dict(context=context, results=results)
-    print(embedding_tables(data))
-    if args.json:
-        with open(args.json, "w") as out:
-            json.dump(data, out, indent=1)
+    finish_run(context, results, embedding_tables, args.json)
 
 
 def _thp_setting():

@@ -3,8 +3,22 @@
 results, for their own output and for bench/report.py (bench/run --compare):
 one module, so that both show the same figures the same way. Every ratio is
 of two medians of the same run."""
+import json
+import os
 
 IMPLEMENTATIONS = ("torch_foreach_false", "torch_foreach_true", "adagrad")
+
+
+def finish_run(context, results, make_tables, json_path):
+    """The end of either benchmark's run: the load average after it in its
+    context, its tables printed, and its JSON written to json_path (if
+    given), which bench/report.py reads."""
+    context["load_after"] = "%.2f" % os.getloadavg()[0]
+    data = dict(context=context, results=results)
+    print(make_tables(data))
+    if json_path:
+        with open(json_path, "w") as out:
+            json.dump(data, out, indent=1)
 # bench/torch_bench.py's same-run memory limit of a step-only case.
 STREAM = "stream"
 # Bytes each moves per element of float32 parameters: the stream reads two

@@ -55,7 +55,6 @@ Usage:
 """
 import argparse
 import gc
-import json
 import os
 import platform
 import statistics
@@ -66,7 +65,7 @@ import torch
 
 import adagrad
 import adagrad.torch
-from report_torch import IMPLEMENTATIONS, STREAM, row_limit_name, torch_tables
+from report_torch import IMPLEMENTATIONS, STREAM, finish_run, row_limit_name, torch_tables
 from row_limit import DISTANCES, RowLimit
 
 HIDDEN = 768
@@ -328,12 +327,7 @@ def main():
         print("# {} ...".format(name), flush=True)
         results += run_case(name, thread_counts, args.rounds, row_limit)
         gc.collect()
-    context["load_after"] = "%.2f" % os.getloadavg()[0]
-    data = dict(context=context, results=results)
-    print(torch_tables(data))
-    if args.json:
-        with open(args.json, "w") as out:
-            json.dump(data, out, indent=1)
+    finish_run(context, results, torch_tables, args.json)
 
 
 if __name__ == "__main__":
