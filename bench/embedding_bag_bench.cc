@@ -340,13 +340,6 @@ void embedding_bag_stream(benchmark::State& st, bench_case c) {
   st.SetLabel(adagrad_isa_name(path.isa));
 }
 
-// Asks for every line of [p, p + bytes) with write intent.
-inline void prefetch_for_write(const float* p, std::size_t bytes) {
-  const char* first = reinterpret_cast<const char*>(p);
-  for (std::size_t b = 0; b < bytes; b += 64) __builtin_prefetch(first + b, 1, 3);
-  __builtin_prefetch(first + bytes - 1, 1, 3);
-}
-
 // The gather limit: the step's own unique rows of the shared table, in its
 // order, each updated once with trivial arithmetic (per-element: w += g,
 // G += g * g; row-wise: w += g and the row's accumulator + 1), g the
@@ -374,11 +367,11 @@ void embedding_bag_gather(benchmark::State& st, bench_case c, std::size_t distan
     for (std::size_t u = 0; u < count; ++u) {
       if (distance != 0 && u + distance < count) {
         const std::uint64_t ahead = v.rows[u + distance];
-        prefetch_for_write(table + ahead * dim, row_bytes);
+        adagrad_bench::prefetch_for_write(table + ahead * dim, row_bytes);
         if (c.rowwise) {
           __builtin_prefetch(state + ahead, 1, 3);
         } else {
-          prefetch_for_write(state + ahead * dim, row_bytes);
+          adagrad_bench::prefetch_for_write(state + ahead * dim, row_bytes);
         }
       }
       const std::uint64_t row = v.rows[u];

@@ -17,17 +17,6 @@
 #include "adagrad/adagrad.h"
 #include "sparse_limits_best.h"
 
-namespace {
-
-// Asks for every line of [p, p + bytes) with write intent.
-inline void prefetch_for_write(const float* p, std::size_t bytes) {
-  const char* first = reinterpret_cast<const char*>(p);
-  for (std::size_t b = 0; b < bytes; b += 64) __builtin_prefetch(first + b, 1, 3);
-  __builtin_prefetch(first + bytes - 1, 1, 3);
-}
-
-}  // namespace
-
 extern "C" {
 
 // The ISA whose kernel adagrad_bench_row_limit runs.
@@ -45,8 +34,8 @@ __attribute__((visibility("default"))) void adagrad_bench_row_limit(
   for (std::size_t u = 0; u < count; ++u) {
     if (distance != 0 && u + distance < count) {
       const auto ahead = static_cast<std::size_t>(rows[u + distance]);
-      prefetch_for_write(table + ahead * dim, row_bytes);
-      prefetch_for_write(state + ahead * dim, row_bytes);
+      adagrad_bench::prefetch_for_write(table + ahead * dim, row_bytes);
+      adagrad_bench::prefetch_for_write(state + ahead * dim, row_bytes);
     }
     const auto row = static_cast<std::size_t>(rows[u]);
     path.kernels.row_update(dim, table + row * dim, grad_row, state + row * dim);

@@ -6,6 +6,8 @@
 #ifndef ADAGRAD_BENCH_SPARSE_LIMITS_BEST_H_
 #define ADAGRAD_BENCH_SPARSE_LIMITS_BEST_H_
 
+#include <cstddef>
+
 #include "adagrad/adagrad.h"
 #include "sparse_limits.h"
 
@@ -35,6 +37,14 @@ inline const sparse_limit_path& best_sparse_limits() {
     if (adagrad_isa_supported(p.isa)) best = &p;
   }
   return *best;
+}
+
+// Asks for every line of [p, p + bytes) with write intent: the gather
+// limits' prefetch of a whole row `distance` rows ahead.
+inline void prefetch_for_write(const float* p, std::size_t bytes) {
+  const char* first = reinterpret_cast<const char*>(p);
+  for (std::size_t b = 0; b < bytes; b += 64) __builtin_prefetch(first + b, 1, 3);
+  __builtin_prefetch(first + bytes - 1, 1, 3);
 }
 
 }  // namespace adagrad_bench
