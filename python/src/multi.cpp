@@ -68,8 +68,10 @@ bool check_lists(const std::vector<py::array>& w, const std::vector<py::array>& 
   for (std::size_t i = 0; i < w.size(); ++i) {
     for (const auto& list : lists) {
       const py::array& a = list.arrays[i];
-      if (py::isinstance<py::array_t<double>>(a) != f64 ||
-          !(py::isinstance<py::array_t<double>>(a) || py::isinstance<py::array_t<float>>(a))) {
+      const int bits = native_float_bits(a);
+      if (bits != (f64 ? 64 : 32) &&
+          (bits != 0 || py::isinstance<py::array_t<double>>(a) != f64 ||
+           !(py::isinstance<py::array_t<double>>(a) || py::isinstance<py::array_t<float>>(a)))) {
         throw py::type_error(element_name(list.name, i) + " has dtype " + dtype_name(a) +
                              " but w[0] has " + dtype_name(w[0]) +
                              "; every array must have the same dtype, float32 or float64");
