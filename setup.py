@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: BSD-3-Clause
-"""Builds the extension module adagrad._adagrad with CMake for pip.
+"""Builds the extension module adagrad._adagrad (and adagrad._torch_replay,
+where torch and libtorch's headers are found) with CMake for pip.
 
 pyproject.toml holds the metadata; this file only says how the one
 extension is built: the CMake project configured for the Python module
@@ -42,7 +43,9 @@ class CMakeBuild(build_ext):
         ]
         jobs = os.environ.get("CMAKE_BUILD_PARALLEL_LEVEL", str(os.cpu_count() or 1))
         subprocess.run(configure, check=True)
-        subprocess.run(["cmake", "--build", str(build_dir), "--target", "_adagrad",
+        # adagrad_python_modules: _adagrad, and _torch_replay where CMake
+        # found torch with libtorch's headers (python/CMakeLists.txt).
+        subprocess.run(["cmake", "--build", str(build_dir), "--target", "adagrad_python_modules",
                         "--parallel", jobs], check=True)
 
 

@@ -38,6 +38,13 @@ package = os.path.dirname(adagrad.__file__)
 import adagrad.torch
 assert os.path.dirname(adagrad.torch.__file__) == os.path.join(package, "torch"), adagrad.torch.__file__
 assert adagrad.torch.Adagrad.__module__ == "adagrad.torch._optimizer", adagrad.torch.Adagrad.__module__
+# adagrad._torch_replay is in the wheel, and used, when the build found
+# libtorch's headers (ctest says whether its own build did).
+import adagrad.torch._optimizer
+expected = os.environ.get("ADAGRAD_TORCH_REPLAY_BUILT")
+if expected is not None:
+    replay = adagrad.torch._optimizer._torch_replay
+    assert (replay is not None) == (expected == "1"), (expected, replay)
 extension = [f for f in os.listdir(package) if f.startswith("_adagrad")][0]
 libraries = subprocess.run(["ldd", os.path.join(package, extension)], capture_output=True,
                            text=True, check=True).stdout

@@ -9,14 +9,17 @@ operations) the difference must stay within measured bounds.
 """
 import copy
 import inspect
+import os
 import pickle
 import unittest
+import unittest.mock
 import warnings
 
 import numpy as np
 import torch
 
 import adagrad
+import adagrad.torch._optimizer
 from adagrad.torch import Adagrad, probe_fma, probe_sparse
 from bitwise import difference_report
 
@@ -1450,6 +1453,37 @@ class ReplayedPlanTest(unittest.TestCase):
         ours.step()
         self.assertIn("_program", ours.__dict__)
         self.assertNotIn("_program", copy.deepcopy(ours).__dict__)
+
+
+class ChecksInPython:
+    """Runs a test class's tests with the replayed step's checks and version
+    bumps in Python, as where adagrad._torch_replay is not built (the test
+    class itself runs them in C++ where it is)."""
+
+    def setUp(self):
+        patch = unittest.mock.patch.object(adagrad.torch._optimizer, "_torch_replay", None)
+        patch.start()
+        self.addCleanup(patch.stop)
+        super().setUp()
+
+
+class ReplayedPlanInPythonTest(ChecksInPython, ReplayedPlanTest):
+    pass
+
+
+class AutogradVersionInPythonTest(ChecksInPython, AutogradVersionTest):
+    pass
+
+
+class TorchReplayBuildTest(unittest.TestCase):
+    def test_the_module_is_there_when_the_build_made_it(self):
+        # python/CMakeLists.txt says whether it built adagrad._torch_replay
+        # (libtorch's headers found); a module that was built but does not
+        # load would otherwise go unnoticed, every step checked in Python.
+        built = os.environ.get("ADAGRAD_TORCH_REPLAY_BUILT")
+        if built is None:
+            self.skipTest("not run by ctest")
+        self.assertEqual(adagrad.torch._optimizer._torch_replay is not None, built == "1")
 
 
 class OptimizerProtocolTest(unittest.TestCase):

@@ -13,6 +13,14 @@ from ._entries import (_HALF_DTYPES, _ROUNDINGS, _Entry, _SparseEntry, _check_hy
 from ._pools import _MAX_THREADS, _pool
 from ._probes import probe_fma, probe_sparse
 
+try:
+    # The per-tensor checks and version bumps of a replayed step, read through
+    # libtorch (python/src/torch_replay.cpp); built where libtorch's headers
+    # are. Without it the same checks run in Python (tests run both).
+    from adagrad import _torch_replay
+except ImportError:
+    _torch_replay = None
+
 class Adagrad(torch.optim.Optimizer):
     """torch.optim.Adagrad (PyTorch 1.13, foreach=False) on the adagrad library.
 
@@ -289,7 +297,10 @@ class Adagrad(torch.optim.Optimizer):
         # bumps the counter it shares with the parameter and touches no
         # data; one torch._foreach_zero_ for all of them.
         if plan.empty_views:
-            torch._foreach_zero_(plan.empty_views)
+            if _torch_replay is not None:
+                _torch_replay.bump_versions(plan.empty_views)
+            else:
+                torch._foreach_zero_(plan.empty_views)
         return loss
 
     @staticmethod
@@ -466,18 +477,37 @@ class Adagrad(torch.optim.Optimizer):
         groups = self.param_groups
         if len(groups) != len(program.groups) or len(self.state) != len(program.states):
             return None
-        # The states in the mapping's order, compared by identity: looking
-        # each parameter up would hash it (Tensor.__hash__, a Python call).
-        for (param, state), (kept_param, kept_state, state_sum, step) in zip(
-                self.state.items(), program.states):
-            if (param is not kept_param or state is not kept_state
-                    or state.get("sum") is not state_sum or state.get("step") is not step):
+        records = program.records
+        if records is not None:
+            if not _torch_replay.same_states(self.state, program.states):
                 return None
+        else:
+            # The states in the mapping's order, compared by identity: looking
+            # each parameter up would hash it (Tensor.__hash__, a Python call).
+            for (param, state), (kept_param, kept_state, state_sum, step) in zip(
+                    self.state.items(), program.states):
+                if (param is not kept_param or state is not kept_state
+                        or state.get("sum") is not state_sum or state.get("step") is not step):
+                    return None
         regrads = []
-        for group, (kept_group, params, values, items) in zip(groups, program.groups):
+        # (record, index, gradient) for each regrad, recorded once it passed.
+        new_gradients = []
+        for group_index, (group, (kept_group, params, values, items)) in enumerate(
+                zip(groups, program.groups)):
             if (group is not kept_group or group["params"] is not params
                     or len(params) != len(items) or not _same_values(group, values)):
                 return None
+            if records is not None:
+                # The loop below, in C++ (GroupRecord.changed_gradients).
+                record = records[group_index]
+                changed = record.changed_gradients(params)
+                if changed is None:
+                    return None
+                for index in changed:
+                    grad = params[index].grad
+                    regrads.append((items[index], grad))
+                    new_gradients.append((record, index, grad))
+                continue
             for param, item in zip(params, items):
                 kept_param, grad, state_sum, key = item[0], item[1], item[2], item[3]
                 if param is not kept_param:
@@ -495,6 +525,8 @@ class Adagrad(torch.optim.Optimizer):
                     return None
         if regrads and not program.regrad(regrads):
             return None
+        for record, index, grad in new_gradients:
+            record.set_gradient(index, grad)
         return program.plan
 
     def _plan_repeat(self, plan, seen, group, group_index, param_index):
@@ -573,10 +605,11 @@ class _Program:
     (_program_values) and per parameter [param, grad, sum, entry key,
     entry, the list of gradient arrays that holds its gradient's and the
     index there] (all None but param for one without a gradient, the last
-    two for a 16-bit parameter)."""
+    two for a 16-bit parameter); with _torch_replay, per group a GroupRecord
+    of those (param, grad, sum), which compares them in C++."""
 
-    __slots__ = ("fma", "rounding", "step_buffer", "states", "groups", "plan", "written_starts",
-                 "written_ends")
+    __slots__ = ("fma", "rounding", "step_buffer", "states", "groups", "records", "plan",
+                 "written_starts", "written_ends")
 
     def __init__(self, optimizer, groups, plan):
         self.fma = optimizer.fma
@@ -585,6 +618,11 @@ class _Program:
         self.states = [(param, state, state.get("sum"), state.get("step"))
                        for param, state in optimizer.state.items()]
         self.groups = groups
+        # Per group, what _torch_replay checks in C++ (None: Python checks).
+        self.records = None
+        if _torch_replay is not None:
+            self.records = [_torch_replay.GroupRecord([item[:3] for item in items])
+                            for _, _, _, items in groups]
         self.plan = plan
         plan.replayed = True
         # The memory the step writes (parameters, sums), in order: spans
