@@ -13,11 +13,13 @@
 // The module is built only where libtorch's headers are installed (Debian's
 // libtorch-dev); without it adagrad.torch makes the same checks in Python,
 // with the same results (tests/python/test_torch.py runs both).
+#include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 #include <torch/csrc/autograd/python_variable.h>
 #include <torch/csrc/autograd/variable.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <utility>
 #include <vector>
@@ -80,66 +82,103 @@ struct tensor_record {
 };
 
 // One param group of a replayable plan: per parameter its object, and, for
-// one that had a gradient, the gradient's and the sum's records.
+// one that had a gradient, the gradient's and the sum's records and where a
+// new gradient tensor's array goes (its regrad target, below).
 class group_record {
  public:
-  // items: a sequence of (param, grad, sum), grad and sum None for a
-  // parameter without a gradient.
-  explicit group_record(const py::sequence& items) {
+  // items: a sequence of (param, grad, sum, target), grad, sum and target
+  // None for a parameter without a gradient; target (entry, gradient
+  // arrays, index) for a parameter whose gradient array is a flat view that
+  // a new gradient of the same layout may replace (_Entry.regrad's
+  // conditions on the entry: flat, neither 16-bit nor folded), else None.
+  // written_starts and written_ends: the sorted, disjoint byte spans the
+  // step writes (every group's parameters and sums).
+  group_record(const py::sequence& items, const std::vector<std::uintptr_t>& written_starts,
+               const std::vector<std::uintptr_t>& written_ends)
+      : written_starts_(written_starts), written_ends_(written_ends) {
+    if (written_starts_.size() != written_ends_.size()) {
+      throw py::value_error("written_starts and written_ends must have the same length");
+    }
     entries_.reserve(items.size());
     for (const py::handle item : items) {
-      const auto triple = py::reinterpret_borrow<py::sequence>(item);
-      if (triple.size() != 3) throw py::value_error("each item must be (param, grad, sum)");
+      const auto fields = py::reinterpret_borrow<py::sequence>(item);
+      if (fields.size() != 4) throw py::value_error("each item must be (param, grad, sum, target)");
       entry e;
-      e.param = tensor_record(triple[0]);
-      e.has_gradient = !triple[1].is_none();
+      e.param = tensor_record(fields[0]);
+      e.has_gradient = !fields[1].is_none();
       if (e.has_gradient) {
-        e.grad = tensor_record(triple[1]);
-        e.sum = tensor_record(triple[2]);
+        e.grad = tensor_record(fields[1]);
+        e.sum = tensor_record(fields[2]);
+      }
+      if (e.has_gradient && !fields[3].is_none()) {
+        const auto target = py::reinterpret_borrow<py::sequence>(fields[3]);
+        e.target_entry = target[0];
+        e.target_arrays = target[1];
+        e.target_index = target[2].cast<Py_ssize_t>();
+        if (!PyList_Check(e.target_arrays.ptr()) || e.target_index < 0 ||
+            e.target_index >= PyList_GET_SIZE(e.target_arrays.ptr())) {
+          throw py::value_error("a target's arrays must be a list that has its index");
+        }
       }
       entries_.push_back(std::move(e));
     }
   }
 
-  // What _replayed_plan's loop over a group's parameters decides: None when
-  // the plan cannot be replayed for this group (another list length, another
-  // parameter object, a gradient that appeared or vanished, or any recorded
-  // tensor laid out otherwise), else the indices of the parameters whose
-  // gradient is another tensor object than recorded (the caller checks
-  // those and then calls set_gradient).
-  py::object changed_gradients(const py::handle params) const {
+  // What _replayed_plan's loop over a group's parameters and
+  // _Program.regrad decide, changing nothing: false when the plan cannot be
+  // replayed for this group (another list length, another parameter object,
+  // a gradient that appeared or vanished, a recorded tensor laid out
+  // otherwise, or a new gradient tensor that cannot take the old one's
+  // place), else true, with each new gradient's array kept for apply().
+  // A new gradient takes the old one's place as _Entry.regrad and
+  // _Program.regrad let it: dense, on the CPU, not requiring grad, without
+  // a negative bit, of the parameter's dtype (float32 or float64) and the
+  // old gradient's shape and strides, aligned, and reaching no memory the
+  // step writes. Anything else makes _plan check it as a first gradient
+  // (and raise what is wrong).
+  bool check(const py::handle params) {
+    pending_.clear();
     if (!PyList_Check(params.ptr()) ||
         static_cast<std::size_t>(PyList_GET_SIZE(params.ptr())) != entries_.size()) {
-      return py::none();
+      return false;
     }
-    py::list changed;
     for (std::size_t i = 0; i < entries_.size(); ++i) {
       const entry& e = entries_[i];
       PyObject* param = PyList_GET_ITEM(params.ptr(), static_cast<Py_ssize_t>(i));
-      if (param != e.param.object.ptr()) return py::none();
+      if (param != e.param.object.ptr()) return false;
       // param.grad as Python reads it (a subclass may define it).
-      const py::object grad = py::reinterpret_steal<py::object>(PyObject_GetAttrString(param, "grad"));
+      py::object grad = py::reinterpret_steal<py::object>(PyObject_GetAttrString(param, "grad"));
       if (!grad) throw py::error_already_set();
       if (!e.has_gradient) {
-        if (!grad.is_none()) return py::none();
+        if (!grad.is_none()) return false;
         continue;
       }
-      if (grad.is_none()) return py::none();
-      if (grad.ptr() != e.grad.object.ptr()) {
-        changed.append(i);
-      } else if (!e.grad.unchanged()) {
-        return py::none();
+      if (grad.is_none() || !e.param.unchanged() || !e.sum.unchanged()) return false;
+      if (grad.ptr() == e.grad.object.ptr()) {
+        if (!e.grad.unchanged()) return false;
+        continue;
       }
-      if (!e.param.unchanged() || !e.sum.unchanged()) return py::none();
+      py::object array = replacing_array(e, grad);
+      if (!array) return false;
+      pending_.push_back({i, std::move(grad), std::move(array)});
     }
-    return std::move(changed);
+    return true;
   }
 
-  // The gradient of parameter `index` is now `grad` (checked by the caller).
-  void set_gradient(std::size_t index, const py::handle grad) {
-    entry& e = entries_.at(index);
-    if (!e.has_gradient) throw py::value_error("this parameter had no gradient");
-    e.grad = tensor_record(grad);
+  // Puts the new gradients check() accepted in the old ones' places: in the
+  // plan's list of gradient arrays, in the record, and in the entry (its
+  // key set to None, so that a plan made later makes the entry anew).
+  void apply() {
+    for (const replacement& r : pending_) {
+      entry& e = entries_[r.index];
+      Py_INCREF(r.array.ptr());
+      PyList_SetItem(e.target_arrays.ptr(), e.target_index, r.array.ptr());  // steals
+      e.target_entry.attr("grad") = r.grad;
+      e.target_entry.attr("g") = r.array;
+      e.target_entry.attr("key") = py::none();
+      e.grad = tensor_record(r.grad);
+    }
+    pending_.clear();
   }
 
  private:
@@ -148,8 +187,62 @@ class group_record {
     bool has_gradient = false;
     tensor_record grad;
     tensor_record sum;
+    py::object target_entry;  // None: a new gradient makes a new plan
+    py::object target_arrays;
+    Py_ssize_t target_index = 0;
   };
+  struct replacement {
+    std::size_t index;
+    py::object grad;
+    py::object array;
+  };
+
+  // The flat array of a new gradient that can take e's gradient's place,
+  // or a null object.
+  py::object replacing_array(const entry& e, const py::handle grad_object) const {
+    if (!e.target_entry || !THPVariable_Check(grad_object.ptr())) return py::object();
+    const at::Tensor& grad = THPVariable_Unpack(grad_object.ptr());
+    const c10::ScalarType dtype = e.param.dtype;
+    if ((dtype != c10::ScalarType::Float && dtype != c10::ScalarType::Double) ||
+        grad.layout() != c10::kStrided || grad.device().type() != c10::DeviceType::CPU ||
+        grad.requires_grad() || grad.is_neg() || grad.is_conj() || grad.scalar_type() != dtype ||
+        grad.sizes() != c10::IntArrayRef(e.grad.sizes) ||
+        grad.strides() != c10::IntArrayRef(e.grad.strides)) {
+      return py::object();
+    }
+    const auto element_size = static_cast<std::uintptr_t>(grad.element_size());
+    const auto start = reinterpret_cast<std::uintptr_t>(grad.data_ptr());
+    if (start % element_size != 0) return py::object();
+    const std::int64_t count = grad.numel();
+    if (count > 0) {
+      // The bytes it reaches (strides >= 0, as the old gradient's), against
+      // the written spans: the one that starts last at or before it, and
+      // the next.
+      std::int64_t last = 0;
+      for (std::size_t axis = 0; axis < e.grad.sizes.size(); ++axis) {
+        last += (e.grad.sizes[axis] - 1) * e.grad.strides[axis];
+      }
+      const std::uintptr_t end = start + static_cast<std::uintptr_t>(last + 1) * element_size;
+      const auto next = std::upper_bound(written_starts_.begin(), written_starts_.end(), start);
+      const auto index = static_cast<std::size_t>(next - written_starts_.begin());
+      if ((index > 0 && written_ends_[index - 1] > start) ||
+          (next != written_starts_.end() && *next < end)) {
+        return py::object();
+      }
+    }
+    // A flat view of its memory, which the old gradient's array was too (the
+    // same dtype, shape and strides: dense, non-overlapping), keeping the
+    // tensor alive.
+    const py::dtype array_dtype =
+        dtype == c10::ScalarType::Float ? py::dtype::of<float>() : py::dtype::of<double>();
+    return py::array(array_dtype, {static_cast<py::ssize_t>(count)},
+                     {static_cast<py::ssize_t>(element_size)}, grad.data_ptr(), grad_object);
+  }
+
   std::vector<entry> entries_;
+  std::vector<std::uintptr_t> written_starts_;
+  std::vector<std::uintptr_t> written_ends_;
+  std::vector<replacement> pending_;
 };
 
 // Whether the optimizer's state mapping holds, in its order, the same
@@ -201,9 +294,11 @@ void bump_versions(const py::list& tensors) {
 PYBIND11_MODULE(_torch_replay, m) {
   m.doc() = "adagrad.torch's replayed step read through libtorch (internal).";
   py::class_<group_record>(m, "GroupRecord")
-      .def(py::init<const py::sequence&>(), py::arg("items"))
-      .def("changed_gradients", &group_record::changed_gradients, py::arg("params"))
-      .def("set_gradient", &group_record::set_gradient, py::arg("index"), py::arg("grad"));
+      .def(py::init<const py::sequence&, const std::vector<std::uintptr_t>&,
+                    const std::vector<std::uintptr_t>&>(),
+           py::arg("items"), py::arg("written_starts"), py::arg("written_ends"))
+      .def("check", &group_record::check, py::arg("params"))
+      .def("apply", &group_record::apply);
   m.def("same_states", &same_states, py::arg("state"), py::arg("kept"));
   m.def("bump_versions", &bump_versions, py::arg("tensors"));
 }

@@ -490,23 +490,15 @@ class Adagrad(torch.optim.Optimizer):
                         or state.get("sum") is not state_sum or state.get("step") is not step):
                     return None
         regrads = []
-        # (record, index, gradient) for each regrad, recorded once it passed.
-        new_gradients = []
         for group_index, (group, (kept_group, params, values, items)) in enumerate(
                 zip(groups, program.groups)):
             if (group is not kept_group or group["params"] is not params
                     or len(params) != len(items) or not _same_values(group, values)):
                 return None
             if records is not None:
-                # The loop below, in C++ (GroupRecord.changed_gradients).
-                record = records[group_index]
-                changed = record.changed_gradients(params)
-                if changed is None:
+                # The loop below and _Program.regrad, in C++.
+                if not records[group_index].check(params):
                     return None
-                for index in changed:
-                    grad = params[index].grad
-                    regrads.append((items[index], grad))
-                    new_gradients.append((record, index, grad))
                 continue
             for param, item in zip(params, items):
                 kept_param, grad, state_sum, key = item[0], item[1], item[2], item[3]
@@ -523,10 +515,12 @@ class Adagrad(torch.optim.Optimizer):
                         grad.data_ptr(), grad.shape, grad.stride(), state_sum.data_ptr(),
                         state_sum.shape, state_sum.stride()) != key:
                     return None
-        if regrads and not program.regrad(regrads):
+        if records is not None:
+            # Every group passed: each takes its new gradients.
+            for record in records:
+                record.apply()
+        elif regrads and not program.regrad(regrads):
             return None
-        for record, index, grad in new_gradients:
-            record.set_gradient(index, grad)
         return program.plan
 
     def _plan_repeat(self, plan, seen, group, group_index, param_index):
@@ -606,7 +600,8 @@ class _Program:
     entry, the list of gradient arrays that holds its gradient's and the
     index there] (all None but param for one without a gradient, the last
     two for a 16-bit parameter); with _torch_replay, per group a GroupRecord
-    of those (param, grad, sum), which compares them in C++."""
+    of those (param, grad, sum, _regrad_target), which compares them and
+    takes new gradients in C++."""
 
     __slots__ = ("fma", "rounding", "step_buffer", "states", "groups", "records", "plan",
                  "written_starts", "written_ends")
@@ -618,11 +613,6 @@ class _Program:
         self.states = [(param, state, state.get("sum"), state.get("step"))
                        for param, state in optimizer.state.items()]
         self.groups = groups
-        # Per group, what _torch_replay checks in C++ (None: Python checks).
-        self.records = None
-        if _torch_replay is not None:
-            self.records = [_torch_replay.GroupRecord([item[:3] for item in items])
-                            for _, _, _, items in groups]
         self.plan = plan
         plan.replayed = True
         # The memory the step writes (parameters, sums), in order: spans
@@ -631,6 +621,13 @@ class _Program:
                          if span is not None and span[2])
         self.written_starts = [start for start, _ in written]
         self.written_ends = [end for _, end in written]
+        # Per group, what _torch_replay checks in C++ (None: Python checks).
+        self.records = None
+        if _torch_replay is not None:
+            self.records = [
+                _torch_replay.GroupRecord([item[:3] + [_regrad_target(item)] for item in items],
+                                          self.written_starts, self.written_ends)
+                for _, _, _, items in groups]
 
     def regrad(self, regrads):
         """Puts new gradient tensors in the places of the old ones:
@@ -675,6 +672,16 @@ class _Program:
             if item[5] is not None:
                 item[5][item[6]] = array
         return True
+
+
+def _regrad_target(item):
+    """Where a new gradient tensor's array goes in the plan (entry, list of
+    gradient arrays, index), for a parameter whose gradient may be replaced
+    as _Entry.regrad replaces it; else None."""
+    entry, arrays, index = item[4], item[5], item[6]
+    if entry is None or arrays is None or not entry.flat or entry.half or entry.folded:
+        return None
+    return (entry, arrays, index)
 
 
 def _group_hyperparameters(group, lr, lr_decay):
