@@ -46,8 +46,13 @@ every (implementation, threads) once, in an order rotated from round to
 round, so that the load of a shared machine falls on all of them alike. The
 figures kept are the medians over the rounds of each round's mean time per
 step (STEPS_PER_ROUND steps after one untimed warm-up step); the ratios are
-of medians of the same run. bench/report_torch.py makes the tables (here and
-in bench/run --compare's report).
+of medians of the same run. The rest of a training step (train - step:
+zero_grad, forward, backward) is compared round by round: the median over
+the rounds of torch's rest minus adagrad's in the same round, so that a
+slow phase of the machine falls on both sides of each difference. It is the
+whole step's saving beyond the optimizer's (the whole step gains at least
+the optimizer's saving when it is >= 0). bench/report_torch.py makes the
+tables (here and in bench/run --compare's report).
 
 Usage:
   PYTHONPATH=<build>/python /usr/bin/python3 bench/torch_bench.py
@@ -300,10 +305,13 @@ def run_case(name, thread_counts, rounds, row_limit):
                 time_round(case, optimizer, STEPS_PER_ROUND[name]))
     results = []
     for (implementation, threads), values in times.items():
+        # Each round's (train, step) too, in round order: report_torch.py
+        # pairs implementations round by round.
         results.append(dict(case=name, threads=threads, implementation=implementation,
                             elements=elements,
                             train_seconds=statistics.median(v[0] for v in values),
-                            step_seconds=statistics.median(v[1] for v in values)))
+                            step_seconds=statistics.median(v[1] for v in values),
+                            rounds=[list(v) for v in values]))
     return results
 
 
