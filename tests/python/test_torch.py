@@ -247,7 +247,9 @@ def snapshot(optimizer):
     (which parameters have one, and every tensor in them), the groups."""
     params = [p for group in optimizer.param_groups for p in group["params"]]
     index = {id(p): i for i, p in enumerate(params)}
-    return ([(tensor_bits(p), tensor_bits(p.grad), p._version) for p in params],
+    # (An inference tensor has no version counter.)
+    return ([(tensor_bits(p), tensor_bits(p.grad), None if p.is_inference() else p._version)
+             for p in params],
             [(index[id(p)], {k: tensor_bits(v) for k, v in state.items()})
              for p, state in optimizer.state.items()],
             [{k: v for k, v in group.items() if k != "params"}
@@ -401,6 +403,51 @@ class AllOrNothingTest(unittest.TestCase):
         self.assertNotIn(extra, optimizer.state)
         self.assertChangesNothing(optimizer, RuntimeError, "parameter 1 of param group 2")
         self.assertNotIn(extra, optimizer.state)
+
+    def test_inference_tensors_outside_inference_mode(self):
+        # torch refuses to update an inference tensor in place outside
+        # inference mode, after updating the parameters before it; here the
+        # same error type, with nothing changed, for the parameter, its sum
+        # and its step count.
+        def inference_copy(tensor):
+            with torch.inference_mode():
+                return tensor.clone()
+
+        for which, message in (("param", "parameter 0 of param group 1 is an inference"),
+                               ("sum", 'state\\["sum"\\] of parameter 0 of param group 1'),
+                               ("step", 'state\\["step"\\] of parameter 0 of param group 1')):
+            with self.subTest(which=which):
+                optimizer, params = self.optimizer_with_bad_last()
+                if which == "param":
+                    bad = inference_copy(params[2].detach())
+                    bad.grad = params[2].grad
+                    optimizer.state[bad] = optimizer.state.pop(params[2])
+                    optimizer.param_groups[1]["params"][0] = bad
+                else:
+                    state = optimizer.state[params[2]]
+                    state[which] = inference_copy(state[which])
+                self.assertChangesNothing(optimizer, RuntimeError, message)
+        theirs_param = inference_copy(torch.zeros(2))
+        theirs_param.grad = torch.ones(2)
+        with self.assertRaisesRegex(RuntimeError, "inference tensor"):
+            torch.optim.Adagrad([theirs_param]).step()
+
+    def test_inference_tensors_step_in_inference_mode(self):
+        # Where torch steps them (inside torch.inference_mode()), so does
+        # this, with torch's bits, at every step (such plans are not kept).
+        sides = []
+        for cls, extra in ((Adagrad, {}), (torch.optim.Adagrad, dict(foreach=False))):
+            with torch.inference_mode():
+                params = [torch.linspace(-1, 1, 7), torch.linspace(0, 2, 5).double()]
+                optimizer = cls(params, lr=0.1, **extra)
+                for step in range(3):
+                    for param in params:
+                        param.grad = torch.cos(param * (step + 1))
+                    optimizer.step()
+            sides.append((params, optimizer))
+        (ours_params, ours), (theirs_params, theirs) = sides
+        self.assertIsNone(state_difference(ours, ours_params, theirs, theirs_params))
+        self.assertNotIn("_program", ours.__dict__)
 
     def test_loaded_step_count_torch_accepts(self):
         # A step count of -1 with lr_decay 0.5: the rate is lr / 0.5, and

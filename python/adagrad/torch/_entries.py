@@ -44,6 +44,7 @@ def _checked_step(state, name, step_buffer):
                            "torch.optim.Adagrad keeps it".format(name))
     if step_buffer is not None and step_count._base is step_buffer:
         return step_count, step_count.storage_offset() - step_buffer.storage_offset()
+    _check_writable(step_count, 'state["step"] of ' + name)
     return step_count, None
 
 
@@ -404,3 +405,16 @@ def _check_tensor(tensor, param, name, role):
     if tensor.shape != param.shape:
         raise ValueError("{} has shape {} but the parameter has {}".format(
             what, tuple(tensor.shape), tuple(param.shape)))
+    if not role.startswith("gradient"):
+        _check_writable(tensor, what)
+
+
+def _check_writable(tensor, what):
+    """Raises as torch's in-place update would for a tensor the step writes
+    (parameter, sum, step count): an inference tensor (made under
+    torch.inference_mode()) outside inference mode. torch raises after the
+    parameters before it were updated; here nothing has changed yet."""
+    if tensor.is_inference() and not torch.is_inference_mode_enabled():
+        raise RuntimeError("{} is an inference tensor: torch refuses to update it in place "
+                           "outside torch.inference_mode() (Inplace update to inference tensor "
+                           "outside InferenceMode is not allowed)".format(what))

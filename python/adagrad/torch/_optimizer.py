@@ -68,8 +68,10 @@ class Adagrad(torch.optim.Optimizer):
     parameter's dtype) are checked before any parameter, state or step count
     changes, so a step that raises changes nothing; the error names the
     parameter ("parameter i of param group j") or the group: TypeError for a
-    dtype, RuntimeError for a sparse gradient with weight decay (as torch) or a
-    step count that is not a tensor of one element, ZeroDivisionError for a
+    dtype, RuntimeError for a sparse gradient with weight decay (as torch), a
+    step count that is not a tensor of one element or an inference tensor
+    to update outside torch.inference_mode() (parameter, sum or step count,
+    which torch refuses only when it reaches it), ZeroDivisionError for a
     step count where torch's rate divides by zero, ValueError for anything
     else (a rate clr < 0 included).
 
@@ -450,6 +452,11 @@ class Adagrad(torch.optim.Optimizer):
                 self._count(plan, entry)
         if changed:
             _check_overlaps(plan.entries)
+        if replayable and torch.is_inference_mode_enabled():
+            # Inference tensors step only in inference mode (_check_writable):
+            # a plan that writes one is checked again at every step.
+            replayable = not any(tensor.is_inference() for entry in plan.entries
+                                 for tensor in (entry.param, entry.sum, entry.step))
         if replayable and all(type(state) is dict for state in self.state.values()):
             plan.program = _Program(self, program_groups, plan)
         return plan
