@@ -339,8 +339,19 @@ adagrad_status validate_tables(const adagrad_embedding_table* tables, std::size_
 }
 
 // One table's rows: tasks of whole runs of the sorted occurrences, as the
-// sparse steps split theirs (src/sparse.cpp, sparse_job), with the same
-// two prefetch stages, the far one in bursts (src/sparse_sort.h).
+// sparse steps split theirs (src/sparse.cpp, sparse_job).
+// The far prefetch stage (src/sparse_sort.h) asked in bursts: once fewer
+// than kPrefetchFarOccurrences occurrences ahead have been asked for, the
+// next kBagPrefetchBurst as well, back to back. Why: on 4 KiB pages each
+// row's first request misses the TLB, and perf put the fused loop's time on
+// that one prefetch (it retires once its page walk is done). Asked one per
+// row, between rows whose kernel, sum and calls fill the reorder buffer, the
+// walks ran nearly one after the other; back to back they overlap. The
+// embedding_bag/fused/.../4k/uniform/pool:20/128 rows of
+// bench/embedding_bag_bench.cc against the embedding_bag_gather rows show
+// it; huge pages neither gain nor lose.
+constexpr std::size_t kBagPrefetchBurst = 16;
+
 template <class Index, class Position, class Bag>
 struct bag_job {
   const bag_table<Index>* table;
@@ -434,7 +445,10 @@ struct bag_job {
       const std::uint64_t row = row_at(i);
       std::size_t j = i + 1;
       while (j < end && row_at(j) == row) ++j;
-      const std::size_t far_end = prefetch_far_end(far.next, j, end);
+      std::size_t far_end = end - j > kPrefetchFarOccurrences ? j + kPrefetchFarOccurrences : end;
+      if (far.next < far_end) {
+        far_end = end - far_end > kBagPrefetchBurst ? far_end + kBagPrefetchBurst : end;
+      }
       for (; far.next < far_end; ++far.next) prefetch_occurrence<true>(&far);
       const std::size_t near_end =
           end - j > kPrefetchNearOccurrences ? j + kPrefetchNearOccurrences : end;

@@ -183,7 +183,8 @@ struct sparse_job {
       const std::uint64_t row = row_at(i);
       std::size_t j = i + 1;
       while (j < end && row_at(j) == row) ++j;
-      const std::size_t far_end = prefetch_far_end(far.next, j, end);
+      const std::size_t far_end =
+          end - j > kPrefetchFarOccurrences ? j + kPrefetchFarOccurrences : end;
       for (; far.next < far_end; ++far.next) prefetch_occurrence<true>(&far);
       const std::size_t near_end =
           end - j > kPrefetchNearOccurrences ? j + kPrefetchNearOccurrences : end;

@@ -402,27 +402,6 @@ const Position* sort_by_row_on(adagrad_pool* pool, const Index* indices, std::si
 constexpr std::size_t kPrefetchFarOccurrences = 8;
 constexpr std::size_t kPrefetchNearOccurrences = 2;
 constexpr std::size_t kPrefetchFarBytes = 128;
-// The far stage asks in bursts: once fewer than kPrefetchFarOccurrences
-// occurrences ahead have been asked for, the next kPrefetchFarBurst as
-// well, back to back. Why: on 4 KiB pages each row's first request misses
-// the TLB, and perf put the loop's time on that one prefetch (it retires
-// once its page walk is done). Asked one per row, between rows whose kernel
-// and calls fill the reorder buffer, the walks ran nearly one after the
-// other; back to back they overlap. The embedding_bag/fused/.../4k/uniform
-// rows of bench/embedding_bag_bench.cc against the embedding_bag_gather
-// rows showed it first; huge pages neither gain nor lose.
-constexpr std::size_t kPrefetchFarBurst = 16;
-
-// Where the far stage asks up to before the run at [.., j) of [.., end):
-// kPrefetchFarOccurrences past the run, and, when that is ahead of what was
-// asked (far_next), kPrefetchFarBurst further.
-inline std::size_t prefetch_far_end(std::size_t far_next, std::size_t j, std::size_t end) {
-  std::size_t far_end = end - j > kPrefetchFarOccurrences ? j + kPrefetchFarOccurrences : end;
-  if (far_next < far_end) {
-    far_end = end - far_end > kPrefetchFarBurst ? far_end + kPrefetchFarBurst : end;
-  }
-  return far_end;
-}
 
 // Asks for the lines of [p + from, p + to), to > from: one request per 64
 // bytes from p + from, and one for the last byte, whose line is one more when
