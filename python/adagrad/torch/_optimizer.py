@@ -295,9 +295,9 @@ class Adagrad(torch.optim.Optimizer):
                 _step_sparse(entry, pool=pool, **hyperparameters)
         # Each updated parameter's version counter is bumped once, as torch's
         # in-place update bumps it, so that autograd refuses a graph that
-        # saved the old values: zero_() on an empty view of the parameter
-        # bumps the counter it shares with the parameter and touches no
-        # data; one torch._foreach_zero_ for all of them.
+        # saved the old values. An empty view of the parameter shares its
+        # counter: _torch_replay bumps it directly; without it, zero_() on the
+        # view bumps it and touches no data (one torch._foreach_zero_ for all).
         if plan.empty_views:
             if _torch_replay is not None:
                 _torch_replay.bump_versions(plan.empty_views)
