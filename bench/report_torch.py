@@ -5,6 +5,7 @@ one module, so that both show the same figures the same way. Every ratio is
 of two medians of the same run."""
 import json
 import os
+import statistics
 
 IMPLEMENTATIONS = ("torch_foreach_false", "torch_foreach_true", "adagrad")
 
@@ -19,6 +20,8 @@ def finish_run(context, results, make_tables, json_path):
     if json_path:
         with open(json_path, "w") as out:
             json.dump(data, out, indent=1)
+
+
 # bench/torch_bench.py's same-run memory limit of a step-only case.
 STREAM = "stream"
 # Bytes each moves per element of float32 parameters: the stream reads two
@@ -50,11 +53,8 @@ def _rest_saved(torch_row, ours):
     theirs, mine = torch_row.get("rounds"), ours.get("rounds") if ours else None
     if not theirs or not mine or len(theirs) != len(mine):
         return "-"
-    differences = sorted((t[0] - t[1]) - (o[0] - o[1]) for t, o in zip(theirs, mine))
-    middle = len(differences) // 2
-    median = (differences[middle] if len(differences) % 2
-              else (differences[middle - 1] + differences[middle]) / 2)
-    return "%.2f" % (median * 1e3)
+    return "%.2f" % (statistics.median((t[0] - t[1]) - (o[0] - o[1])
+                                       for t, o in zip(theirs, mine)) * 1e3)
 
 
 def _ratio(numerator, denominator):
