@@ -30,13 +30,15 @@
 //       the fused step's bytes moved sequentially: as many table and state
 //       floats as its unique rows hold, read and written (x += 1), and
 //       grad_output read, on memory of the same page kind;
-//   embedding_bag_gather/<state>/<pages>/<dist>/pool:20/<dim>/prefetch:<D>
+//   embedding_bag_gather/<state>/<pages>/<dist>/pool:20/<dim>/<form>:<D>
 //       the step's own unique rows of the same table, in its order (sorted
 //       by row), each updated once with trivial arithmetic (w += g, G +=
 //       g * g; row-wise w += g and its accumulator + 1), g the grad_output
 //       row of its first bag; the table and state rows D rows ahead
-//       prefetched with write intent (0: none). The fastest D is the
-//       random-row limit of this CPU; bench/report.py names it.
+//       prefetched with write intent (0: none), <form> = prefetch (into
+//       L1), prefetch_l2 (into L2 only) or prefetch_l2_l1 (into L2, then
+//       into L1 two rows ahead). The fastest form and D is the random-row
+//       limit of this CPU; bench/report.py names it.
 //
 // Both count the fused step's traffic, so their times compare directly.
 //
@@ -86,8 +88,21 @@ constexpr std::size_t kPooling[] = {1, 20};
 constexpr double kZipfExponent = 1.05;
 constexpr double kLearningRate = 1e-3;
 constexpr std::size_t kHugePage = std::size_t{2} << 20;
-// The gather limit's prefetch distances, in rows (0: no prefetch).
-constexpr std::size_t kPrefetchDistances[] = {0, 2, 4, 8, 16, 32};
+// The gather limit's prefetch forms (bench/sparse_limits_best.h) and
+// distances, in rows, swept (0: no prefetch).
+struct prefetch_setting {
+  adagrad_bench::prefetch_form form;
+  std::size_t distance;
+};
+constexpr prefetch_setting kPrefetchSettings[] = {
+    {adagrad_bench::prefetch_form::into_l1, 0},     {adagrad_bench::prefetch_form::into_l1, 2},
+    {adagrad_bench::prefetch_form::into_l1, 4},     {adagrad_bench::prefetch_form::into_l1, 8},
+    {adagrad_bench::prefetch_form::into_l1, 16},    {adagrad_bench::prefetch_form::into_l1, 32},
+    {adagrad_bench::prefetch_form::into_l2, 4},     {adagrad_bench::prefetch_form::into_l2, 8},
+    {adagrad_bench::prefetch_form::into_l2, 16},    {adagrad_bench::prefetch_form::into_l2, 32},
+    {adagrad_bench::prefetch_form::l2_then_l1, 4},  {adagrad_bench::prefetch_form::l2_then_l1, 8},
+    {adagrad_bench::prefetch_form::l2_then_l1, 16}, {adagrad_bench::prefetch_form::l2_then_l1, 32},
+};
 
 enum class distribution { uniform, zipf };
 enum class pages { small, huge };
@@ -344,14 +359,14 @@ void embedding_bag_stream(benchmark::State& st, bench_case c) {
 // order, each updated once with trivial arithmetic (per-element: w += g,
 // G += g * g; row-wise: w += g and the row's accumulator + 1), g the
 // grad_output row of the row's first bag; the whole table and state rows
-// `distance` rows ahead asked for with write intent (0: none), so that the
-// sweep over the distance finds how many rows in flight this CPU wants. Unlike
-// the step it sums no duplicates: it moves at most the step's bytes. One
-// stage of whole rows, where the step asks for a row's first lines further
-// ahead than the rest (src/sparse_sort.h, kPrefetchFarOccurrences): the
-// simpler form, swept, is the bound; D = 0 shows what the hardware
+// ahead asked for with write intent in one of the prefetch forms of
+// bench/sparse_limits_best.h (into L1 or into L2 `distance` rows ahead, or
+// into L2 there and into L1 two rows ahead, as the step does; distance 0:
+// none), so that the sweep over form and distance finds how many rows in
+// flight, and how, this CPU wants. Unlike the step it sums no duplicates:
+// it moves at most the step's bytes. D = 0 shows what the hardware
 // prefetchers alone give.
-void embedding_bag_gather(benchmark::State& st, bench_case c, std::size_t distance) {
+void embedding_bag_gather(benchmark::State& st, bench_case c, prefetch_setting prefetch) {
   setup& s = setup_of(c.dim, c.kind);
   const std::size_t n = kBags * c.pooling;
   const visit_order v = visit_order_of(make_indices(c.dist, n), c.pooling);
@@ -363,17 +378,19 @@ void embedding_bag_gather(benchmark::State& st, bench_case c, std::size_t distan
   const std::size_t dim = c.dim;
   const std::size_t row_bytes = dim * sizeof(float);
   const std::size_t count = v.rows.size();
+  auto ask = [&](std::size_t place, auto locality) {
+    constexpr int level = decltype(locality)::value;
+    const std::uint64_t ahead = v.rows[place];
+    adagrad_bench::prefetch_for_write<level>(table + ahead * dim, row_bytes);
+    if (c.rowwise) {
+      __builtin_prefetch(state + ahead, 1, level);
+    } else {
+      adagrad_bench::prefetch_for_write<level>(state + ahead * dim, row_bytes);
+    }
+  };
   adagrad_bench::timed_loop(st, [&] {
     for (std::size_t u = 0; u < count; ++u) {
-      if (distance != 0 && u + distance < count) {
-        const std::uint64_t ahead = v.rows[u + distance];
-        adagrad_bench::prefetch_for_write(table + ahead * dim, row_bytes);
-        if (c.rowwise) {
-          __builtin_prefetch(state + ahead, 1, 3);
-        } else {
-          adagrad_bench::prefetch_for_write(state + ahead * dim, row_bytes);
-        }
-      }
+      adagrad_bench::prefetch_ahead(prefetch.form, prefetch.distance, u, count, ask);
       const std::uint64_t row = v.rows[u];
       const float* g = grad_output.get() + std::size_t{v.bags[u]} * dim;
       if (c.rowwise) {
@@ -591,11 +608,13 @@ void register_all() {
                                          embedding_bag_stream, c)
                 ->Unit(benchmark::kMicrosecond)
                 ->UseRealTime();
-            for (std::size_t distance : kPrefetchDistances) {
+            for (const prefetch_setting& prefetch : kPrefetchSettings) {
               benchmark::RegisterBenchmark(
-                  ("embedding_bag_gather" + suffix + "/prefetch:" + std::to_string(distance))
+                  ("embedding_bag_gather" + suffix + "/" +
+                   adagrad_bench::prefetch_form_name(prefetch.form) + ":" +
+                   std::to_string(prefetch.distance))
                       .c_str(),
-                  embedding_bag_gather, c, distance)
+                  embedding_bag_gather, c, prefetch)
                   ->Unit(benchmark::kMicrosecond)
                   ->UseRealTime();
             }

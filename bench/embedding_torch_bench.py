@@ -69,7 +69,7 @@ import adagrad
 import adagrad.torch
 from report_torch import (EMBEDDING_IMPLEMENTATIONS, embedding_tables, finish_run,
                           row_limit_name)
-from row_limit import DISTANCES, RowLimit
+from row_limit import SETTINGS, RowLimit
 
 ROWS = 1_000_000
 BAGS = 2048
@@ -161,7 +161,7 @@ class Implementations:
     def time(self, name, batch):
         inputs, grad_output = batch
         if name.startswith("row_limit:"):
-            return self.limit_step(int(name.split(":")[1]), inputs)
+            return self.limit_step(name.split(":", 1)[1], inputs)
         if name in self.optimizers:
             return self.sparse_step(name, self.table(inputs), grad_output)
         if name == "fused_call":
@@ -173,7 +173,7 @@ class Implementations:
         end = time.perf_counter()
         return end - start, end - start
 
-    def limit_step(self, distance, inputs):
+    def limit_step(self, setting, inputs):
         """bench/row_limit.py on the fused module's table and state: the
         least time a per-element step on the batch's rows can take."""
         weight = self.fused.weight.detach()
@@ -182,7 +182,7 @@ class Implementations:
             rows = self.limit_rows[id(inputs)] = self.row_limit.rows_of(
                 weight, self.fused.sum, inputs.numpy())
         start = time.perf_counter()
-        self.row_limit.update(weight, self.fused.sum, rows, distance)
+        self.row_limit.update(weight, self.fused.sum, rows, setting)
         end = time.perf_counter()
         return end - start, end - start
 
@@ -230,7 +230,7 @@ def run_dim(dim, args, thread_counts, rng, permutation, cdf, row_limit):
             runs = [(name, threads) for threads in thread_counts
                     for name in EMBEDDING_IMPLEMENTATIONS]
             if row_limit is not None:
-                runs += [(row_limit_name(distance), 1) for distance in DISTANCES]
+                runs += [(row_limit_name(setting), 1) for setting in SETTINGS]
             times = {run: [] for run in runs}
             steps = args.steps or STEPS_PER_ROUND[pooling]
             for round_index in range(args.rounds):

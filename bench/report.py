@@ -66,8 +66,8 @@ JSON; see bench/embedding_bag_bench.cc):
                 (time of the fused step), same case, same run.
   of stream   = (time of a sequential stream of the fused step's bytes,
                 embedding_bag_stream/...) / (fused step time); target 0.5.
-  of gather   = (time of the fastest prefetch distance of the gather kernel on
-                the step's own rows, embedding_bag_gather/.../prefetch:<D>) /
+  of gather   = (time of the fastest prefetch form and distance of the gather
+                kernel on the step's own rows, embedding_bag_gather/.../<form>:<D>) /
                 (fused step time); target 0.9, where the stream's is missed.
   threads     = 1 thread time / 2 threads time on a table in cache
                 (embedding_bag_threads/...); target 1.7.
@@ -915,11 +915,26 @@ def met(value, target):
     return "yes" if value >= target else "no"
 
 
+# The gather limit's prefetch forms (bench/sparse_limits_best.h,
+# prefetch_form_name) and how the report names a setting.
+GATHER_PREFETCH_FORMS = {"prefetch": "%d", "prefetch_l2": "L2 %d",
+                         "prefetch_l2_l1": "L2 %d + L1 2"}
+
+
+def gather_prefetch_label(setting):
+    """(form, distance) as the limits table names it: "8" (into L1 8 rows
+    ahead), "L2 8" or "L2 8 + L1 2"."""
+    form, distance = setting
+    if distance == 0:
+        return "0"
+    return GATHER_PREFETCH_FORMS[form] % distance
+
+
 def embedding_bag_limits_table(rows, derived):
     """The fused step against its two limits, per case: the same-traffic
     stream (embedding_bag_stream/<state>/<pages>/<dist>/pool:<p>/<dim>) and
-    the fastest prefetch distance of the gather kernel
-    (embedding_bag_gather/<same>/prefetch:<D>); each fraction is the limit's
+    the fastest prefetch form and distance of the gather kernel
+    (embedding_bag_gather/<same>/<form>:<D>); each fraction is the limit's
     time / the fused step's time."""
     cases = {}
     for name, row in rows.items():
@@ -929,13 +944,14 @@ def embedding_bag_limits_table(rows, derived):
         elif parts[0] == "embedding_bag_stream" and len(parts) == 6:
             key, what = tuple(parts[1:6]), "stream"
         elif parts[0] == "embedding_bag_gather" and len(parts) == 7 and \
-                parts[6].startswith("prefetch:"):
-            key, what = tuple(parts[1:6]), int(parts[6].split(":")[1])
+                parts[6].split(":")[0] in GATHER_PREFETCH_FORMS:
+            form, distance = parts[6].split(":")
+            key, what = tuple(parts[1:6]), (form, int(distance))
         else:
             continue
         cases.setdefault(key, {})[what] = row
     lines = ["| state | pages | dist | pooling | dim | fused | stream | fused / stream "
-             "(target >= %.1f) | best gather (prefetch distance) | fused / best gather "
+             "(target >= %.1f) | best gather (prefetch) | fused / best gather "
              "(target >= %.1f) | met | largest fused gain: unfused / best gather "
              "(target fused / unfused >= %.1f) |" % (
                  EMBEDDING_BAG_STREAM_TARGET, EMBEDDING_BAG_GATHER_TARGET,
@@ -944,7 +960,7 @@ def embedding_bag_limits_table(rows, derived):
     for key in sorted(cases, key=lambda k: (k[0], k[1], k[2], k[3], int(k[4]))):
         found = cases[key]
         fused = found.get("fused")
-        gathers = {d: real_ns(r) for d, r in found.items() if isinstance(d, int)}
+        gathers = {d: real_ns(r) for d, r in found.items() if isinstance(d, tuple)}
         if fused is None or ("stream" not in found and not gathers):
             continue
         t_fused = real_ns(fused)
@@ -962,15 +978,16 @@ def embedding_bag_limits_table(rows, derived):
         state, pages, dist, pooling, dim = key
         derived.append({"state": state, "pages": pages, "dist": dist,
                         "pooling": int(pooling.split(":")[1]), "dim": int(dim),
-                        "fused_ns": t_fused, "stream_ns": t_stream, "gather_ns": gathers,
-                        "best_prefetch_distance": best, "fraction_of_stream": of_stream,
+                        "fused_ns": t_fused, "stream_ns": t_stream,
+                        "gather_ns": {gather_prefetch_label(d): t for d, t in gathers.items()},
+                        "best_prefetch": gather_prefetch_label(best) if best else None, "fraction_of_stream": of_stream,
                         "fraction_of_best_gather": of_gather, "target_met": meets,
                         "largest_fused_gain": largest_gain})
         lines.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
             state, pages, dist, pooling.split(":")[1], dim, fmt_time(t_fused),
             fmt_time(t_stream) if t_stream else "-",
             "%.2f" % of_stream if of_stream is not None else "-",
-            "%s (%d)" % (fmt_time(t_gather), best) if gathers else "-",
+            "%s (%s)" % (fmt_time(t_gather), gather_prefetch_label(best)) if gathers else "-",
             "%.2f" % of_gather if of_gather is not None else "-",
             "yes" if meets else "no",
             "%.2fx" % largest_gain if largest_gain is not None else "-"))
@@ -1184,9 +1201,10 @@ def main():
                 (embedding_bag_limits_table, embedding_bag_limits["limits"],
                  "The fused embedding-bag step against its limits, one thread: stream = its "
                  "bytes moved sequentially (embedding_bag_stream), best gather = its own rows in "
-                 "its order with trivial arithmetic, at the fastest software-prefetch distance "
-                 "in rows (embedding_bag_gather); each fraction = the limit's time / the fused "
-                 "time; met: either target:"),
+                 "its order with trivial arithmetic, at the fastest software prefetch "
+                 "(embedding_bag_gather; D: whole rows D rows ahead into L1, L2 D: into L2, "
+                 "L2 D + L1 2: into L2 D ahead and into L1 two ahead); each fraction = the "
+                 "limit's time / the fused time; met: either target:"),
                 (embedding_bag_threads_table, embedding_bag_limits["threads"],
                  "The embedding-bag steps on two threads (adagrad_pool) against one, table in "
                  "cache (4096 x 128, 2048 bags of 20; unfused: the gradient materialised on the "

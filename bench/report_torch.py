@@ -36,12 +36,12 @@ TORCH_STEP_BYTES = {"torch_foreach_false": 44, "torch_foreach_true": 44}
 ROW_LIMIT = "row_limit"
 
 
-def row_limit_name(distance):
-    return "%s:%d" % (ROW_LIMIT, distance)
+def row_limit_name(setting):
+    return "%s:%s" % (ROW_LIMIT, setting)
 
 
 def best_row_limit(rows):
-    """The fastest of a case's row-limit rows (one per distance), or None."""
+    """The fastest of a case's row-limit rows (one per prefetch setting), or None."""
     limits = [r for r in rows if r["implementation"].startswith(ROW_LIMIT + ":")]
     return min(limits, key=lambda r: r["step_seconds"]) if limits else None
 
@@ -146,18 +146,20 @@ def _row_limits(results, ctx):
                 case, name, row["step_seconds"] * 1e3,
                 ours["step_seconds"] * 1e3 if ours else float("nan"),
                 _ratio(row["step_seconds"], ours and ours["step_seconds"]),
-                limit["step_seconds"] * 1e3, limit["implementation"].split(":")[1],
+                limit["step_seconds"] * 1e3, limit["implementation"].split(":", 1)[1],
                 _ratio(row["step_seconds"], limit["step_seconds"])))
     if not lines:
         return []
     return ["", "The sparse cases against their row limit, one thread (bench/row_limit.cc on "
             "%s, in the same rounds: every table's unique rows of the batch read and written "
-            "once, table and state, w += -0 and G += 0, with the rows D ahead prefetched, the "
-            "fastest D kept; the least time any per-element step on these rows can take). "
+            "once, table and state, w += -0 and G += 0, with the rows ahead prefetched, the "
+            "fastest setting kept (D: whole rows D ahead into L1, l2-D: into L2, l2l1-D: into "
+            "L2 D ahead and into L1 two ahead); the least time any per-element step on these "
+            "rows can take). "
             "limit speedup = torch's step time / the limit's: no optimizer can beat torch by "
             "more on this machine:" % ctx.get("row_limit_isa", "?"), "",
             "| case | against | torch step ms | adagrad step ms | step speedup "
-            "| row limit ms (D) | limit speedup |", "|---|---|---:|---:|---:|---:|---:|"] + lines
+            "| row limit ms (prefetch) | limit speedup |", "|---|---|---:|---:|---:|---:|---:|"] + lines
 
 
 def _memory_limits(by_key, cases):
@@ -316,18 +318,20 @@ def _embedding_row_limits(cases, by_key, ctx):
         limit_seconds = limit["seconds"]
         lines.append("| %d | %d | %s | %s | %s | %.3f (%s) | %.2f | %s | %s |" % (
             case[0], case[1], case[2], _ms(torch_row), _ms(fused), limit_seconds * 1e3,
-            limit["implementation"].split(":")[1], limit_seconds / fused["seconds"],
+            limit["implementation"].split(":", 1)[1], limit_seconds / fused["seconds"],
             _ratio(torch_row["seconds"], fused["seconds"]),
             _ratio(torch_row["seconds"], limit_seconds)))
     if not lines:
         return []
     return ["", "The same run, one thread, against the row limit (bench/row_limit.cc on %s, "
             "on the fused module's table and state: the batch's unique rows read and "
-            "written once, w += -0 and G += 0, the rows D ahead prefetched, the fastest D "
-            "kept; the least time a per-element step on these rows can take). fused / limit "
+            "written once, w += -0 and G += 0, the rows ahead prefetched, the fastest setting "
+            "kept (D: whole rows D ahead into L1, l2-D: into L2, l2l1-D: into L2 D ahead and "
+            "into L1 two ahead); the least time a per-element step on these rows can take). "
+            "fused / limit "
             "= the limit's time / fused's (1: at the limit); torch / limit = the most any "
             "per-element step could gain over torch on this machine:" %
             ctx.get("row_limit_isa", "?"), "",
-            "| dim | pooling | distribution | torch ms | fused ms | row limit ms (D) "
+            "| dim | pooling | distribution | torch ms | fused ms | row limit ms (prefetch) "
             "| fused / limit | torch / fused | torch / limit |",
             "|---:|---:|---|---:|---:|---:|---:|---:|---:|"] + lines

@@ -5,12 +5,12 @@ touches, measured in the benchmark's own process on its own tables.
 
   limit = RowLimit.load(path)          # None when the module is not built
   rows = limit.rows_of(table, state, indices)
-  limit.update(table, state, rows, distance)
+  limit.update(table, state, rows, setting)
 
 table and state are float32 tensors of rows x dim (contiguous, CPU); rows
 the unique rows of a batch in the order a step visits them (ascending). The caller times update() at each
-distance of DISTANCES and keeps the fastest (the fastest number of rows in
-flight differs from CPU to CPU). The values do not change: the gradient
+prefetch setting of SETTINGS and keeps the fastest (how many rows in flight,
+and into which cache level, differs from CPU to CPU). The values do not change: the gradient
 row is negative zeros, and w + -0 is w for every w (-0 included), G + 0 is G
 for every G but -0 (an accumulator of squares is never -0), so the
 optimizers timed beside it step the same parameters.
@@ -20,9 +20,18 @@ import os
 
 import numpy as np
 
-# Prefetch distances, in rows, the caller sweeps (0: the hardware
-# prefetchers alone).
-DISTANCES = (0, 4, 16)
+# The prefetch settings the caller sweeps, as names: "D" asks for the whole
+# rows D rows ahead into L1 (0: nothing, the hardware prefetchers alone),
+# "l2-D" into L2 only, "l2l1-D" into L2 D ahead and into L1 two ahead (the
+# forms of bench/sparse_limits_best.h, prefetch_form).
+SETTINGS = ("0", "4", "16", "l2-8", "l2-16", "l2l1-8", "l2l1-16")
+_FORMS = {"": 0, "l2": 1, "l2l1": 2}
+
+
+def parse_setting(setting):
+    """(prefetch_form number, distance) of a SETTINGS name."""
+    form, _, distance = setting.rpartition("-")
+    return _FORMS[form], int(distance)
 LIBRARY = "libadagrad_bench_row_limit.so"
 
 
@@ -39,7 +48,7 @@ class RowLimit:
         self._lib.adagrad_bench_row_limit.restype = None
         self._lib.adagrad_bench_row_limit.argtypes = [
             ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p, ctypes.c_size_t,
-            ctypes.c_void_p, ctypes.c_size_t]
+            ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
         self.isa = self._lib.adagrad_bench_row_limit_isa().decode()
         self._zeros = {}
 
@@ -66,12 +75,13 @@ class RowLimit:
                              "and rows inside them")
         return rows
 
-    def update(self, table, state, rows, distance):
-        """rows from rows_of(table, state, ...)."""
+    def update(self, table, state, rows, setting):
+        """rows from rows_of(table, state, ...); setting one of SETTINGS."""
+        form, distance = parse_setting(setting)
         dim = table.shape[1]
         zeros = self._zeros.get(dim)
         if zeros is None:
             zeros = self._zeros[dim] = np.full(dim, -0.0, dtype=np.float32)
         self._lib.adagrad_bench_row_limit(
             table.data_ptr(), state.data_ptr(), dim, rows.ctypes.data, rows.size,
-            zeros.ctypes.data, distance)
+            zeros.ctypes.data, distance, form)

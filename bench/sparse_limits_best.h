@@ -7,6 +7,7 @@
 #define ADAGRAD_BENCH_SPARSE_LIMITS_BEST_H_
 
 #include <cstddef>
+#include <type_traits>
 
 #include "adagrad/adagrad.h"
 #include "sparse_limits.h"
@@ -39,12 +40,53 @@ inline const sparse_limit_path& best_sparse_limits() {
   return *best;
 }
 
-// Asks for every line of [p, p + bytes) with write intent: the gather
-// limits' prefetch of a whole row `distance` rows ahead.
+// How a gather limit asks for the rows ahead of the one it updates; each
+// limit sweeps the form with the distance and keeps the fastest, so that
+// no way of asking that a step could use is left out of its bound:
+//  - into_l1: each whole row `distance` rows ahead into L1 (locality 3);
+//  - into_l2: the same into L2 only (locality 2: prefetcht1 on x86), which
+//    on some CPUs holds none of L1's few miss buffers (the library's sparse
+//    and fused steps ask so, src/sparse_sort.h, kPrefetchOccurrences);
+//  - l2_then_l1: into L2 `distance` ahead, then into L1 kNearRows ahead.
+enum class prefetch_form { into_l1, into_l2, l2_then_l1 };
+constexpr std::size_t kNearRows = 2;
+
+// The form's name in benchmark names and reports.
+inline const char* prefetch_form_name(prefetch_form form) {
+  switch (form) {
+    case prefetch_form::into_l1: return "prefetch";
+    case prefetch_form::into_l2: return "prefetch_l2";
+    case prefetch_form::l2_then_l1: return "prefetch_l2_l1";
+  }
+  return "?";
+}
+
+// Asks for every line of [p, p + bytes) with write intent into the level
+// Locality names (__builtin_prefetch's third argument).
+template <int Locality>
 inline void prefetch_for_write(const float* p, std::size_t bytes) {
   const char* first = reinterpret_cast<const char*>(p);
-  for (std::size_t b = 0; b < bytes; b += 64) __builtin_prefetch(first + b, 1, 3);
-  __builtin_prefetch(first + bytes - 1, 1, 3);
+  for (std::size_t b = 0; b < bytes; b += 64) __builtin_prefetch(first + b, 1, Locality);
+  __builtin_prefetch(first + bytes - 1, 1, Locality);
+}
+
+// Before the update of place u of count: asks, in the given form, for the
+// rows of the places ahead: ask(place, std::integral_constant<int, L>) asks
+// for that place's rows with locality L. distance 0: nothing (the hardware
+// prefetchers alone).
+template <class Ask>
+inline void prefetch_ahead(prefetch_form form, std::size_t distance, std::size_t u,
+                           std::size_t count, const Ask& ask) {
+  if (distance != 0 && u + distance < count) {
+    if (form == prefetch_form::into_l1) {
+      ask(u + distance, std::integral_constant<int, 3>{});
+    } else {
+      ask(u + distance, std::integral_constant<int, 2>{});
+    }
+  }
+  if (form == prefetch_form::l2_then_l1 && distance > kNearRows && u + kNearRows < count) {
+    ask(u + kNearRows, std::integral_constant<int, 3>{});
+  }
 }
 
 }  // namespace adagrad_bench

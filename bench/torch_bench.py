@@ -71,7 +71,7 @@ import torch
 import adagrad
 import adagrad.torch
 from report_torch import IMPLEMENTATIONS, STREAM, finish_run, row_limit_name, torch_tables
-from row_limit import DISTANCES, RowLimit
+from row_limit import SETTINGS, RowLimit
 
 HIDDEN = 768
 INTERMEDIATE = 3072
@@ -261,21 +261,21 @@ class Stream:
 class RowLimitStep:
     """The row limit of a sparse case, timed in its rounds like an
     optimizer on one thread (bench/row_limit.py): each table's unique rows
-    of the batch, w += -0 and G += 0 over each row, the rows `distance`
-    ahead prefetched, on the case's own tables and on per-table states of
-    their shape (shared by the distances). The least of its times over the
-    distances bounds any per-element step's time on these rows from below;
+    of the batch, w += -0 and G += 0 over each row, the rows ahead
+    prefetched (each of row_limit.SETTINGS), on the case's own tables and on per-table states of
+    their shape (shared by the settings). The least of its times over the
+    settings bounds any per-element step's time on these rows from below;
     report_torch.py divides torch's step time by it."""
 
-    def __init__(self, limit, case, states, distance):
-        self.limit, self.case, self.states, self.distance = limit, case, states, distance
+    def __init__(self, limit, case, states, setting):
+        self.limit, self.case, self.states, self.setting = limit, case, states, setting
         self.rows = [[limit.rows_of(table, state, indices[t])
                       for t, (table, state) in enumerate(zip(case.tables, states))]
                      for indices in case.batch_indices]
 
     def step(self):
         for table, state, rows in zip(self.case.tables, self.states, self.rows[self.case.batch]):
-            self.limit.update(table.detach(), state, rows, self.distance)
+            self.limit.update(table.detach(), state, rows, self.setting)
 
 
 def run_case(name, thread_counts, rounds, row_limit):
@@ -290,9 +290,9 @@ def run_case(name, thread_counts, rounds, row_limit):
             for implementation in implementations]
     if case.tables and row_limit is not None:
         states = [torch.zeros_like(table) for table in case.tables]
-        for distance in DISTANCES:
-            optimizers[row_limit_name(distance)] = RowLimitStep(row_limit, case, states, distance)
-            runs.append((row_limit_name(distance), 1))
+        for setting in SETTINGS:
+            optimizers[row_limit_name(setting)] = RowLimitStep(row_limit, case, states, setting)
+            runs.append((row_limit_name(setting), 1))
     times = {run: [] for run in runs}
     for round_index in range(rounds):
         shift = round_index % len(runs)

@@ -126,9 +126,10 @@ def embedding_torch_results():
                                 step_seconds=(ms if fused else ms * 0.75) * 1e-3,
                                 table_huge_fraction=1.0 if fused else 0.0,
                                 state_huge_fraction=1.0 if fused else 0.25))
-    for distance, ms in ((0, 5.0), (4, 4.0)):  # the row limit, one case
+    # The row limit, one case, three of its prefetch settings.
+    for setting, ms in (("0", 5.0), ("l2l1-8", 4.0), ("16", 4.5)):
         results.append(dict(dim=128, pooling=20, distribution="uniform", threads=1,
-                            implementation="row_limit:%d" % distance, unique_rows=40000.4,
+                            implementation="row_limit:%s" % setting, unique_rows=40000.4,
                             seconds=ms * 1e-3, step_seconds=ms * 1e-3,
                             table_huge_fraction=1.0, state_huge_fraction=1.0))
     return {"context": {"rows": 1000000, "bags": 2048, "rounds": 3, "thp": "madvise",
@@ -145,10 +146,11 @@ TORCH_STEP_MS = {("torch_foreach_false", 1): 200.0, ("torch_foreach_true", 1): 4
                  ("adagrad", 2): 64.0, ("stream", 2): 40.0}
 
 
-# The sparse case: optimizer step ms, and the row limit at three distances.
+# The sparse case: optimizer step ms, and the row limit at four prefetch
+# settings.
 DLRM_STEP_MS = {("torch_foreach_false", 1): 200.0, ("torch_foreach_true", 1): 190.0,
                 ("adagrad", 1): 80.0, ("row_limit:0", 1): 40.0, ("row_limit:4", 1): 25.0,
-                ("row_limit:16", 1): 30.0}
+                ("row_limit:16", 1): 30.0, ("row_limit:l2-16", 1): 26.0}
 
 
 # Per-round (train, step) seconds of two dlrm_uniform rows, their medians
@@ -341,10 +343,10 @@ class SelfCheckTest(unittest.TestCase):
                     "--json", out)
         with open(out) as f:
             self.assertEqual(len(json.load(f)["embedding_torch_bench"]["results"]),
-                             len(EMBEDDING_MS) * len(EMBEDDING_NAMES) + 2)
-        # The row limit: the fastest distance, fused = 6.4 ms against 4 ms.
+                             len(EMBEDDING_MS) * len(EMBEDDING_NAMES) + 3)
+        # The row limit: the fastest setting, fused = 6.4 ms against 4 ms.
         limit = [l for l in lines if l.startswith("| 128 | 20 | uniform | 80.000 |")]
-        self.assertEqual(limit, ["| 128 | 20 | uniform | 80.000 | 6.400 | 4.000 (4) | 0.62 "
+        self.assertEqual(limit, ["| 128 | 20 | uniform | 80.000 | 6.400 | 4.000 (l2l1-8) | 0.62 "
                                  "| 12.50x | 20.00x |"])
 
     def test_torch_step_against_the_same_run_stream(self):
@@ -370,7 +372,7 @@ class SelfCheckTest(unittest.TestCase):
         start = next(i for i, l in enumerate(lines) if l.startswith("The sparse cases against"))
         self.assertIn("avx2", lines[start])
         table = [l for l in lines[start:] if l.startswith("| dlrm_uniform |")]
-        # The fastest distance (4) is the limit: 200 / 25 = 8x at most.
+        # The fastest setting (4) is the limit: 200 / 25 = 8x at most.
         self.assertEqual(table, [
             "| dlrm_uniform | torch_foreach_false | 200.000 | 80.000 | 2.50x | 25.000 (4) | 8.00x |",
             "| dlrm_uniform | torch_foreach_true | 190.000 | 80.000 | 2.38x | 25.000 (4) | 7.60x |"])
@@ -422,8 +424,11 @@ EMBEDDING_BAG = [
     bag_row("embedding_bag/unfused/" + CASE, 2000),
     bag_row("embedding_bag_stream/" + CASE, 400),
     bag_row("embedding_bag_gather/%s/prefetch:0" % CASE, 1200),
-    bag_row("embedding_bag_gather/%s/prefetch:8" % CASE, 950),   # the best distance
+    bag_row("embedding_bag_gather/%s/prefetch:8" % CASE, 970),
     bag_row("embedding_bag_gather/%s/prefetch:32" % CASE, 1000),
+    bag_row("embedding_bag_gather/%s/prefetch_l2:8" % CASE, 960),
+    bag_row("embedding_bag_gather/%s/prefetch_l2_l1:16" % CASE, 950),   # the best setting
+    bag_row("embedding_bag_gather/%s/prefetch_l2_l1:32" % CASE, 980),
     # A case without limits: no line in the limits table.
     bag_row("embedding_bag/fused/elem/4k/uniform/pool:1/32", 10),
     bag_row("embedding_bag/unfused/elem/4k/uniform/pool:1/32", 12),
@@ -441,7 +446,7 @@ EMBEDDING_BAG = [
 
 class EmbeddingBagTest(unittest.TestCase):
     """The embedding-bag tables: fused against its limits (the best prefetch
-    distance named), two threads against one, loaded against quiet, each
+    form and distance named), two threads against one, loaded against quiet, each
     with its target."""
 
     def setUp(self):
@@ -469,9 +474,11 @@ class EmbeddingBagTest(unittest.TestCase):
     def test_fused_against_stream_and_best_gather(self):
         line = self.line("elem", "huge", "uniform", "20", "128", "0.40")
         # The largest fused gain: unfused 2000 us over the best gather's 950.
-        self.assertIn("| 950 us (8) | 0.95 | yes | 2.11x |", line)
+        self.assertIn("| 950 us (L2 16 + L1 2) | 0.95 | yes | 2.11x |", line)
         (case,) = self.limits["limits"]
-        self.assertEqual(case["best_prefetch_distance"], 8)
+        self.assertEqual(case["best_prefetch"], "L2 16 + L1 2")
+        self.assertEqual(case["gather_ns"]["8"], 970e3)
+        self.assertEqual(case["gather_ns"]["L2 8"], 960e3)
         self.assertAlmostEqual(case["largest_fused_gain"], 2000 / 950)
         self.assertAlmostEqual(case["fraction_of_stream"], 0.4)
         self.assertAlmostEqual(case["fraction_of_best_gather"], 0.95)
