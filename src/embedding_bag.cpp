@@ -340,8 +340,8 @@ adagrad_status validate_tables(const adagrad_embedding_table* tables, std::size_
 
 // One table's rows: tasks of whole runs of the sorted occurrences, as the
 // sparse steps split theirs (src/sparse.cpp, sparse_job).
-// The far prefetch stage (src/sparse_sort.h) asked in bursts: once fewer
-// than kPrefetchFarOccurrences occurrences ahead have been asked for, the
+// The rows ahead (src/sparse_sort.h) asked for in bursts: once fewer
+// than kPrefetchOccurrences occurrences ahead have been asked for, the
 // next kBagPrefetchBurst as well, back to back. Why: on 4 KiB pages each
 // row's first request misses the TLB, and perf put the fused loop's time on
 // that one prefetch (it retires once its page walk is done). Asked one per
@@ -409,50 +409,42 @@ struct bag_job {
     return static_cast<float>(static_cast<double>(x) / static_cast<double>(length));
   }
 
-  // Where one prefetch stage is: the next occurrence it asks for, and the
-  // table row it asked for last (a run's other occurrences need nothing).
+  // Where the prefetch is: the next occurrence it asks for, and the table
+  // row it asked for last (a run's other occurrences need nothing).
   struct prefetch_cursor {
     std::size_t next;
     std::uint64_t last_row;
   };
 
   // The rows of the occurrences ahead miss in cache, as the sparse steps'
-  // rows do: the same two stages (src/sparse_sort.h), the first
-  // kPrefetchFarBytes of the table row and state far ahead, the rest near.
-  // The bags' gradient rows are few and shared, so they are left alone.
-  template <bool Far>
+  // rows do: the same prefetch (src/sparse_sort.h), the whole table row and
+  // state into L2. The bags' gradient rows are few and shared, so they are
+  // left alone.
   __attribute__((always_inline)) inline void prefetch_occurrence(prefetch_cursor* cursor) const {
     const bag_table<Index>& b = *table;
     const std::size_t row_bytes = b.dim * sizeof(float);
-    const std::size_t from = Far ? 0 : kPrefetchFarBytes;
-    const std::size_t to = Far && row_bytes > kPrefetchFarBytes ? kPrefetchFarBytes : row_bytes;
-    if (to <= from) return;
     const std::uint64_t row = row_at(cursor->next);
     if (row == cursor->last_row) return;
     cursor->last_row = row;
-    prefetch_span<true>(b.weights + row * b.dim, from, to);
+    prefetch_span<true>(b.weights + row * b.dim, row_bytes);
     if (b.rowwise) {
-      if (Far) __builtin_prefetch(b.state + row, 1);
+      __builtin_prefetch(b.state + row, 1, kPrefetchLocality);
       return;
     }
-    prefetch_span<true>(b.state + row * b.dim, from, to);
+    prefetch_span<true>(b.state + row * b.dim, row_bytes);
   }
 
   void run_range(std::size_t begin, std::size_t end) const {
-    prefetch_cursor far{begin, ~std::uint64_t{0}};
-    prefetch_cursor near{begin, ~std::uint64_t{0}};
+    prefetch_cursor ahead{begin, ~std::uint64_t{0}};
     for (std::size_t i = begin; i < end;) {
       const std::uint64_t row = row_at(i);
       std::size_t j = i + 1;
       while (j < end && row_at(j) == row) ++j;
-      std::size_t far_end = end - j > kPrefetchFarOccurrences ? j + kPrefetchFarOccurrences : end;
-      if (far.next < far_end) {
-        far_end = end - far_end > kBagPrefetchBurst ? far_end + kBagPrefetchBurst : end;
+      std::size_t ahead_end = end - j > kPrefetchOccurrences ? j + kPrefetchOccurrences : end;
+      if (ahead.next < ahead_end) {
+        ahead_end = end - ahead_end > kBagPrefetchBurst ? ahead_end + kBagPrefetchBurst : end;
       }
-      for (; far.next < far_end; ++far.next) prefetch_occurrence<true>(&far);
-      const std::size_t near_end =
-          end - j > kPrefetchNearOccurrences ? j + kPrefetchNearOccurrences : end;
-      for (; near.next < near_end; ++near.next) prefetch_occurrence<false>(&near);
+      for (; ahead.next < ahead_end; ++ahead.next) prefetch_occurrence(&ahead);
       if (j - i == 1 && unit_scale && plain) {
         // The sparse step's lone occurrence: the row kernel on the gradient row.
         step_whole_row(row, output_row(i));

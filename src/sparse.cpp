@@ -177,18 +177,14 @@ struct sparse_job {
   // has the experiment).
   void run_range(std::size_t begin, std::size_t end) const {
     const bool sum_duplicates = batch->sum_duplicates;
-    prefetch_cursor far{begin, ~std::uint64_t{0}};
-    prefetch_cursor near{begin, ~std::uint64_t{0}};
+    prefetch_cursor ahead{begin, ~std::uint64_t{0}};
     for (std::size_t i = begin; i < end;) {
       const std::uint64_t row = row_at(i);
       std::size_t j = i + 1;
       while (j < end && row_at(j) == row) ++j;
-      const std::size_t far_end =
-          end - j > kPrefetchFarOccurrences ? j + kPrefetchFarOccurrences : end;
-      for (; far.next < far_end; ++far.next) prefetch_occurrence<true>(&far);
-      const std::size_t near_end =
-          end - j > kPrefetchNearOccurrences ? j + kPrefetchNearOccurrences : end;
-      for (; near.next < near_end; ++near.next) prefetch_occurrence<false>(&near);
+      const std::size_t ahead_end =
+          end - j > kPrefetchOccurrences ? j + kPrefetchOccurrences : end;
+      for (; ahead.next < ahead_end; ++ahead.next) prefetch_occurrence(&ahead);
       if (j - i == 1 || !sum_duplicates) {
         for (std::size_t q = i; q < j; ++q) step_row(row, grad_row(q));
       } else {
@@ -198,37 +194,34 @@ struct sparse_job {
     }
   }
 
-  // Where one prefetch stage is: the next occurrence it asks for, and the
-  // table row it asked for last (a duplicate's rows are on their way).
+  // Where the prefetch is: the next occurrence it asks for, and the table
+  // row it asked for last (a duplicate's rows are on their way).
   struct prefetch_cursor {
     std::size_t next;
     std::uint64_t last_row;
   };
 
   // The rows of a batch are scattered: each is a few lines in a page of its
-  // own, so the hardware prefetchers cannot guess the next one. One stage
-  // (see kPrefetchFarOccurrences) asks for its part of the rows of
-  // occurrence cursor->next: the gradient row, and unless the occurrence
-  // repeats the previous one's row, the table row and the state.
-  template <bool Far>
+  // own, so the hardware prefetchers cannot guess the next one. Asks (see
+  // kPrefetchOccurrences) for the rows of occurrence cursor->next: the
+  // gradient row, and unless the occurrence repeats the previous one's row,
+  // the table row and the state.
   __attribute__((always_inline)) inline void prefetch_occurrence(prefetch_cursor* cursor) const {
     const sparse_batch<Index>& b = *batch;
     const std::size_t row_bytes = b.dim * sizeof(float);
-    const std::size_t from = Far ? 0 : kPrefetchFarBytes;
-    const std::size_t to = Far && row_bytes > kPrefetchFarBytes ? kPrefetchFarBytes : row_bytes;
-    if (to <= from) return;  // an empty row, or a row the far stage took whole
+    if (row_bytes == 0) return;
     const std::size_t q = cursor->next;
-    prefetch_span<false>(grad_row(q), from, to);
+    prefetch_span<false>(grad_row(q), row_bytes);
     const std::uint64_t row = row_at(q);
     if (row == cursor->last_row) return;
     cursor->last_row = row;
-    prefetch_span<true>(b.table + row * b.dim, from, to);
+    prefetch_span<true>(b.table + row * b.dim, row_bytes);
     if (b.rowwise) {
-      if (Far) __builtin_prefetch(b.state + row, 1);
+      __builtin_prefetch(b.state + row, 1, kPrefetchLocality);
       return;
     }
-    prefetch_span<true>(b.state + row * b.dim, from, to);
-    if (b.state2 != nullptr) prefetch_span<true>(b.state2 + row * b.dim, from, to);
+    prefetch_span<true>(b.state + row * b.dim, row_bytes);
+    if (b.state2 != nullptr) prefetch_span<true>(b.state2 + row * b.dim, row_bytes);
   }
 
   const float* grad_row(std::size_t i) const { return batch->grads + order[i] * batch->dim; }

@@ -388,24 +388,25 @@ const Position* sort_by_row_on(adagrad_pool* pool, const Index* indices, std::si
   }
 }
 
-// Software prefetch of the rows of the occurrences ahead, in two stages (in
-// occurrences of the sorted order): the first kPrefetchFarBytes of each row
-// kPrefetchFarOccurrences ahead, the rest of the row kPrefetchNearOccurrences
-// ahead. Why two stages: a request for a line holds one of the core's few
-// line-fill buffers until memory answers, so asking for whole rows stalls the
-// loop on the buffers; the first lines alone, far ahead, start the L2
-// streamer on the rest of each row, and the near stage then finds those
-// lines in L2 or on their way. The sparse_step rows of
-// bench/sparse_step_bench.cc show it (dims 128 and 256 gained most against
-// whole rows 1 KiB ahead); the A/B at 908037d and the distances tried are in
-// docs/benchmarking.md.
-constexpr std::size_t kPrefetchFarOccurrences = 8;
-constexpr std::size_t kPrefetchNearOccurrences = 2;
-constexpr std::size_t kPrefetchFarBytes = 128;
+// Software prefetch of the rows of the occurrences ahead: each whole row
+// kPrefetchOccurrences ahead (in occurrences of the sorted order), into L2
+// only (locality kPrefetchLocality = 2: prefetcht1 on x86). Why L2: a
+// request for L1 holds one of the core's few L1 miss buffers until memory
+// answers, so asking for many rows' lines into L1 stalled the loop on those
+// buffers (perf put the drivers' time on their prefetch instructions); a
+// request for L2 only leaves them free, so more rows are in flight, and the
+// row kernel's loads then find the lines in L2 or on their way. The
+// embedding_bag/fused and sparse/ rows of bench/embedding_bag_bench.cc and
+// bench/sparse_step_bench.cc show it; the A/B and the forms tried (the first
+// 128 bytes 8 ahead and the rest 2 ahead, all into L1, as before; a second
+// stage into L1 2 ahead; distances 4 and 16) are in docs/benchmarking.md.
+constexpr std::size_t kPrefetchOccurrences = 8;
+constexpr int kPrefetchLocality = 2;
 
-// Asks for the lines of [p + from, p + to), to > from: one request per 64
-// bytes from p + from, and one for the last byte, whose line is one more when
-// p + from is not line-aligned. Every address stays inside the range.
+// Asks for the lines of [p, p + bytes), bytes > 0, into L2 (see
+// kPrefetchOccurrences), with write intent or not: one request per 64 bytes
+// from p, and one for the last byte, whose line is one more when p is not
+// line-aligned. Every address stays inside the range.
 // always_inline, here and in the drivers' prefetch_occurrence, keeps the prefetches: one
 // has no effect the compiler can see, so GCC 12's IPA pure-const pass may mark
 // an out-of-line function that only reads and prefetches as pure, and then
@@ -415,13 +416,12 @@ constexpr std::size_t kPrefetchFarBytes = 128;
 // test sparse_prefetch_codegen (tests/check_prefetch_codegen.cmake) reads the
 // object code for them.
 template <bool ForWrite>
-__attribute__((always_inline)) inline void prefetch_span(const float* p, std::size_t from,
-                                                         std::size_t to) {
+__attribute__((always_inline)) inline void prefetch_span(const float* p, std::size_t bytes) {
   const auto* first = reinterpret_cast<const char*>(p);
-  for (std::size_t offset = from; offset < to; offset += 64) {
-    __builtin_prefetch(first + offset, ForWrite ? 1 : 0);
+  for (std::size_t offset = 0; offset < bytes; offset += 64) {
+    __builtin_prefetch(first + offset, ForWrite ? 1 : 0, kPrefetchLocality);
   }
-  __builtin_prefetch(first + to - 1, ForWrite ? 1 : 0);
+  __builtin_prefetch(first + bytes - 1, ForWrite ? 1 : 0, kPrefetchLocality);
 }
 
 // A touched row's row-wise update from its summed gradient, which
