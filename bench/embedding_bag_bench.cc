@@ -360,9 +360,9 @@ void embedding_bag_stream(benchmark::State& st, bench_case c) {
 // G += g * g; row-wise: w += g and the row's accumulator + 1), g the
 // grad_output row of the row's first bag; the whole table and state rows
 // ahead asked for with write intent in one of the prefetch forms of
-// bench/sparse_limits_best.h (into L1 or into L2 `distance` rows ahead, or
-// into L2 there and into L1 two rows ahead, as the step does; distance 0:
-// none), so that the sweep over form and distance finds how many rows in
+// bench/sparse_limits_best.h (into L1 or into L2 `distance` rows ahead, the
+// step's form being into L2, or into L2 there and into L1 two rows ahead;
+// distance 0: none), so that the sweep over form and distance finds how many rows in
 // flight, and how, this CPU wants. Unlike the step it sums no duplicates:
 // it moves at most the step's bytes. D = 0 shows what the hardware
 // prefetchers alone give.
