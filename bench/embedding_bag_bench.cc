@@ -36,8 +36,9 @@
 //       g * g; row-wise w += g and its accumulator + 1), g the grad_output
 //       row of its first bag; the table and state rows D rows ahead
 //       prefetched with write intent (0: none), <form> = prefetch (into
-//       L1), prefetch_l2 (into L2 only) or prefetch_l2_l1 (into L2, then
-//       into L1 two rows ahead). The fastest form and D is the random-row
+//       L1), prefetch_l2 (into L2 only), prefetch_l2_l1 (into L2, then
+//       into L1 two rows ahead) or prefetch_l2_bursts (into L2, 16 rows
+//       back to back once fewer than D are asked for ahead). The fastest form and D is the random-row
 //       limit of this CPU; bench/report.py names it.
 //
 // Both count the fused step's traffic, so their times compare directly.
@@ -102,6 +103,8 @@ constexpr prefetch_setting kPrefetchSettings[] = {
     {adagrad_bench::prefetch_form::into_l2, 16},    {adagrad_bench::prefetch_form::into_l2, 32},
     {adagrad_bench::prefetch_form::l2_then_l1, 4},  {adagrad_bench::prefetch_form::l2_then_l1, 8},
     {adagrad_bench::prefetch_form::l2_then_l1, 16}, {adagrad_bench::prefetch_form::l2_then_l1, 32},
+    {adagrad_bench::prefetch_form::l2_bursts, 4},   {adagrad_bench::prefetch_form::l2_bursts, 8},
+    {adagrad_bench::prefetch_form::l2_bursts, 16},  {adagrad_bench::prefetch_form::l2_bursts, 32},
 };
 
 enum class distribution { uniform, zipf };
@@ -360,9 +363,9 @@ void embedding_bag_stream(benchmark::State& st, bench_case c) {
 // G += g * g; row-wise: w += g and the row's accumulator + 1), g the
 // grad_output row of the row's first bag; the whole table and state rows
 // ahead asked for with write intent in one of the prefetch forms of
-// bench/sparse_limits_best.h (into L1 or into L2 `distance` rows ahead, the
-// step's form being into L2, or into L2 there and into L1 two rows ahead;
-// distance 0: none), so that the sweep over form and distance finds how many rows in
+// bench/sparse_limits_best.h (into L1 or into L2 `distance` rows ahead,
+// into L2 there and into L1 two rows ahead, or into L2 in bursts as the step
+// asks; distance 0: none), so that the sweep over form and distance finds how many rows in
 // flight, and how, this CPU wants. Unlike the step it sums no duplicates:
 // it moves at most the step's bytes. D = 0 shows what the hardware
 // prefetchers alone give.
@@ -378,7 +381,7 @@ void embedding_bag_gather(benchmark::State& st, bench_case c, prefetch_setting p
   const std::size_t dim = c.dim;
   const std::size_t row_bytes = dim * sizeof(float);
   const std::size_t count = v.rows.size();
-  auto ask = [&](std::size_t place, auto locality) {
+  auto ask = [&](std::size_t place, auto locality) __attribute__((always_inline)) {
     constexpr int level = decltype(locality)::value;
     const std::uint64_t ahead = v.rows[place];
     adagrad_bench::prefetch_for_write<level>(table + ahead * dim, row_bytes);
@@ -389,8 +392,9 @@ void embedding_bag_gather(benchmark::State& st, bench_case c, prefetch_setting p
     }
   };
   adagrad_bench::timed_loop(st, [&] {
+    std::size_t asked = 0;
     for (std::size_t u = 0; u < count; ++u) {
-      adagrad_bench::prefetch_ahead(prefetch.form, prefetch.distance, u, count, ask);
+      adagrad_bench::prefetch_ahead(prefetch.form, prefetch.distance, u, count, &asked, ask);
       const std::uint64_t row = v.rows[u];
       const float* g = grad_output.get() + std::size_t{v.bags[u]} * dim;
       if (c.rowwise) {

@@ -918,12 +918,12 @@ def met(value, target):
 # The gather limit's prefetch forms (bench/sparse_limits_best.h,
 # prefetch_form_name) and how the report names a setting.
 GATHER_PREFETCH_FORMS = {"prefetch": "%d", "prefetch_l2": "L2 %d",
-                         "prefetch_l2_l1": "L2 %d + L1 2"}
+                         "prefetch_l2_l1": "L2 %d + L1 2", "prefetch_l2_bursts": "L2 %d bursts"}
 
 
 def gather_prefetch_label(setting):
     """(form, distance) as the limits table names it: "8" (into L1 8 rows
-    ahead), "L2 8" or "L2 8 + L1 2"."""
+    ahead), "L2 8", "L2 8 + L1 2" or "L2 8 bursts"."""
     form, distance = setting
     if distance == 0:
         return "0"
@@ -1203,8 +1203,9 @@ def main():
                  "bytes moved sequentially (embedding_bag_stream), best gather = its own rows in "
                  "its order with trivial arithmetic, at the fastest software prefetch "
                  "(embedding_bag_gather; D: whole rows D rows ahead into L1, L2 D: into L2, "
-                 "L2 D + L1 2: into L2 D ahead and into L1 two ahead); each fraction = the "
-                 "limit's time / the fused time; met: either target:"),
+                 "L2 D + L1 2: into L2 D ahead and into L1 two ahead, L2 D bursts: into L2, "
+                 "16 rows back to back once fewer than D are asked for ahead); each fraction "
+                 "= the limit's time / the fused time; met: either target:"),
                 (embedding_bag_threads_table, embedding_bag_limits["threads"],
                  "The embedding-bag steps on two threads (adagrad_pool) against one, table in "
                  "cache (4096 x 128, 2048 bags of 20; unfused: the gradient materialised on the "

@@ -154,10 +154,9 @@ def _row_limits(results, ctx):
             "%s, in the same rounds: every table's unique rows of the batch read and written "
             "once, table and state, w += -0 and G += 0, with the rows ahead prefetched, the "
             "fastest setting kept (D: whole rows D ahead into L1, l2-D: into L2, l2l1-D: into "
-            "L2 D ahead and into L1 two ahead); the least time any per-element step on these "
-            "rows can take). "
-            "limit speedup = torch's step time / the limit's: no optimizer can beat torch by "
-            "more on this machine:" % ctx.get("row_limit_isa", "?"), "",
+            "L2 D ahead and into L1 two ahead, l2b-D: into L2 in bursts of 16); the least "
+            "time any per-element step on these rows can take). limit speedup = torch's "
+            "step time / the limit's: no optimizer can beat torch by more on this machine:" % ctx.get("row_limit_isa", "?"), "",
             "| case | against | torch step ms | adagrad step ms | step speedup "
             "| row limit ms (prefetch) | limit speedup |", "|---|---|---:|---:|---:|---:|---:|"] + lines
 
@@ -327,10 +326,10 @@ def _embedding_row_limits(cases, by_key, ctx):
             "on the fused module's table and state: the batch's unique rows read and "
             "written once, w += -0 and G += 0, the rows ahead prefetched, the fastest setting "
             "kept (D: whole rows D ahead into L1, l2-D: into L2, l2l1-D: into L2 D ahead and "
-            "into L1 two ahead); the least time a per-element step on these rows can take). "
-            "fused / limit "
-            "= the limit's time / fused's (1: at the limit); torch / limit = the most any "
-            "per-element step could gain over torch on this machine:" %
+            "into L1 two ahead, l2b-D: into L2 in bursts of 16); the least time a "
+            "per-element step on these rows can take). fused / limit = the limit's time / "
+            "fused's (1: at the limit); torch / limit = the most any per-element step could "
+            "gain over torch on this machine:" %
             ctx.get("row_limit_isa", "?"), "",
             "| dim | pooling | distribution | torch ms | fused ms | row limit ms (prefetch) "
             "| fused / limit | torch / fused | torch / limit |",

@@ -22,10 +22,11 @@ import numpy as np
 
 # The prefetch settings the caller sweeps, as names: "D" asks for the whole
 # rows D rows ahead into L1 (0: nothing, the hardware prefetchers alone),
-# "l2-D" into L2 only, "l2l1-D" into L2 D ahead and into L1 two ahead (the
-# forms of bench/sparse_limits_best.h, prefetch_form).
-SETTINGS = ("0", "4", "16", "l2-8", "l2-16", "l2l1-8", "l2l1-16")
-_FORMS = {"": 0, "l2": 1, "l2l1": 2}
+# "l2-D" into L2 only, "l2l1-D" into L2 D ahead and into L1 two ahead,
+# "l2b-D" into L2 in bursts of 16 rows once fewer than D are asked for ahead
+# (the forms of bench/sparse_limits_best.h, prefetch_form).
+SETTINGS = ("0", "4", "16", "l2-8", "l2-16", "l2l1-8", "l2l1-16", "l2b-8", "l2b-16")
+_FORMS = {"": 0, "l2": 1, "l2l1": 2, "l2b": 3}
 
 
 def parse_setting(setting):
