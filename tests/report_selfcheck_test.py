@@ -429,6 +429,7 @@ EMBEDDING_BAG = [
     bag_row("embedding_bag_gather/%s/prefetch_l2:8" % CASE, 960),
     bag_row("embedding_bag_gather/%s/prefetch_l2_l1:16" % CASE, 950),   # the best setting
     bag_row("embedding_bag_gather/%s/prefetch_l2_l1:32" % CASE, 980),
+    bag_row("embedding_bag_gather/%s/prefetch_l2_bursts:8" % CASE, 955),
     # A case without limits: no line in the limits table.
     bag_row("embedding_bag/fused/elem/4k/uniform/pool:1/32", 10),
     bag_row("embedding_bag/unfused/elem/4k/uniform/pool:1/32", 12),
@@ -479,6 +480,7 @@ class EmbeddingBagTest(unittest.TestCase):
         self.assertEqual(case["best_prefetch"], "L2 16 + L1 2")
         self.assertEqual(case["gather_ns"]["8"], 970e3)
         self.assertEqual(case["gather_ns"]["L2 8"], 960e3)
+        self.assertEqual(case["gather_ns"]["L2 8 bursts"], 955e3)
         self.assertAlmostEqual(case["largest_fused_gain"], 2000 / 950)
         self.assertAlmostEqual(case["fraction_of_stream"], 0.4)
         self.assertAlmostEqual(case["fraction_of_best_gather"], 0.95)
