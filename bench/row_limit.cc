@@ -10,8 +10,7 @@
 // kernel (bench/sparse_limits.h), the rows ahead asked for with write intent
 // in one of the forms of bench/sparse_limits_best.h (prefetch_form: into L1
 // or L2 `distance` rows ahead, both stages, or into L2 in bursts; distance 0:
-// none; the caller
-// sweeps form and distance and keeps the fastest). It
+// none; the caller sweeps form and distance and keeps the fastest). It
 // sums no duplicates and reads one gradient row for all: it moves at most a
 // step's bytes, so its time is a lower bound on the step's.
 #include <cstddef>
