@@ -234,6 +234,21 @@ void adagrad_f32_rowwise_rows_ukernel__scalar(std::size_t rows, std::size_t dim,
   }
 }
 
+void adagrad_f32_sum_rows_ukernel__scalar(std::size_t n, std::size_t count,
+                                          const float* const* rows, std::size_t column,
+                                          const float* scales, float* out, bool accumulate) {
+  for (std::size_t t = 0; t < n; ++t) {
+    auto term = [&](std::size_t r) {
+      const float x = rows[r][column + t];
+      return scales != nullptr ? scales[r] * x : x;
+    };
+    std::size_t r = 0;
+    float sum = accumulate ? out[t] : term(r++);
+    for (; r < count; ++r) sum = sum + term(r);
+    out[t] = sum;
+  }
+}
+
 adagrad_status adagrad_f32_ukernel__scalar(std::size_t n, float* w, const float* g, float* G,
                                            step_constants<float> c) {
   reference_dense_step(n, w, g, G, c);

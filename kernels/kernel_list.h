@@ -13,7 +13,7 @@
 // (cmake/AdagradIsa.cmake) generates one translation unit that includes
 // kernels/U_step.hpp and expands its ADAGRAD_DEFINE_<U>_UKERNELS(isa,
 // xsimd_arch), which defines that unit's kernels below for the ISA.
-#define ADAGRAD_KERNEL_UNITS dense rowwise composite mixed
+#define ADAGRAD_KERNEL_UNITS dense rowwise sum_rows composite mixed
 
 // ADAGRAD_FOR_EACH_KERNEL(X, isa) expands X(member, symbol, function_type,
 // isa) for every kernel: member is its column of the dispatch table, and
@@ -26,6 +26,8 @@
   X(rowwise_reduce, adagrad_f32_rowwise_reduce_ukernel, f32_rowwise_reduce, isa) \
   X(rowwise_update, adagrad_f32_rowwise_update_ukernel, f32_rowwise_update, isa) \
   X(rowwise_rows, adagrad_f32_rowwise_rows_ukernel, f32_rowwise_rows, isa)   \
+  /* sum_rows: a run of gradient rows added (sparse and embedding bags) */   \
+  X(sum_rows, adagrad_f32_sum_rows_ukernel, f32_sum_rows, isa)               \
   /* composite: proximal and dual averaging */                               \
   X(proximal_f32, adagrad_f32_proximal_ukernel, proximal_ukernel<float>, isa) \
   X(proximal_f64, adagrad_f64_proximal_ukernel, proximal_ukernel<double>, isa) \

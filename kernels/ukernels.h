@@ -78,6 +78,18 @@ using f32_rowwise_reduce_fn = f32_rowwise_reduce*;
 using f32_rowwise_update_fn = f32_rowwise_update*;
 using f32_rowwise_rows_fn = f32_rowwise_rows*;
 
+// The sum of a run of gradient rows, as the sparse and embedding-bag steps
+// add the occurrences of one table row (include/adagrad/adagrad.h): for t in
+// [0, n),
+//   out[t] = x_0[t] + x_1[t] + ... + x_{count-1}[t], added left to right,
+// where x_r[t] is rows[r][column + t], or scales[r] * rows[r][column + t]
+// (the product rounded, then added) when scales is not null. With
+// accumulate the sum goes on from out[t] (out[t] + x_0[t] + ...), so that a
+// caller can hand a long run over in batches. count >= 1.
+using f32_sum_rows = void(std::size_t n, std::size_t count, const float* const* rows,
+                          std::size_t column, const float* scales, float* out, bool accumulate);
+using f32_sum_rows_fn = f32_sum_rows*;
+
 // The number of partial sums of the canonical row reduction.
 constexpr std::size_t kRowwiseLanes = 16;
 

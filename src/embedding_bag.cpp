@@ -468,21 +468,12 @@ struct bag_job {
   // len), added in batch order: the materialised rows' sum, bit for bit.
   void sum_gradients(std::size_t i, std::size_t j, std::size_t column, std::size_t len,
                      float* sum) const {
-    const float* first = output_row(i) + column;
+    auto row = [&](std::size_t q) { return output_row(q); };
+    auto factor = [&](std::size_t q) { return scale(q); };
     if (unit_scale) {
-      for (std::size_t t = 0; t < len; ++t) sum[t] = first[t];
+      sum_run<false>(*table->kernels, i, j, column, len, row, factor, sum);
     } else {
-      const float s = scale(i);
-      for (std::size_t t = 0; t < len; ++t) sum[t] = s * first[t];
-    }
-    for (std::size_t q = i + 1; q < j; ++q) {
-      const float* g = output_row(q) + column;
-      if (unit_scale) {
-        for (std::size_t t = 0; t < len; ++t) sum[t] = sum[t] + g[t];
-      } else {
-        const float s = scale(q);
-        for (std::size_t t = 0; t < len; ++t) sum[t] = sum[t] + s * g[t];
-      }
+      sum_run<true>(*table->kernels, i, j, column, len, row, factor, sum);
     }
     if (table->clip) {
       // Option 1: the summed gradient clamped; comparisons leave a NaN as is.

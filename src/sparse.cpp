@@ -257,12 +257,9 @@ struct sparse_job {
   // [column, column + len), added in batch order.
   void sum_gradients(std::size_t i, std::size_t j, std::size_t column, std::size_t len,
                      float* sum) const {
-    const float* first = grad_row(i) + column;
-    for (std::size_t t = 0; t < len; ++t) sum[t] = first[t];
-    for (std::size_t q = i + 1; q < j; ++q) {
-      const float* g = grad_row(q) + column;
-      for (std::size_t t = 0; t < len; ++t) sum[t] = sum[t] + g[t];
-    }
+    sum_run<false>(
+        *batch->kernels, i, j, column, len, [&](std::size_t q) { return grad_row(q); },
+        [](std::size_t) { return 1.0f; }, sum);
   }
 
   // A SUM run, occurrences [i, j) of one row with j - i > 1: the row updated

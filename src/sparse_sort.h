@@ -424,6 +424,30 @@ __attribute__((always_inline)) inline void prefetch_span(const float* p, std::si
   __builtin_prefetch(first + bytes - 1, ForWrite ? 1 : 0, kPrefetchLocality);
 }
 
+// Rows of a run handed to the sum_rows ukernel at a time: their pointers
+// and scales on the stack (384 bytes); a longer run goes in batches, each
+// adding on to the sum so far (the same additions in the same order).
+constexpr std::size_t kSumBatchRows = 32;
+
+// sum[0 .. len) = the gradient rows of a run's occurrences [i, j), columns
+// [column, column + len), added in order by the ISA's sum_rows ukernel:
+// row(q) is occurrence q's gradient row and, when Scaled, scale(q) its
+// factor.
+template <bool Scaled, class Row, class Scale>
+void sum_run(const isa_kernels& k, std::size_t i, std::size_t j, std::size_t column,
+             std::size_t len, const Row& row, const Scale& scale, float* sum) {
+  const float* rows[kSumBatchRows];
+  float scales[kSumBatchRows];
+  for (std::size_t q = i; q < j; q += kSumBatchRows) {
+    const std::size_t count = j - q < kSumBatchRows ? j - q : kSumBatchRows;
+    for (std::size_t r = 0; r < count; ++r) {
+      rows[r] = row(q + r);
+      if (Scaled) scales[r] = scale(q + r);
+    }
+    k.sum_rows(len, count, rows, column, Scaled ? scales : nullptr, sum, q != i);
+  }
+}
+
 // A touched row's row-wise update from its summed gradient, which
 // sum(column, len, out) writes chunk by chunk (kChunkColumns columns at a
 // time, on the stack): the sparse steps' SUM runs and the embedding-bag
