@@ -1071,7 +1071,7 @@ def cache_sizes(ctx):
     """The host line's cache sizes and where they came from (bench/cache_context.h)."""
     sizes = ", ".join("%s %s" % (label, ctx.get(key, "unknown")) for key, label in CACHE_LEVELS)
     return "%s bytes (%s); buffers of 2 MiB and more on transparent huge pages (THP mode: %s)" % (
-        sizes, ctx.get("cache_sizes_from", "neither cpuinfo nor sysfs"),
+        sizes, ctx.get("cache_sizes_from", "neither cpuinfo, sysfs nor cpuid"),
         ctx.get("transparent_hugepage", "unknown"))
 
 
