@@ -432,20 +432,25 @@ constexpr std::size_t kSumBatchRows = 32;
 // sum[0 .. len) = the gradient rows of a run's occurrences [i, j), columns
 // [column, column + len), added in order by the ISA's sum_rows ukernel:
 // row(q) is occurrence q's gradient row and, when Scaled, scale(q) its
-// factor.
+// factor. i < j.
 template <bool Scaled, class Row, class Scale>
 void sum_run(const isa_kernels& k, std::size_t i, std::size_t j, std::size_t column,
              std::size_t len, const Row& row, const Scale& scale, float* sum) {
   const float* rows[kSumBatchRows];
   float scales[kSumBatchRows];
-  for (std::size_t q = i; q < j; q += kSumBatchRows) {
+  // A run holds at least one occurrence (i < j), so the first batch always
+  // runs and writes every sum[t] (a plain for loop left clang-analyzer
+  // doubting that).
+  std::size_t q = i;
+  do {
     const std::size_t count = j - q < kSumBatchRows ? j - q : kSumBatchRows;
     for (std::size_t r = 0; r < count; ++r) {
       rows[r] = row(q + r);
       if (Scaled) scales[r] = scale(q + r);
     }
     k.sum_rows(len, count, rows, column, Scaled ? scales : nullptr, sum, q != i);
-  }
+    q += count;
+  } while (q < j);
 }
 
 // A touched row's row-wise update from its summed gradient, which
